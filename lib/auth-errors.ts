@@ -1,0 +1,87 @@
+/**
+ * Every code the server can put on the wire, in one place. The client helper
+ * imports this type too, so client and server cannot drift apart.
+ */
+export type AuthErrorCode =
+  /** The strategy refused the credentials. */
+  | 'invalid_credentials'
+  /** The payload was not a JSON object, was too large, or carried binary. */
+  | 'bad_request'
+  /** No successful authentication within `timeout`. */
+  | 'timeout'
+  /** The strategy threw or hung; details stay in the server log. */
+  | 'server_error'
+  /** The principal's `expiresAt` passed. */
+  | 'expired'
+  /** A re-authentication returned a principal with another `id`. */
+  | 'identity_changed'
+  /** An `authentication` arrived while another was still in flight. */
+  | 'in_progress'
+  /** `AuthSocketService.revoke()` ended the session. */
+  | 'revoked'
+  /** `AuthSocketService.deauthenticate()` put the socket back to pending. */
+  | 'deauthenticated'
+  /** Too many failed attempts from this address in the current window. */
+  | 'rate_limited'
+  /** Refused at connect: too many unauthenticated sockets. */
+  | 'too_many_pending'
+  /** Refused at connect: the handshake's Origin is not in `allowedOrigins`. */
+  | 'forbidden_origin'
+  /** An `@Authenticated()` handler was called by a socket that is not authenticated. */
+  | 'unauthenticated';
+
+/** The codes as a runtime list, for validation and exhaustive tests. */
+export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
+  'invalid_credentials',
+  'bad_request',
+  'timeout',
+  'server_error',
+  'expired',
+  'identity_changed',
+  'in_progress',
+  'revoked',
+  'deauthenticated',
+  'rate_limited',
+  'too_many_pending',
+  'forbidden_origin',
+  'unauthenticated',
+];
+
+/** What the client receives with `unauthorized`, `auth_error`, a refused ack, or `connect_error.data`. */
+export interface AuthErrorPayload {
+  code: AuthErrorCode;
+  message: string;
+  /** Set when the socket stays connected and may authenticate again. */
+  reauthenticate?: boolean;
+}
+
+/** Messages safe to show any client: they name the rule, never the internals. */
+export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
+  invalid_credentials: 'Invalid credentials',
+  bad_request: 'Malformed authentication payload',
+  timeout: 'Authentication timed out',
+  server_error: 'Authentication failed on the server',
+  expired: 'Session expired',
+  identity_changed: 'Re-authentication changed the identity',
+  in_progress: 'Authentication already in progress',
+  revoked: 'Session revoked',
+  deauthenticated: 'Session ended by the server',
+  rate_limited: 'Too many failed attempts; try again later',
+  too_many_pending: 'Too many unauthenticated connections',
+  forbidden_origin: 'Origin not allowed',
+  unauthenticated: 'Not authenticated',
+};
+
+/**
+ * Throw from a strategy to refuse with a message that is safe to show the
+ * client. Any other error becomes `server_error` with a generic message.
+ */
+export class AuthenticationError extends Error {
+  readonly code: AuthErrorCode;
+
+  constructor(message: string = DEFAULT_ERROR_MESSAGES.invalid_credentials, code: AuthErrorCode = 'invalid_credentials') {
+    super(message);
+    this.name = 'AuthenticationError';
+    this.code = code;
+  }
+}

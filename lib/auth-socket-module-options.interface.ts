@@ -1,0 +1,31 @@
+import type { InjectionToken, ModuleMetadata, Provider, Type } from '@nestjs/common';
+import type { AuthSocketOptions } from './auth-socket.options.js';
+import type { AuthStrategy } from './auth-strategy.interface.js';
+
+/**
+ * The strategy: a class Nest instantiates (so it can inject the app's services),
+ * the token of a provider that exists already, or a ready instance.
+ */
+export type AuthStrategyRef = Type<AuthStrategy> | InjectionToken<AuthStrategy> | AuthStrategy;
+
+export interface AuthSocketModuleOptions extends AuthSocketOptions {
+  /** Checks the credentials. Required. */
+  strategy: AuthStrategyRef;
+  /** Modules the strategy's dependencies come from, when they are not global. */
+  imports?: ModuleMetadata['imports'];
+}
+
+export interface AuthSocketOptionsFactory {
+  createAuthSocketOptions(): Promise<AuthSocketOptions> | AuthSocketOptions;
+}
+
+export interface AuthSocketModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** The strategy, as in `forRoot`. A factory may instead return `strategy` as an instance. */
+  strategy?: AuthStrategyRef;
+  useFactory?: (...args: any[]) => Promise<AuthSocketOptions & { strategy?: AuthStrategy }> | (AuthSocketOptions & { strategy?: AuthStrategy });
+  inject?: InjectionToken[];
+  useClass?: Type<AuthSocketOptionsFactory>;
+  useExisting?: InjectionToken<AuthSocketOptionsFactory>;
+  /** Providers the factory or the strategy need. */
+  extraProviders?: Provider[];
+}

@@ -1,0 +1,6 @@
+/** Injection token of the resolved options. */
+export const AUTH_SOCKET_OPTIONS = Symbol('AUTH_SOCKET_OPTIONS');
+/** Injection token of the app's `AuthStrategy`. */
+export const AUTH_STRATEGY = Symbol('AUTH_STRATEGY');
+/** Metadata key set by `@Authenticated()`. */
+export const AUTHENTICATED_METADATA = 'nestjs-socket-auth:authenticated';

@@ -1,0 +1,131 @@
+import type { AuthOutcome } from './auth-outcome.interface.js';
+
+/**
+ * Behaviour options, with every default in one place. `forRoot()` merges what
+ * the app gives over `new AuthSocketDefaults()`.
+ */
+export class AuthSocketDefaults {
+  /**
+   * Milliseconds a socket may stay unauthenticated before it is told
+   * `unauthorized {code:'timeout'}` and disconnected. `0` or `false` disables it.
+   * @default 1000
+   */
+  timeout: number | false = 1000;
+
+  /**
+   * `'connection'`: authenticating on any namespace authenticates every namespace
+   * of that client connection. `'namespace'`: each namespace authenticates alone.
+   * @default 'connection'
+   */
+  scope: 'connection' | 'namespace' = 'connection';
+
+  /**
+   * Also accept credentials from socket.io's `auth` handshake option (sent in the
+   * CONNECT packet, never in the URL). Authentication then starts at connect time.
+   * @default false
+   */
+  handshake = false;
+
+  /**
+   * What happens when the principal's `expiresAt` passes: `'disconnect'` sends
+   * `unauthorized {code:'expired'}` and disconnects; `'reauthenticate'` puts the
+   * socket back to pending and asks it to authenticate again.
+   * @default 'disconnect'
+   */
+  onExpiry: 'disconnect' | 'reauthenticate' = 'disconnect';
+
+  /**
+   * Largest accepted credentials payload, measured on its JSON form, in bytes.
+   * @default 16384
+   */
+  maxCredentialsBytes = 16 * 1024;
+
+  /**
+   * Most unauthenticated sockets one address may hold; more are refused at
+   * connect with `connect_error` `data.code === 'too_many_pending'`. `0` disables.
+   * @default 50
+   */
+  maxPendingPerAddress = 50;
+
+  /**
+   * Most unauthenticated sockets in this process. `0` disables.
+   * @default 10000
+   */
+  maxPending = 10_000;
+
+  /**
+   * Failed attempts one address may make per `failureWindowMs`; past that,
+   * attempts get `rate_limited` without reaching the strategy. `0` disables.
+   * @default 20
+   */
+  maxFailuresPerAddress = 20;
+
+  /**
+   * Length of the failure-counting window, in ms.
+   * @default 60000
+   */
+  failureWindowMs = 60_000;
+
+  /**
+   * Milliseconds the strategy may take before the attempt fails with
+   * `server_error`. Never longer than `timeout` when that is shorter.
+   * @default 5000
+   */
+  strategyTimeout = 5000;
+
+  /**
+   * Read the client address from `X-Forwarded-For`. `true` trusts one proxy (the
+   * right-most entry); a number trusts that many hops. Only enable behind proxies
+   * that set the header themselves.
+   * @default false
+   */
+  trustProxy: boolean | number = false;
+
+  /**
+   * Exact origins allowed to open a socket (for example `https://chat.example.com`).
+   * Handshakes with another `Origin` header are refused with `forbidden_origin`;
+   * handshakes without one (non-browser clients) are allowed. Empty allows all.
+   * @default []
+   */
+  allowedOrigins: string[] = [];
+
+  /**
+   * Event names on the wire. Defaults match socketio-auth, so its clients work unchanged.
+   */
+  events: AuthEventNames = {
+    authentication: 'authentication',
+    authenticated: 'authenticated',
+    unauthorized: 'unauthorized',
+    authError: 'auth_error',
+  };
+
+  /**
+   * Called for every outcome: authenticated, failed, timed out, expired,
+   * deauthenticated and revoked. `AuthSocketService.outcomes` streams the same.
+   * @default undefined
+   */
+  onOutcome?: (outcome: AuthOutcome) => void;
+}
+
+export interface AuthEventNames {
+  /** client → server: the credentials. */
+  authentication: string;
+  /** server → client: `{ user }` on success. */
+  authenticated: string;
+  /** server → client: `{ code, message }`, then the server disconnects unless `reauthenticate` is set. */
+  unauthorized: string;
+  /** server → client: a refusal that leaves the session as it was (`in_progress`) when no ack was given. */
+  authError: string;
+}
+
+/** What an app may pass: any subset of the defaults. */
+export type AuthSocketOptions = Partial<Omit<AuthSocketDefaults, 'events'>> & { events?: Partial<AuthEventNames> };
+
+/** Options after merging with the defaults. */
+export type ResolvedAuthSocketOptions = AuthSocketDefaults;
+
+export function resolveOptions(given: AuthSocketOptions = {}): ResolvedAuthSocketOptions {
+  const defaults = new AuthSocketDefaults();
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  return { ...defaults, ...defined, events: { ...defaults.events, ...given.events } } as ResolvedAuthSocketOptions;
+}

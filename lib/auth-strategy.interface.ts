@@ -1,0 +1,41 @@
+import type { Socket } from 'socket.io';
+
+/** Who a socket authenticated as. `id` is required; anything else is the app's. */
+export interface AuthPrincipal {
+  /** Stable identity: re-authentication must keep it, and revocation targets it. */
+  id: string;
+  /**
+   * When the session ends, as epoch ms or a `Date`. The module then applies
+   * `onExpiry`. Omit for sessions that do not expire.
+   */
+  expiresAt?: number | Date;
+  /**
+   * What the client may see, sent as `authenticated { user }`. Defaults to
+   * `{ id }`, so nothing else of the principal leaves the server by accident.
+   */
+  public?: unknown;
+  [key: string]: unknown;
+}
+
+/** What a strategy learns about the attempt besides the credentials. */
+export interface AuthContext {
+  /** The socket being authenticated. */
+  socket: Socket;
+  /** Its namespace, for example `/` or `/chat`. */
+  namespace: string;
+  /** Client address: the remote address, or `X-Forwarded-For` with `trustProxy`. */
+  address: string;
+  /** `'message'` for an `authentication` event, `'handshake'` for socket.io's `auth` option. */
+  source: 'message' | 'handshake';
+  /** The current principal when an authenticated socket re-authenticates. */
+  current?: AuthPrincipal;
+}
+
+/**
+ * Checks credentials. Return a principal to accept; `null` or `false` to
+ * refuse with `invalid_credentials`; or throw `AuthenticationError` to refuse
+ * with a message that is safe to show. Any other error becomes `server_error`.
+ */
+export interface AuthStrategy {
+  authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false>;
+}

@@ -1,0 +1,198 @@
+/**
+ * The only file that touches socket.io internals.
+ *
+ * Checked against socket.io 4.8.x (socket.io-adapter 2.5.x). If a socket.io
+ * upgrade moves any of this, `installGate` throws at start-up and
+ * `test/core/broadcast-gate.spec.ts` fails: never a silent bypass, which is
+ * how socketio-auth broke on socket.io 3.
+ *
+ * How the gate works: every broadcast (namespace-wide, room, `socket.broadcast`,
+ * and those arriving from other nodes through the Redis adapter) is resolved by
+ * the namespace adapter from its room membership (`adapter.rooms` / `adapter.sids`).
+ * So a socket that is not authenticated is simply kept out of that membership:
+ * its joins (its own id room, rooms joined in `handleConnection`, recovered
+ * rooms) are held here and handed to the adapter on `release()`. Broadcasts pay
+ * nothing for the gate, and cluster delivery needs no extra code.
+ */
+import type { Namespace, Socket } from 'socket.io';
+
+type SocketId = string;
+type Room = string;
+
+/** The adapter methods the gate wraps (socket.io-adapter's public-but-internal API). */
+interface GatedAdapter {
+  addAll(id: SocketId, rooms: Set<Room>): Promise<void> | void;
+  del(id: SocketId, room: Room): Promise<void> | void;
+  delAll(id: SocketId): void;
+  socketRooms(id: SocketId): Set<Room> | undefined;
+  broadcast(packet: { data: unknown[] }, opts: { rooms: Set<Room>; except?: Set<Room>; flags?: Record<string, unknown> }): void;
+  restoreSession?(pid: string, offset: string): Promise<RecoveredSession | null>;
+  [GATE]?: NamespaceGate;
+}
+
+interface RecoveredSession {
+  sid: SocketId;
+  pid: string;
+  rooms: Room[];
+  data: Record<string, unknown>;
+  missedPackets: unknown[][];
+}
+
+/** What connection-state recovery wanted to restore, kept until the socket re-authenticates. */
+export interface HeldRecovery {
+  rooms: Room[];
+  data: Record<string, unknown>;
+  missedPackets: unknown[][];
+  /** The principal the session belonged to, from `socket.data.auth` when it was persisted. */
+  principalId?: string;
+}
+
+const GATE = Symbol.for('nestjs-socket-auth.gate');
+const REQUIRED_METHODS = ['addAll', 'del', 'delAll', 'socketRooms', 'broadcast'] as const;
+/** socket.io-parser's EVENT packet type. */
+const EVENT_PACKET = 2;
+
+export class NamespaceGate {
+  /** Rooms of sockets that are not authenticated, kept out of the adapter. */
+  private readonly held = new Map<SocketId, Set<Room>>();
+  /** Sockets the authenticator let through. Any other socket id is held. */
+  private readonly released = new Set<SocketId>();
+  private readonly recoveries = new Map<SocketId, HeldRecovery>();
+
+  constructor(private readonly nsp: Namespace, adapter: GatedAdapter) {
+    const addAll = adapter.addAll.bind(adapter);
+    const del = adapter.del.bind(adapter);
+    const delAll = adapter.delAll.bind(adapter);
+    const socketRooms = adapter.socketRooms.bind(adapter);
+    const broadcast = adapter.broadcast.bind(adapter);
+
+    // Held by default: a socket's first join (its own id, in Socket#_onconnect)
+    // runs before any 'connection' listener, so the gate cannot wait to be told.
+    adapter.addAll = (id, rooms) => {
+      if (this.released.has(id)) return addAll(id, rooms);
+      let held = this.held.get(id);
+      if (!held) this.held.set(id, (held = new Set()));
+      for (const room of rooms) held.add(room);
+    };
+    adapter.del = (id, room) => {
+      const held = this.held.get(id);
+      if (held) {
+        held.delete(room);
+        return;
+      }
+      return del(id, room);
+    };
+    // Called by Socket#leaveAll on disconnect: forget everything about the id.
+    adapter.delAll = (id) => {
+      this.held.delete(id);
+      this.released.delete(id);
+      this.recoveries.delete(id);
+      delAll(id);
+    };
+    // Keeps `socket.rooms` truthful while the rooms are held.
+    adapter.socketRooms = (id) => this.held.get(id) ?? socketRooms(id);
+
+    // With connectionStateRecovery on, Socket#emit goes through adapter.broadcast
+    // with rooms = {socket.id}. That is a direct emit, which a pending socket must
+    // still get (the protocol's own replies), so deliver it by hand.
+    adapter.broadcast = (packet, opts) => {
+      broadcast(packet, opts);
+      if (this.held.size === 0 || opts.rooms.size !== 1 || opts.except?.size) return;
+      const [room] = opts.rooms;
+      if (!this.held.get(room)?.has(room)) return;
+      const socket = this.nsp.sockets.get(room) as unknown as { packet(p: unknown, o: unknown): void } | undefined;
+      const flags = opts.flags ?? {};
+      socket?.packet({ type: EVENT_PACKET, data: packet.data }, { volatile: flags.volatile, compress: flags.compress });
+    };
+
+    // Connection-state recovery restores rooms and replays missed packets in the
+    // Socket constructor, before any middleware or listener can run (and by
+    // default skips middlewares: socket.io#5491). Strip both here; the
+    // authenticator gives them back only to the same principal.
+    if (typeof adapter.restoreSession === 'function') {
+      const restoreSession = adapter.restoreSession.bind(adapter);
+      adapter.restoreSession = async (pid, offset) => {
+        const session = await restoreSession(pid, offset);
+        if (!session) return session;
+        const auth = session.data?.auth as { principalId?: string } | undefined;
+        this.recoveries.set(session.sid, {
+          rooms: session.rooms.filter((room) => room !== session.sid),
+          data: session.data ?? {},
+          missedPackets: session.missedPackets,
+          principalId: auth?.principalId,
+        });
+        return { ...session, rooms: [], data: {}, missedPackets: [] };
+      };
+    }
+  }
+
+  /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. */
+  release(socket: Socket): void {
+    if (this.released.has(socket.id)) return;
+    const rooms = this.held.get(socket.id) ?? new Set<Room>();
+    this.held.delete(socket.id);
+    this.released.add(socket.id);
+    void (this.nsp.adapter as unknown as GatedAdapter).addAll(socket.id, rooms);
+  }
+
+  /** Takes the socket out of every room again, remembering them for the next release. */
+  detach(socket: Socket): void {
+    if (!this.released.delete(socket.id)) return;
+    const adapter = this.nsp.adapter as unknown as GatedAdapter;
+    const rooms = new Set(adapter.socketRooms(socket.id) ?? []);
+    // delAll is wrapped to forget the id entirely, so set the hold afterwards.
+    const recovery = this.recoveries.get(socket.id);
+    adapter.delAll(socket.id);
+    if (recovery) this.recoveries.set(socket.id, recovery);
+    this.held.set(socket.id, rooms);
+  }
+
+  isReleased(socket: Socket): boolean {
+    return this.released.has(socket.id);
+  }
+
+  /** What recovery held back for this socket; removed once taken. */
+  takeRecovery(socket: Socket): HeldRecovery | undefined {
+    const recovery = this.recoveries.get(socket.id);
+    this.recoveries.delete(socket.id);
+    return recovery;
+  }
+
+  /** Replays missed packets exactly as socket.io's Socket constructor would have. */
+  replay(socket: Socket, packets: unknown[][]): void {
+    const raw = socket as unknown as { packet(p: unknown): void };
+    for (const data of packets) raw.packet({ type: EVENT_PACKET, data });
+  }
+
+  /** Entry counts, for leak checks. */
+  sizes(): { held: number; released: number; recoveries: number } {
+    return { held: this.held.size, released: this.released.size, recoveries: this.recoveries.size };
+  }
+}
+
+/**
+ * Installs the gate on the namespace's current adapter, once. Throws when the
+ * adapter lacks a method the gate relies on, so an incompatible socket.io fails
+ * at start-up rather than leaking broadcasts.
+ */
+export function installGate(nsp: Namespace): NamespaceGate {
+  const adapter = nsp.adapter as unknown as GatedAdapter;
+  const existing = adapter[GATE];
+  if (existing) return existing;
+  for (const method of REQUIRED_METHODS) {
+    if (typeof adapter[method] !== 'function') {
+      throw new Error(
+        `nestjs-socket-auth: the socket.io adapter of namespace "${nsp.name}" has no ${method}(); ` +
+          'this socket.io version is not supported (checked against 4.8.x)',
+      );
+    }
+  }
+  const gate = new NamespaceGate(nsp, adapter);
+  adapter[GATE] = gate;
+  return gate;
+}
+
+/** The gate of the namespace's current adapter, if installed. */
+export function gateOf(nsp: Namespace): NamespaceGate | undefined {
+  return (nsp.adapter as unknown as GatedAdapter)[GATE];
+}

@@ -1,0 +1,78 @@
+/**
+ * The wire payloads: turning whatever a client sent as `authentication` into
+ * credentials the strategy may safely see, and the shapes sent back.
+ */
+import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+import { DEFAULT_ERROR_MESSAGES } from '../auth-errors.js';
+
+export type ParsedCredentials = { ok: true; credentials: Record<string, unknown> } | { ok: false; code: 'bad_request' };
+
+const BAD: ParsedCredentials = { ok: false, code: 'bad_request' };
+/** Keys that could reach a prototype if the app merges the credentials somewhere. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function isBinary(value: unknown): boolean {
+  return value instanceof ArrayBuffer || ArrayBuffer.isView(value) || (typeof Blob !== 'undefined' && value instanceof Blob);
+}
+
+function dropUnsafeKeys(key: string, value: unknown): unknown {
+  return UNSAFE_KEYS.has(key) ? undefined : value;
+}
+
+/**
+ * Accepts a JSON object, or a string holding one (the Swift client sends
+ * strings: socketio-auth#15). Refuses binary, other shapes, and anything whose
+ * JSON form exceeds `maxBytes`. Returns a fresh copy without prototype keys.
+ */
+export function parseCredentials(payload: unknown, maxBytes: number): ParsedCredentials {
+  let json: string;
+  if (typeof payload === 'string') {
+    json = payload;
+  } else if (payload !== null && typeof payload === 'object' && !Array.isArray(payload) && !isBinary(payload)) {
+    let hasBinary = false;
+    try {
+      json = JSON.stringify(payload, function (this: Record<string, unknown>, key, value) {
+        if (isBinary(this[key])) hasBinary = true;
+        return value;
+      });
+    } catch {
+      return BAD; // cycles cannot arrive over the wire, but nesting deep enough to overflow the stack can
+    }
+    if (hasBinary) return BAD;
+  } else {
+    return BAD;
+  }
+  // Cheap upper bound first: a UTF-8 byte is at least one UTF-16 unit.
+  if (json.length > maxBytes || Buffer.byteLength(json, 'utf8') > maxBytes) return BAD;
+  let credentials: unknown;
+  try {
+    credentials = JSON.parse(json, dropUnsafeKeys);
+  } catch {
+    return BAD;
+  }
+  if (credentials === null || typeof credentials !== 'object' || Array.isArray(credentials)) return BAD;
+  return { ok: true, credentials: credentials as Record<string, unknown> };
+}
+
+/** Splits socket.io event arguments into the payload and an optional ack. */
+export function splitAck(args: unknown[]): { payload: unknown; ack?: (response: unknown) => void } {
+  const last = args[args.length - 1];
+  if (typeof last === 'function') return { payload: args.length > 1 ? args[0] : undefined, ack: last as (r: unknown) => void };
+  return { payload: args[0] };
+}
+
+export function errorPayload(code: AuthErrorCode, message?: string, reauthenticate?: boolean): AuthErrorPayload {
+  const payload: AuthErrorPayload = { code, message: message ?? DEFAULT_ERROR_MESSAGES[code] };
+  if (reauthenticate) payload.reauthenticate = true;
+  return payload;
+}
+
+/** The ack answer for a refused attempt or a refused `@Authenticated()` handler. */
+export function refusal(error: AuthErrorPayload): { ok: false; error: AuthErrorPayload } {
+  return { ok: false, error };
+}
+
+/** Room every authenticated socket of a principal joins, on every node. */
+export function principalRoom(principalId: string): string {
+  return `nestjs-socket-auth:principal:${principalId}`;
+}

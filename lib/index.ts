@@ -1,0 +1,19 @@
+export { AuthSocketModule } from './auth-socket.module.js';
+export type {
+  AuthSocketModuleAsyncOptions,
+  AuthSocketModuleOptions,
+  AuthSocketOptionsFactory,
+  AuthStrategyRef,
+} from './auth-socket-module-options.interface.js';
+export { AuthSocketDefaults, type AuthEventNames, type AuthSocketOptions } from './auth-socket.options.js';
+export type { AuthContext, AuthPrincipal, AuthStrategy } from './auth-strategy.interface.js';
+export type { AuthOutcome } from './auth-outcome.interface.js';
+export { AuthenticationError, AUTH_ERROR_CODES, type AuthErrorCode, type AuthErrorPayload } from './auth-errors.js';
+export { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from './auth-socket.constants.js';
+export { Authenticated } from './nest/authenticated.decorator.js';
+export { AuthUser } from './nest/auth-user.decorator.js';
+export { AuthSocketService } from './nest/auth-socket.service.js';
+export { AuthenticatedGuard } from './nest/authenticated.guard.js';
+export type { OnGatewayAuthenticated } from './nest/on-gateway-authenticated.interface.js';
+export { principalRoom } from './core/protocol.js';
+export type { SocketAuthData } from './core/session.js';

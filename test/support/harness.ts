@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { type INestApplication, Logger, type ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { io, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import type { AddressInfo } from 'node:net';
+import { AuthSocketModule, AuthSocketService, type AuthSocketModuleOptions } from '../../lib/index.js';
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+  port: number;
+  auth: AuthSocketService;
+  close(): Promise<void>;
+}
+
+/** A real Nest app with the module, listening on a free loopback port. */
+export async function createApp(
+  options: AuthSocketModuleOptions,
+  metadata: ModuleMetadata = {},
+  configure?: (app: INestApplication) => void | Promise<void>,
+): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [AuthSocketModule.forRoot(options), ...(metadata.imports ?? [])],
+    providers: metadata.providers ?? [],
+    controllers: metadata.controllers ?? [],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await configure?.(app);
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  return {
+    app,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    auth: app.get(AuthSocketService),
+    close: () => app.close(),
+  };
+}
+
+const clients = new Set<ClientSocket>();
+
+/** A real socket.io-client over loopback, websocket transport, no auto-reconnect unless asked. */
+export function connect(url: string, options: Partial<ManagerOptions & SocketOptions> = {}): ClientSocket {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+  clients.add(socket);
+  return socket;
+}
+
+export function closeClients(): void {
+  for (const socket of clients) socket.disconnect();
+  clients.clear();
+}
+
+/** Resolves with the first payload of `event`, rejects after `ms`. */
+export function once<T = any>(socket: ClientSocket, event: string, ms = 3000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, handler);
+      reject(new Error(`no "${event}" within ${ms} ms`));
+    }, ms);
+    const handler = (payload: T): void => {
+      clearTimeout(timer);
+      resolve(payload);
+    };
+    socket.once(event, handler);
+  });
+}
+
+/** Records every payload of `event`. */
+export function record<T = any>(socket: ClientSocket, event: string): T[] {
+  const seen: T[] = [];
+  socket.on(event, (payload: T) => seen.push(payload));
+  return seen;
+}
+
+export function connected(socket: ClientSocket, ms = 3000): Promise<void> {
+  return socket.connected ? Promise.resolve() : once(socket, 'connect', ms).then(() => undefined);
+}
+
+export async function authenticate(socket: ClientSocket, credentials: unknown, ms = 3000): Promise<any> {
+  await connected(socket, ms);
+  return socket.timeout(ms).emitWithAck('authentication', credentials);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Log output of the module, captured, so tests can assert nothing secret is printed. */
+export function captureLogs(): { lines: string[]; restore(): void } {
+  const lines: string[] = [];
+  const methods = ['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const;
+  const originals = methods.map((m) => [m, (Logger.prototype as any)[m]] as const);
+  for (const m of methods) {
+    (Logger.prototype as any)[m] = function (...args: unknown[]) {
+      lines.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' '));
+    };
+  }
+  return { lines, restore: () => originals.forEach(([m, fn]) => ((Logger.prototype as any)[m] = fn)) };
+}
