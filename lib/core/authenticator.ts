@@ -315,11 +315,12 @@ export class Authenticator {
     session.inFlight?.settle(false);
     session.inFlight = undefined;
     // Emit, then disconnect without waiting on the client (unlike socketio-auth):
-    // the packets leave in order, so the client reads `unauthorized` first.
-    for (const socket of [...session.sockets]) {
-      socket.emit(this.options.events.unauthorized, error);
-      socket.disconnect(this.options.scope === 'connection');
-    }
+    // the packets leave in order, so the client reads `unauthorized` first. The
+    // disconnect waits one macrotask so handlers that were waiting on the attempt
+    // can send their refusals (acks) first, and no caller hangs.
+    const sockets = [...session.sockets];
+    for (const socket of sockets) socket.emit(this.options.events.unauthorized, error);
+    setImmediate(() => sockets.forEach((socket) => socket.disconnect(this.options.scope === 'connection')));
     this.forget(session);
   }
 
