@@ -1,0 +1,300 @@
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import type { Server, ServerOptions } from 'socket.io';
+import { AuthSocketModule, AuthSocketService, Authenticated, type AuthStrategy } from '../../lib/index.js';
+import { authenticate, closeClients, connect, connected, createApp, once, record, sleep } from '../support/harness.js';
+import { TokenStrategy, UsersModule, tokenAuth } from '../support/strategies.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+
+@WebSocketGateway({ namespace: '/plain' })
+class NoServerPropertyGateway {
+  @Authenticated()
+  @SubscribeMessage('whoami')
+  whoami(): string {
+    return 'guarded';
+  }
+}
+
+@WebSocketGateway({ namespace: '/admin' })
+class AdminGateway {
+  @WebSocketServer() nsp!: any;
+
+  @Authenticated()
+  @SubscribeMessage('secret')
+  secret(): string {
+    return 'admin-secret';
+  }
+}
+
+@WebSocketGateway()
+class RootGateway {
+  @WebSocketServer() server!: Server;
+
+  @SubscribeMessage('shout')
+  shout(@MessageBody() text: string): void {
+    this.server.emit('news', text);
+  }
+}
+
+@Controller('health')
+class HealthController {
+  @Get()
+  ok(): { ok: true } {
+    return { ok: true };
+  }
+
+  @Authenticated()
+  @Get('marked')
+  marked(): { ok: true } {
+    return { ok: true };
+  }
+}
+
+describe('scope', () => {
+  afterEach(() => closeClients());
+
+  it("with the default 'connection' scope, authenticating on / authenticates /admin on the same connection", async () => {
+    const t = await createApp({ ...tokenAuth, timeout: 3000 }, { providers: [RootGateway, AdminGateway] });
+    try {
+      const root = connect(t.url);
+      const admin = root.io.socket('/admin');
+      admin.connect();
+      await Promise.all([connected(root), connected(admin)]);
+      await authenticate(root, { token: 'alice-token' });
+      expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it("with scope 'namespace', each namespace must authenticate on its own", async () => {
+    const t = await createApp({ ...tokenAuth, timeout: 3000, scope: 'namespace' }, { providers: [RootGateway, AdminGateway] });
+    try {
+      const root = connect(t.url);
+      const admin = root.io.socket('/admin');
+      admin.connect();
+      await Promise.all([connected(root), connected(admin)]);
+      await authenticate(root, { token: 'alice-token' });
+      expect((await admin.timeout(3000).emitWithAck('secret')).error.code).toBe('unauthenticated');
+      await authenticate(admin, { token: 'alice-token' });
+      expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+});
+
+describe('wiring', () => {
+  afterEach(() => closeClients());
+
+  it('a gateway on its own port is gated', async () => {
+    const port = await freePort();
+    @WebSocketGateway(port)
+    class SidePortGateway {
+      @WebSocketServer() server!: Server;
+      @SubscribeMessage('shout')
+      shout(@MessageBody() text: string): void {
+        this.server.emit('side-news', text);
+      }
+    }
+    const t = await createApp({ ...tokenAuth, timeout: 3000 }, { providers: [SidePortGateway] });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const alice = connect(url);
+      await authenticate(alice, { token: 'alice-token' });
+      const pending = connect(url);
+      await connected(pending);
+      const seen = record(pending, 'side-news');
+      alice.emit('shout', 'hi');
+      await once(alice, 'side-news');
+      await sleep(50);
+      expect(seen).toEqual([]);
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it('a gateway without @WebSocketServer is gated', async () => {
+    const t = await createApp({ ...tokenAuth, timeout: 3000 }, { providers: [NoServerPropertyGateway] });
+    try {
+      const c = connect(`${t.url}/plain`);
+      await connected(c);
+      expect((await c.timeout(3000).emitWithAck('whoami')).error.code).toBe('unauthenticated');
+      await authenticate(c, { token: 'alice-token' });
+      expect(await c.timeout(3000).emitWithAck('whoami')).toBe('guarded');
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it("works inside an app that uses its own IoAdapter subclass", async () => {
+    let created = 0;
+    class MyIoAdapter extends IoAdapter {
+      createIOServer(port: number, options?: ServerOptions): any {
+        created++;
+        return super.createIOServer(port, { ...options, pingInterval: 10_000 });
+      }
+    }
+    const t = await createApp({ ...tokenAuth, timeout: 800 }, { providers: [RootGateway] }, (app) => {
+      app.useWebSocketAdapter(new MyIoAdapter(app));
+    });
+    try {
+      expect(created).toBe(1);
+      const alice = connect(t.url);
+      await authenticate(alice, { token: 'alice-token' });
+      const pending = connect(t.url);
+      await connected(pending);
+      const seen = record(pending, 'news');
+      alice.emit('shout', 'hi');
+      await once(alice, 'news');
+      await sleep(50);
+      expect(seen).toEqual([]);
+      const timedOut = connect(t.url);
+      expect((await once(timedOut, 'unauthorized', 5000)).code).toBe('timeout');
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it('the global guard lets HTTP requests through, marked or not', async () => {
+    const t = await createApp({ ...tokenAuth }, { controllers: [HealthController], providers: [RootGateway] });
+    try {
+      expect(await (await fetch(`${t.url}/health`)).json()).toEqual({ ok: true });
+      expect((await fetch(`${t.url}/health/marked`)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('forRootAsync with useFactory and inject configures the module, with the strategy as a class', async () => {
+    @Injectable()
+    class Config {
+      timeout = 300;
+    }
+    @Module({ providers: [Config], exports: [Config] })
+    class ConfigModule {}
+
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AuthSocketModule.forRootAsync({
+          imports: [ConfigModule, UsersModule],
+          strategy: TokenStrategy,
+          inject: [Config],
+          useFactory: (config: Config) => ({ timeout: config.timeout }),
+        }),
+      ],
+      providers: [RootGateway],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+      const ok = connect(url);
+      expect((await authenticate(ok, { token: 'bob-token' })).ok).toBe(true);
+      const slow = connect(url);
+      expect((await once(slow, 'unauthorized', 3000)).code).toBe('timeout');
+    } finally {
+      closeClients();
+      await app.close();
+    }
+  });
+
+  it('accepts the strategy as the token of an existing provider, or from the async factory', async () => {
+    const STRATEGY = 'MY_STRATEGY';
+    const accepting: AuthStrategy = { authenticate: async () => ({ id: 'token-user' }) };
+    @Module({ providers: [{ provide: STRATEGY, useValue: accepting }], exports: [STRATEGY] })
+    class StrategyModule {}
+
+    for (const auth of [
+      AuthSocketModule.forRoot({ strategy: STRATEGY, imports: [StrategyModule] }),
+      AuthSocketModule.forRootAsync({
+        imports: [StrategyModule],
+        inject: [STRATEGY],
+        useFactory: (strategy: AuthStrategy) => ({ strategy, timeout: 2000 }),
+      }),
+    ]) {
+      const moduleRef = await Test.createTestingModule({ imports: [auth], providers: [RootGateway] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.listen(0, '127.0.0.1');
+      try {
+        const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+        const c = connect(url);
+        expect(await authenticate(c, { any: 1 })).toEqual({ ok: true, user: { id: 'token-user' } });
+      } finally {
+        closeClients();
+        await app.close();
+      }
+    }
+  });
+});
+
+describe('nothing is left behind', () => {
+  it('after app.close(), no session, timer, listener or map entry remains', async () => {
+    const t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
+    const auth: AuthSocketService = t.auth;
+    const authed = connect(t.url);
+    await authenticate(authed, { token: 'alice-token', expiresAt: Date.now() + 60_000 });
+    const pending = connect(`${t.url}/admin`);
+    await connected(pending);
+    const failed = connect(t.url);
+    await authenticate(failed, { token: 'bad' });
+    const during = auth.resourceCounts();
+    expect(during.sessions).toBe(2);
+    expect(during.timers).toBeGreaterThanOrEqual(3); // expiry, pending timeout, failure-window sweep
+    await t.close();
+    closeClients();
+    expect(auth.resourceCounts()).toEqual({
+      sessions: 0,
+      timers: 0,
+      pendingTotal: 0,
+      pendingAddresses: 0,
+      failureWindows: 0,
+      heldSockets: 0,
+      releasedSockets: 0,
+      recoveries: 0,
+      connectionListeners: 0,
+    });
+  });
+
+  it('a client that disconnects while pending or while in flight leaves nothing behind', async () => {
+    const t = await createApp({ ...tokenAuth, timeout: 5000 }, { providers: [RootGateway] });
+    try {
+      const pending = connect(t.url);
+      await connected(pending);
+      const inFlight = connect(t.url);
+      await connected(inFlight);
+      inFlight.emit('authentication', { token: 'alice-token', delayMs: 300 });
+      await sleep(50);
+      expect(t.auth.resourceCounts().sessions).toBe(2);
+      pending.disconnect();
+      inFlight.disconnect();
+      await sleep(400);
+      const counts = t.auth.resourceCounts();
+      expect({ ...counts, connectionListeners: 0 }).toEqual({
+        sessions: 0, timers: 0, pendingTotal: 0, pendingAddresses: 0, failureWindows: 0,
+        heldSockets: 0, releasedSockets: 0, recoveries: 0, connectionListeners: 0,
+      });
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+});
