@@ -149,7 +149,7 @@ describe('wiring', () => {
     class MyIoAdapter extends IoAdapter {
       createIOServer(port: number, options?: ServerOptions): any {
         created++;
-        return super.createIOServer(port, { ...options, pingInterval: 10_000 });
+        return super.createIOServer(port, { ...options, pingInterval: 10_000 } as ServerOptions);
       }
     }
     const t = await createApp({ ...tokenAuth, timeout: 800 }, { providers: [RootGateway] }, (app) => {
