@@ -94,10 +94,12 @@ export class NamespaceGate {
 
     // With connectionStateRecovery on, Socket#emit goes through adapter.broadcast
     // with rooms = {socket.id}. That is a direct emit, which a pending socket must
-    // still get (the protocol's own replies), so deliver it by hand.
+    // still get (the protocol's own replies), so deliver it by hand. (socket.io
+    // routes io.to(socket.id).emit() the same way and it cannot be told apart.)
+    const recovery = !!(nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts?.connectionStateRecovery;
     adapter.broadcast = (packet, opts) => {
       broadcast(packet, opts);
-      if (this.held.size === 0 || opts.rooms.size !== 1 || opts.except?.size) return;
+      if (!recovery || this.held.size === 0 || opts.rooms.size !== 1 || opts.except?.size) return;
       const [room] = opts.rooms;
       if (!this.held.get(room)?.has(room)) return;
       const socket = this.nsp.sockets.get(room) as unknown as { packet(p: unknown, o: unknown): void } | undefined;

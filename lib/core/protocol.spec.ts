@@ -1,0 +1,69 @@
+import { parseCredentials, splitAck } from './protocol.js';
+
+describe('parseCredentials', () => {
+  const max = 100;
+
+  it('accepts a plain object and returns a fresh copy', () => {
+    const input = { token: 'x', nested: { a: 1 } };
+    const parsed = parseCredentials(input, max);
+    expect(parsed).toEqual({ ok: true, credentials: input });
+    expect(parsed.ok && parsed.credentials).not.toBe(input);
+  });
+
+  it('accepts a string holding a JSON object', () => {
+    expect(parseCredentials('{"token":"x"}', max)).toEqual({ ok: true, credentials: { token: 'x' } });
+  });
+
+  it.each([
+    ['a number', 42],
+    ['null', null],
+    ['undefined', undefined],
+    ['a boolean', true],
+    ['an array', [{ token: 'x' }]],
+    ['a non-JSON string', 'token=x'],
+    ['a JSON string holding an array', '[1,2]'],
+    ['a JSON string holding a number', '12'],
+    ['a JSON string holding null', 'null'],
+    ['a Buffer', Buffer.from('{}')],
+    ['an object with a Buffer inside', { token: Buffer.from('x') }],
+    ['an object with an ArrayBuffer inside', { deep: { token: new ArrayBuffer(4) } }],
+    ['a function', () => ({})],
+  ])('refuses %s with bad_request', (_name, payload) => {
+    expect(parseCredentials(payload, max)).toEqual({ ok: false, code: 'bad_request' });
+  });
+
+  it('measures the size limit in UTF-8 bytes of the JSON form', () => {
+    const ascii = { t: 'a'.repeat(max - 8) }; // {"t":"…"} is 8 bytes of framing
+    expect(JSON.stringify(ascii).length).toBe(max);
+    expect(parseCredentials(ascii, max).ok).toBe(true);
+    expect(parseCredentials({ t: 'a'.repeat(max - 7) }, max).ok).toBe(false);
+    // 'é' is one UTF-16 unit but two UTF-8 bytes.
+    expect(parseCredentials({ t: 'é'.repeat(50) }, max).ok).toBe(false);
+    expect(parseCredentials(JSON.stringify({ t: 'é'.repeat(50) }), max).ok).toBe(false);
+  });
+
+  it('drops __proto__, constructor and prototype keys at every depth', () => {
+    const hostile = JSON.parse('{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}},"ok":1}}');
+    const parsed = parseCredentials(hostile, 1000);
+    expect(parsed).toEqual({ ok: true, credentials: { a: { ok: 1 } } });
+    const fromString = parseCredentials('{"__proto__":{"polluted":true}}', 1000);
+    expect(fromString.ok && Object.getPrototypeOf(fromString.credentials)).toBe(Object.prototype);
+    expect(({} as any).polluted).toBeUndefined();
+  });
+
+  it('refuses nesting deep enough to overflow the stack instead of throwing', () => {
+    let deep: any = {};
+    for (let i = 0; i < 100_000; i++) deep = { d: deep };
+    expect(parseCredentials(deep, 10_000_000)).toEqual({ ok: false, code: 'bad_request' });
+  });
+});
+
+describe('splitAck', () => {
+  it('takes a trailing function as the ack', () => {
+    const ack = () => undefined;
+    expect(splitAck([{ a: 1 }, ack])).toEqual({ payload: { a: 1 }, ack });
+    expect(splitAck([ack])).toEqual({ payload: undefined, ack });
+    expect(splitAck([{ a: 1 }])).toEqual({ payload: { a: 1 } });
+    expect(splitAck([])).toEqual({ payload: undefined });
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * The socket.io internals the gate relies on, exercised on a bare socket.io
+ * server (no Nest). If a socket.io upgrade changes them, this file fails loudly:
+ * that is its purpose. Checked against socket.io 4.8.x.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
+import { installGate } from '../../lib/core/broadcast-gate.js';
+import { closeClients, connect, connected, once, record, sleep } from '../support/harness.js';
+
+async function bareServer(options: ConstructorParameters<typeof Server>[1] = {}) {
+  const http = createServer();
+  const io = new Server(http, options);
+  installGate(io.of('/'));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const serverSide = (id: string): Socket => io.of('/').sockets.get(id)!;
+  return { io, url, serverSide, close: () => new Promise<void>((r) => io.close(() => r())) };
+}
+
+describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', () => {
+  afterEach(() => closeClients());
+
+  it('socket.io-adapter still has every method the gate wraps', () => {
+    for (const method of ['addAll', 'del', 'delAll', 'socketRooms', 'broadcast', 'restoreSession']) {
+      expect(typeof (Adapter.prototype as any)[method]).toBe('function');
+    }
+  });
+
+  it('installGate refuses, loudly, an adapter missing one of them', () => {
+    const nsp: any = { name: '/x', adapter: { addAll() {}, del() {}, delAll() {}, broadcast() {} } };
+    expect(() => installGate(nsp)).toThrow(/no socketRooms\(\).*not supported/);
+  });
+
+  it('a held socket gets no broadcast of any kind, and gets them once released', async () => {
+    const s = await bareServer();
+    try {
+      const c = connect(s.url);
+      await connected(c);
+      const server = s.serverSide(c.id!);
+      void server.join('room');
+      const seen = record(c, 'b');
+      s.io.emit('b', 'all');
+      s.io.to('room').emit('b', 'room');
+      s.io.to(c.id!).emit('b', 'to-id-from-server');
+      await sleep(50);
+      expect(seen).toEqual([]);
+      // Membership is held outside the adapter, but socket.rooms stays truthful.
+      expect(s.io.of('/').adapter.rooms.get('room')).toBeUndefined();
+      expect([...server.rooms].sort()).toEqual([c.id, 'room'].sort());
+
+      installGate(s.io.of('/')).release(server);
+      s.io.to('room').emit('b', 'room-after');
+      expect(await once(c, 'b')).toBe('room-after');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('detach takes a released socket out of every room, and release puts it back', async () => {
+    const s = await bareServer();
+    try {
+      const c = connect(s.url);
+      await connected(c);
+      const gate = installGate(s.io.of('/'));
+      const server = s.serverSide(c.id!);
+      gate.release(server);
+      void server.join('room');
+      gate.detach(server);
+      const seen = record(c, 'b');
+      s.io.to('room').emit('b', 'while-detached');
+      await sleep(50);
+      expect(seen).toEqual([]);
+      gate.release(server);
+      s.io.to('room').emit('b', 'back');
+      expect(await once(c, 'b')).toBe('back');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('with connectionStateRecovery, a held socket still gets its direct socket.emit (which then goes through adapter.broadcast)', async () => {
+    const s = await bareServer({ connectionStateRecovery: {} });
+    try {
+      const c = connect(s.url);
+      await connected(c);
+      const server = s.serverSide(c.id!);
+      const seen = record(c, 'b');
+      s.io.emit('b', 'broadcast');
+      server.emit('b', 'direct');
+      await sleep(50);
+      expect(seen).toEqual(['direct']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('disconnecting forgets the held socket entirely', async () => {
+    const s = await bareServer();
+    try {
+      const c = connect(s.url);
+      await connected(c);
+      const gate = installGate(s.io.of('/'));
+      expect(gate.sizes().held).toBe(1);
+      c.disconnect();
+      await sleep(50);
+      expect(gate.sizes()).toEqual({ held: 0, released: 0, recoveries: 0 });
+    } finally {
+      await s.close();
+    }
+  });
+});
