@@ -191,7 +191,11 @@ export class Authenticator {
       return this.fail(session, 'server_error', ack);
     }
     const expiresAt = principal.expiresAt === undefined ? undefined : +principal.expiresAt;
-    if (expiresAt !== undefined && !(expiresAt > Date.now())) return this.fail(session, 'expired', ack);
+    if (expiresAt !== undefined && Number.isNaN(expiresAt)) {
+      this.deps.logger.error(`strategy returned an expiresAt that is not a date or epoch ms (socket ${socket.id})`);
+      return this.fail(session, 'server_error', ack);
+    }
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return this.fail(session, 'expired', ack);
     if (refreshing && principal.id !== session.principal!.id) return this.fail(session, 'identity_changed', ack);
 
     await this.succeed(session, attempt, principal, expiresAt, refreshing, ack);
