@@ -84,7 +84,10 @@ export async function authenticate(socket: ClientSocket, credentials: unknown, m
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Log output of the module, captured, so tests can assert nothing secret is printed. */
+/**
+ * Everything logged while active: Nest Logger calls (even with the app's logger
+ * disabled) and anything written to stdout/stderr. For "no secret in the log" checks.
+ */
 export function captureLogs(): { lines: string[]; restore(): void } {
   const lines: string[] = [];
   const methods = ['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const;
@@ -94,5 +97,19 @@ export function captureLogs(): { lines: string[]; restore(): void } {
       lines.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' '));
     };
   }
-  return { lines, restore: () => originals.forEach(([m, fn]) => ((Logger.prototype as any)[m] = fn)) };
+  const writes = [process.stdout, process.stderr].map((stream) => {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      lines.push(String(chunk));
+      return (write as any)(chunk, ...rest);
+    }) as typeof stream.write;
+    return () => (stream.write = write);
+  });
+  return {
+    lines,
+    restore: () => {
+      originals.forEach(([m, fn]) => ((Logger.prototype as any)[m] = fn));
+      writes.forEach((undo) => undo());
+    },
+  };
 }
