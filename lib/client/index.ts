@@ -1,0 +1,182 @@
+/**
+ * `nestjs-socket-auth/client`: authenticates a socket.io-client socket against
+ * nestjs-socket-auth, in the browser or in Node.
+ *
+ * Its only runtime dependency is the socket you pass in; everything imported
+ * here is a type, so the compiled file loads as a plain ES module in a browser.
+ *
+ * Listeners are registered once, here, never inside `connect`: registering
+ * them on every connection is what made `authenticated` fire several times
+ * after a server restart (socketio-auth PR#31, auth0 socketio-jwt#68).
+ */
+import type { Socket } from 'socket.io-client';
+import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+
+export type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+
+export type Credentials = Record<string, unknown> | string;
+/** Credentials, or a function called again for every (re)connection, so refreshed tokens are picked up. */
+export type CredentialsSource = Credentials | (() => Credentials | Promise<Credentials>);
+
+/** `pending`: not (yet) authenticated on this connection. `failed`: refused; see `error`. */
+export type AuthState = 'pending' | 'authenticated' | 'failed';
+
+export interface AuthenticateOptions {
+  /** Event names, when the server renamed them with its `events` option. */
+  events?: Partial<{ authentication: string; authenticated: string; unauthorized: string }>;
+}
+
+/** A refusal from the server, with its wire code. */
+export class AuthClientError extends Error {
+  readonly code: AuthErrorCode;
+  /** True when the socket stays connected and may authenticate again. */
+  readonly reauthenticate: boolean;
+
+  constructor(payload: AuthErrorPayload) {
+    super(payload.message);
+    this.name = 'AuthClientError';
+    this.code = payload.code;
+    this.reauthenticate = payload.reauthenticate === true;
+  }
+}
+
+export type StateListener<User> = (state: AuthState, detail: { user?: User; error?: AuthClientError }) => void;
+
+/**
+ * Awaitable: resolves with the user on the first `authenticated`, rejects with
+ * an `AuthClientError` on the first refusal. Keeps working after that: it
+ * re-authenticates on every reconnection and on `expired` with `reauthenticate`.
+ */
+export interface AuthSession<User = unknown> extends PromiseLike<User> {
+  readonly state: AuthState;
+  readonly user: User | undefined;
+  readonly error: AuthClientError | undefined;
+  /** Calls `listener` on every state change; returns a function that unsubscribes it. */
+  onStateChange(listener: StateListener<User>): () => void;
+  /** Fetches credentials again and sends them now, e.g. after `deauthenticated`. */
+  reauthenticate(): void;
+  /** Removes every listener this helper put on the socket. */
+  close(): void;
+  catch<T = never>(onrejected?: (reason: AuthClientError) => T | PromiseLike<T>): Promise<User | T>;
+}
+
+/** Codes that reach the client as a `connect_error` from the server's admission limits. */
+const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_origin']);
+
+export function authenticate<User = unknown>(socket: Socket, credentials: CredentialsSource, options: AuthenticateOptions = {}): AuthSession<User> {
+  const events = { authentication: 'authentication', authenticated: 'authenticated', unauthorized: 'unauthorized', ...options.events };
+  let state: AuthState = 'pending';
+  let user: User | undefined;
+  let error: AuthClientError | undefined;
+  let revoked = false;
+  let closed = false;
+  let attempt = 0;
+  const listeners = new Set<StateListener<User>>();
+
+  let resolveFirst!: (user: User) => void;
+  let rejectFirst!: (error: AuthClientError) => void;
+  const first = new Promise<User>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  // An app that never awaits must not get an unhandled rejection; awaiting still rejects.
+  first.catch(() => undefined);
+
+  const setState = (next: AuthState): void => {
+    state = next;
+    for (const listener of [...listeners]) listener(next, { user, error });
+  };
+
+  /** Sends credentials for the current connection. A newer call supersedes an older one still fetching. */
+  const send = async (): Promise<void> => {
+    const mine = ++attempt;
+    let value: Credentials;
+    try {
+      value = typeof credentials === 'function' ? await credentials() : credentials;
+    } catch (err) {
+      error = new AuthClientError({ code: 'invalid_credentials', message: `could not get credentials: ${(err as Error)?.message ?? err}` });
+      setState('failed');
+      rejectFirst(error);
+      return;
+    }
+    if (closed || mine !== attempt || !socket.connected) return;
+    socket.emit(events.authentication, value);
+  };
+
+  const onConnect = (): void => {
+    if (closed || revoked) return;
+    if (state !== 'pending') setState('pending');
+    void send();
+  };
+
+  const onAuthenticated = (payload: { user?: User } | undefined): void => {
+    user = payload?.user;
+    error = undefined;
+    setState('authenticated');
+    resolveFirst(user as User);
+  };
+
+  const onUnauthorized = (payload: AuthErrorPayload): void => {
+    error = new AuthClientError(payload);
+    if (error.reauthenticate) {
+      setState('pending');
+      // Expiry asks for fresh credentials on the same connection; a server-side
+      // deauthenticate leaves the decision to the app (reauthenticate()).
+      if (error.code === 'expired') void send();
+      return;
+    }
+    if (error.code === 'revoked') revoked = true;
+    setState('failed');
+    rejectFirst(error);
+  };
+
+  const onConnectError = (err: Error & { data?: Partial<AuthErrorPayload> }): void => {
+    const code = err.data?.code;
+    if (!code || !CONNECT_CODES.has(code)) return; // transport errors: socket.io-client retries by itself
+    error = new AuthClientError(err.data as AuthErrorPayload);
+    setState('failed');
+    rejectFirst(error);
+  };
+
+  const onDisconnect = (): void => {
+    if (state === 'authenticated') setState('pending');
+  };
+
+  socket.on('connect', onConnect);
+  socket.on(events.authenticated, onAuthenticated);
+  socket.on(events.unauthorized, onUnauthorized);
+  socket.on('connect_error', onConnectError);
+  socket.on('disconnect', onDisconnect);
+  if (socket.connected) void send();
+
+  return {
+    get state() {
+      return state;
+    },
+    get user() {
+      return user;
+    },
+    get error() {
+      return error;
+    },
+    then: (onfulfilled, onrejected) => first.then(onfulfilled, onrejected),
+    catch: (onrejected) => first.catch(onrejected),
+    onStateChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    reauthenticate() {
+      revoked = false;
+      if (socket.connected) void send();
+    },
+    close() {
+      closed = true;
+      listeners.clear();
+      socket.off('connect', onConnect);
+      socket.off(events.authenticated, onAuthenticated);
+      socket.off(events.unauthorized, onUnauthorized);
+      socket.off('connect_error', onConnectError);
+      socket.off('disconnect', onDisconnect);
+    },
+  };
+}
