@@ -1,26 +1,44 @@
-import { Controller, Get, Header, NotFoundException, Param } from '@nestjs/common';
+import { Controller, Get, Header, NotFoundException } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-/** Source tree paths, valid from both sample/ (ts) and dist/sample/ (built). */
+/** Source tree root, valid from both sample/ (ts) and dist/sample/ (built). */
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));
-const CLIENT_FILES = new Set(['index.js', 'auth-client.js', 'auth-errors.js']);
 
-/** Serves the chat page and the client helper as plain ES modules: no front-end build step. */
+function read(path: string): Promise<string> {
+  return readFile(`${root}${path}`, 'utf8').catch(() => {
+    throw new NotFoundException();
+  });
+}
+
+/**
+ * Serves the chat page, its script and style, and the client helper as plain
+ * ES modules: no front-end build step. Fixed routes: no path comes from the request.
+ */
 @Controller()
 export class PageController {
   @Get()
   @Header('content-type', 'text/html; charset=utf-8')
   index(): Promise<string> {
-    return readFile(`${root}sample/public/index.html`, 'utf8');
+    return read('sample/public/index.html');
   }
 
-  @Get('client/:file')
+  @Get('app/app.js')
   @Header('content-type', 'text/javascript; charset=utf-8')
-  async client(@Param('file') file: string): Promise<string> {
-    if (!CLIENT_FILES.has(file)) throw new NotFoundException();
-    return readFile(`${root}dist/lib/client/${file}`, 'utf8').catch(() => {
-      throw new NotFoundException();
-    });
+  script(): Promise<string> {
+    return read('sample/public/app.js');
+  }
+
+  @Get('app/style.css')
+  @Header('content-type', 'text/css; charset=utf-8')
+  style(): Promise<string> {
+    return read('sample/public/style.css');
+  }
+
+  /** nestjs-socket-auth/client, compiled by the build that `npm start` runs first. */
+  @Get('client/index.js')
+  @Header('content-type', 'text/javascript; charset=utf-8')
+  client(): Promise<string> {
+    return read('dist/lib/client/index.js');
   }
 }

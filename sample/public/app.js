@@ -1,0 +1,88 @@
+// The sample page: plain ES modules, no build step. socket.io serves its own
+// client; the auth helper is nestjs-socket-auth/client, served by the sample.
+import { io } from '/socket.io/socket.io.esm.min.js';
+import { authenticate } from '/client/index.js';
+
+const $ = (id) => document.getElementById(id);
+let token = sessionStorage.getItem('token');
+let socket;
+let auth;
+
+function setStatus(text, state) {
+  $('status').textContent = text;
+  $('status').dataset.state = state;
+}
+
+function showChat(visible) {
+  $('login-panel').hidden = visible;
+  $('chat-panel').hidden = !visible;
+}
+
+function addMessage({ user, text }) {
+  const item = document.createElement('div');
+  item.className = 'message';
+  const who = document.createElement('strong');
+  who.textContent = user;
+  const body = document.createElement('span');
+  body.textContent = text;
+  item.append(who, body);
+  $('messages').append(item);
+  $('messages').scrollTop = $('messages').scrollHeight;
+}
+
+function renderState(state, { user, error } = {}) {
+  if (state === 'authenticated') setStatus(`connected · authenticated as ${user?.name ?? user?.id}`, 'authenticated');
+  else if (state === 'pending') setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
+  else if (error?.code === 'revoked') setStatus('revoked · you were logged out', 'revoked');
+  else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
+}
+
+function start() {
+  showChat(true);
+  setStatus('connecting…', 'pending');
+  socket = io({ transports: ['websocket'] });
+  // The token is read on every (re)connection, so a new login is picked up.
+  auth = authenticate(socket, () => ({ token }));
+  auth.onStateChange(renderState);
+  auth.catch(() => undefined);
+  socket.on('chat:message', addMessage);
+  socket.on('presence', ({ users }) => {
+    $('presence').replaceChildren(...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })));
+  });
+  socket.on('disconnect', () => auth.state !== 'failed' && setStatus('disconnected · reconnecting…', 'pending'));
+}
+
+$('login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('login-error').textContent = '';
+  const res = await fetch('/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: $('username').value, password: $('password').value }),
+  });
+  if (!res.ok) {
+    $('login-error').textContent = 'Wrong username or password';
+    return;
+  }
+  ({ token } = await res.json());
+  sessionStorage.setItem('token', token);
+  start();
+});
+
+$('send-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = $('message').value.trim();
+  if (!text) return;
+  socket.emit('chat:send', { text }, (reply) => {
+    if (reply?.ok === false) setStatus(`not sent · ${reply.error.message}`, auth.state);
+  });
+  $('message').value = '';
+});
+
+$('logout').addEventListener('click', async () => {
+  sessionStorage.removeItem('token');
+  // The server revokes every socket of this user, on every node; this page then shows "revoked".
+  await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+});
+
+if (token) start();
