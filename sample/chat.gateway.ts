@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { MessageBody, type OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WebSocketServer, WsException } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticated, type SocketAuthData } from '../lib/index.js';
@@ -6,8 +6,10 @@ import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticate
 const MAX_TEXT = 2000;
 
 @WebSocketGateway()
-export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect {
+export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(ChatGateway.name);
+  /** Sockets disconnecting because the app shuts down need no presence update. */
+  private closing = false;
   @WebSocketServer() server!: Server;
 
   async handleAuthenticated(_client: Socket, principal: AuthPrincipal): Promise<void> {
@@ -16,7 +18,11 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect 
   }
 
   async handleDisconnect(): Promise<void> {
-    await this.broadcastPresence();
+    if (!this.closing) await this.broadcastPresence();
+  }
+
+  onModuleDestroy(): void {
+    this.closing = true;
   }
 
   @Authenticated()

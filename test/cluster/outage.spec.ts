@@ -1,0 +1,109 @@
+/**
+ * Redis goes away mid-test and comes back: nodes keep serving their own
+ * clients, log the outage once rather than per message, raise no unhandled
+ * rejection, and resume cross-node delivery when Redis returns.
+ */
+import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { Server } from 'socket.io';
+import { Authenticated } from '../../lib/index.js';
+import { authenticate, captureLogs, closeClients, connect, once, sleep } from '../support/harness.js';
+import { tokenAuth } from '../support/strategies.js';
+import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
+import { describeWithRedis, redisReachable } from './redis.js';
+
+@WebSocketGateway()
+class ChatGateway {
+  @WebSocketServer() server!: Server;
+
+  @Authenticated()
+  @SubscribeMessage('shout')
+  shout(@MessageBody() text: string): string {
+    this.server.emit('news', text);
+    return 'sent';
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !(await redisReachable(`redis://127.0.0.1:${port}`)); i++) await sleep(50);
+  return child;
+}
+
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+const suite = await describeWithRedis();
+
+suite('a Redis outage', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+
+  it('leaves local service intact, is logged once per node, and cross-node delivery resumes when Redis returns', async () => {
+    process.on('unhandledRejection', onUnhandled);
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const logs = captureLogs();
+    let nodes: ClusterNode[] = [];
+    try {
+      const key = uniqueKey('outage');
+      nodes = await Promise.all([0, 1].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, `redis://127.0.0.1:${port}`)));
+      const [a, b] = nodes;
+      const alice = connect(a.url);
+      const bob = connect(b.url);
+      await Promise.all([authenticate(alice, { token: 'alice-token' }), authenticate(bob, { token: 'bob-token' })]);
+      const crossed = once(bob, 'news');
+      await alice.timeout(3000).emitWithAck('shout', 'before');
+      expect(await crossed).toBe('before');
+
+      // Redis dies.
+      const died = new Promise((resolve) => redis.once('exit', resolve));
+      redis.kill('SIGKILL');
+      await died;
+      await sleep(300);
+
+      // Node A still authenticates, runs guarded handlers and broadcasts locally, message after message.
+      const alice2 = connect(a.url);
+      expect((await authenticate(alice2, { token: 'alice-token' })).ok).toBe(true);
+      for (let i = 0; i < 20; i++) {
+        const local = once(alice2, 'news');
+        expect(await alice.timeout(3000).emitWithAck('shout', `during-${i}`)).toBe('sent');
+        expect(await local).toBe(`during-${i}`);
+      }
+      const outageLines = logs.lines.filter((l) => l.includes('Redis unavailable'));
+      expect(outageLines).toHaveLength(2); // once per node, not per message
+
+      // Redis returns on the same port: cross-node delivery resumes.
+      redis = await startRedis(port);
+      const resumed = await eventually(async () => {
+        const got = once(bob, 'news', 500).then(() => true, () => false);
+        await alice.timeout(3000).emitWithAck('shout', 'after');
+        return got;
+      }, 15_000);
+      expect(resumed).toBe(true);
+      expect(logs.lines.filter((l) => l.includes('Redis is back')).length).toBeGreaterThanOrEqual(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      logs.restore();
+      closeClients();
+      await Promise.all(nodes.map((n) => n.app.close()));
+      redis.kill('SIGKILL');
+      process.off('unhandledRejection', onUnhandled);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,29 @@
+import { createClient } from 'redis';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * Whether Redis answers. Without it the cluster suites skip with one line
+ * saying why, unless CI is set: there a missing Redis is a failure.
+ */
+export async function redisReachable(url = REDIS_URL): Promise<boolean> {
+  const client = createClient({ url, socket: { connectTimeout: 1000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (client.isOpen) await client.quit().catch(() => undefined);
+  }
+}
+
+/** `describe`, or `describe.skip` with one clear line when Redis is absent outside CI. */
+export async function describeWithRedis(): Promise<jest.Describe> {
+  if (await redisReachable()) return describe;
+  if (process.env.CI) throw new Error(`cluster tests need Redis at ${REDIS_URL} (CI is set, so this fails instead of skipping)`);
+  console.warn(`cluster tests skipped: no Redis reachable at ${REDIS_URL} (set REDIS_URL, or start redis-server)`);
+  return describe.skip;
+}
