@@ -76,7 +76,7 @@ suite('the sample on two nodes', () => {
   it("works with the app's own Redis adapter (the Nest docs pattern), unchanged", async () => {
     class DocsRedisIoAdapter extends IoAdapter {
       private adapterConstructor!: ReturnType<typeof createAdapter>;
-      readonly clients: ReturnType<typeof createClient>[] = [];
+      readonly clients: Array<{ quit(): Promise<unknown> }> = [];
       async connectToRedis(key: string): Promise<void> {
         const pub = createClient({ url: REDIS_URL });
         const sub = pub.duplicate();
