@@ -118,14 +118,25 @@ export class Authenticator {
     } else {
       socket.data.auth = { state: 'pending' } satisfies SocketAuthData;
     }
-    socket.on(this.options.events.authentication, (...args: unknown[]) => this.onAuthentication(socket, args));
-    socket.once('disconnect', () => this.onDisconnect(socket));
+    // Shared listeners (socket.io calls them with the socket as `this`): no closures per socket.
+    socket.on(this.options.events.authentication, this.authenticationListener);
+    socket.once('disconnect', this.disconnectListener);
 
     const auth = socket.handshake.auth;
     if (this.options.handshake && session.state === 'pending' && auth && Object.keys(auth).length > 0) {
       void this.attempt(session, socket, auth, 'handshake');
     }
   };
+
+  private readonly authenticationListener = ((authenticator: Authenticator) =>
+    function (this: Socket, ...args: unknown[]): void {
+      authenticator.onAuthentication(this, args);
+    })(this);
+
+  private readonly disconnectListener = ((authenticator: Authenticator) =>
+    function (this: Socket): void {
+      authenticator.onDisconnect(this);
+    })(this);
 
   // ── the protocol ──────────────────────────────────────────────────────────
 

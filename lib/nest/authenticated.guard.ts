@@ -14,6 +14,9 @@ import { AuthSocketService } from './auth-socket.service.js';
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
+  /** Metadata per handler, read once: this guard runs on every message of every gateway. */
+  private readonly required = new WeakMap<object, boolean>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthSocketService,
@@ -21,7 +24,12 @@ export class AuthenticatedGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'ws') return true;
-    const required = this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_METADATA, [context.getHandler(), context.getClass()]);
+    const handler = context.getHandler();
+    let required = this.required.get(handler);
+    if (required === undefined) {
+      required = !!this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_METADATA, [handler, context.getClass()]);
+      this.required.set(handler, required);
+    }
     if (!required) return true;
     const client = context.switchToWs().getClient<Socket>();
     const allowed = this.auth.whenAuthenticated(client);
