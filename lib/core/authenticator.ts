@@ -23,7 +23,7 @@ import { gateOf, installGate } from './broadcast-gate.js';
 import { setLongTimeout } from './long-timer.js';
 import { errorPayload, parseCredentials, principalRoom, refusal, splitAck } from './protocol.js';
 import type { SocketAuthData } from './session.js';
-import { Attempt, Session, bindSession, sessionOf } from './session.js';
+import { Attempt, Session } from './session.js';
 
 export interface AuthLogger {
   log(message: string): void;
@@ -43,6 +43,15 @@ export interface AuthenticatorDeps {
 }
 
 /** Failures that count towards `maxFailuresPerAddress`. */
+/** Which authenticator gates a namespace, so decorators can find a socket's principal. */
+const AUTHENTICATORS = new WeakMap<Namespace, Authenticator>();
+
+/** The principal of an authenticated socket, for code that has only the socket (e.g. `@AuthUser()`). */
+export function principalOf(socket: Socket): AuthPrincipal | undefined {
+  const authenticator = AUTHENTICATORS.get(socket.nsp);
+  return authenticator?.isAuthenticated(socket) ? authenticator.getPrincipal(socket) : undefined;
+}
+
 const CREDENTIAL_FAILURES = new Set<AuthErrorCode>(['invalid_credentials', 'bad_request', 'identity_changed', 'expired']);
 const STRATEGY_TIMED_OUT = Symbol('strategy timed out');
 
@@ -69,6 +78,7 @@ export class Authenticator {
     const nsp = 'of' in target && typeof target.of === 'function' ? (target as Server).of('/') : (target as Namespace);
     if (this.namespaces.has(nsp)) return;
     this.namespaces.add(nsp);
+    AUTHENTICATORS.set(nsp, this);
     installGate(nsp);
     nsp.use(this.admit);
     // Ahead of the gateway's own listener, so handleConnection sees our state.
@@ -80,6 +90,7 @@ export class Authenticator {
     if (this.closed) return next();
     // Dynamic (regex/function) namespaces create children that copy this middleware.
     this.namespaces.add(socket.nsp);
+    AUTHENTICATORS.set(socket.nsp, this);
     installGate(socket.nsp);
     const refusal = this.admissionRefusal(socket);
     if (!refusal) return next();
@@ -111,8 +122,7 @@ export class Authenticator {
       this.sessions.set(key, session);
       this.enterPending(session);
     }
-    session.sockets.add(socket);
-    bindSession(socket, session);
+    session.sockets.push(socket);
     if (session.state === 'authenticated') {
       this.admitSocket(socket, session);
     } else {
@@ -120,7 +130,7 @@ export class Authenticator {
     }
     // Shared listeners (socket.io calls them with the socket as `this`): no closures per socket.
     socket.on(this.options.events.authentication, this.authenticationListener);
-    socket.once('disconnect', this.disconnectListener);
+    socket.on('disconnect', this.disconnectListener); // fires once; `on` avoids once()'s per-socket wrapper
 
     const auth = socket.handshake.auth;
     if (this.options.handshake && session.state === 'pending' && auth && Object.keys(auth).length > 0) {
@@ -138,10 +148,18 @@ export class Authenticator {
       authenticator.onDisconnect(this);
     })(this);
 
+  /**
+   * The socket's session, looked up rather than stored on the socket: a
+   * property added to every socket costs more heap than the lookup.
+   */
+  private sessionOf(socket: Socket): Session | undefined {
+    return this.sessions.get(this.options.scope === 'connection' ? socket.client : socket);
+  }
+
   // ── the protocol ──────────────────────────────────────────────────────────
 
   private onAuthentication(socket: Socket, args: unknown[]): void {
-    const session = sessionOf(socket);
+    const session = this.sessionOf(socket);
     const { payload, ack } = splitAck(args);
     if (!session || session.state === 'closed') return;
     if (session.inFlight) {
@@ -362,11 +380,11 @@ export class Authenticator {
   }
 
   private onDisconnect(socket: Socket): void {
-    const session = sessionOf(socket);
-    bindSession(socket, undefined);
+    const session = this.sessionOf(socket);
     if (!session) return;
-    session.sockets.delete(socket);
-    if (session.sockets.size > 0) return;
+    const index = session.sockets.indexOf(socket);
+    if (index >= 0) session.sockets.splice(index, 1);
+    if (session.sockets.length > 0) return;
     this.leavePending(session);
     session.state = 'closed';
     this.clearTimers(session);
@@ -472,17 +490,17 @@ export class Authenticator {
   // ── what the Nest glue and apps use ───────────────────────────────────────
 
   isAuthenticated(socket: Socket): boolean {
-    return sessionOf(socket)?.state === 'authenticated';
+    return this.sessionOf(socket)?.state === 'authenticated';
   }
 
   getPrincipal(socket: Socket): AuthPrincipal | undefined {
-    const session = sessionOf(socket);
+    const session = this.sessionOf(socket);
     return session?.state === 'authenticated' || session?.state === 'authenticating' ? session.principal : undefined;
   }
 
   /** true when the socket may run guarded work now, a promise while its first attempt is in flight. */
   whenAuthenticated(socket: Socket): boolean | Promise<boolean> {
-    const session = sessionOf(socket);
+    const session = this.sessionOf(socket);
     if (!session) return false;
     if (session.state === 'authenticated') return true;
     if (session.state === 'authenticating' && session.inFlight) return session.inFlight.wait();
@@ -490,7 +508,7 @@ export class Authenticator {
   }
 
   deauthenticate(socket: Socket, message?: string): boolean {
-    const session = sessionOf(socket);
+    const session = this.sessionOf(socket);
     if (!session || session.state !== 'authenticated') return false;
     const principalId = session.principal!.id;
     this.demote(session, errorPayload('deauthenticated', message, true));
@@ -519,8 +537,8 @@ export class Authenticator {
     let authenticated = 0;
     let pending = 0;
     for (const session of this.sessions.values()) {
-      if (session.state === 'authenticated') authenticated += session.sockets.size;
-      else if (session.isPending) pending += session.sockets.size;
+      if (session.state === 'authenticated') authenticated += session.sockets.length;
+      else if (session.isPending) pending += session.sockets.length;
     }
     return { pending, authenticated, failures: { ...this.failuresByCode } };
   }

@@ -47,7 +47,8 @@ export class Session {
   inFlight?: Attempt;
   /** Whether this session is counted in the pending-connection limits. */
   countedPending = false;
-  readonly sockets = new Set<Socket>();
+  /** Usually one socket; an array is far lighter than a Set for that. */
+  readonly sockets: Socket[] = [];
   timeoutTimer?: ReturnType<typeof setTimeout>;
   expiryTimer?: LongTimer;
 
@@ -61,16 +62,6 @@ export class Session {
   get isPending(): boolean {
     return this.state === 'pending' || this.state === 'authenticating';
   }
-}
-
-const SESSION = Symbol('nestjs-socket-auth.session');
-
-export function sessionOf(socket: Socket): Session | undefined {
-  return (socket as unknown as { [SESSION]?: Session })[SESSION];
-}
-
-export function bindSession(socket: Socket, session: Session | undefined): void {
-  (socket as unknown as { [SESSION]?: Session })[SESSION] = session;
 }
 
 /** What `socket.data.auth` holds, and so what `fetchSockets()` shows on every node. */
