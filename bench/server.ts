@@ -71,7 +71,7 @@ async function start(): Promise<number> {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     return (http.address() as AddressInfo).port;
   }
-  const ours = variant === 'ours' || variant === 'ours-handshake';
+  const ours = variant.startsWith('ours');
   @Module({
     imports: ours
       ? [
@@ -85,7 +85,7 @@ async function start(): Promise<number> {
           }),
         ]
       : [],
-    providers: [ours ? GuardedGateway : OpenGateway],
+    providers: [ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway],
   })
   class BenchModule {}
   const app = await NestFactory.create(BenchModule, { logger: false });
@@ -105,6 +105,12 @@ process.on('message', (msg: { cmd: string; k?: number; id: number }) => {
     reply(true);
   } else if (msg.cmd === 'heap') reply(heap());
   else if (msg.cmd === 'count') reply(io.of('/').sockets.size);
+  else if (msg.cmd === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    reply(user + system);
+  }
 });
 
+// Exit cleanly on SIGINT so --cpu-prof can write its profile.
+process.on('SIGINT', () => process.exit(0));
 start().then((port) => process.send!({ ready: port }));
