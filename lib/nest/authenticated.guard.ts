@@ -31,7 +31,7 @@ export class AuthenticatedGuard implements CanActivate {
       this.required.set(handler, required);
     }
     if (!required) return true;
-    const client = context.switchToWs().getClient<Socket>();
+    const client = context.getArgByIndex<Socket>(0); // the socket; avoids allocating a WsArgumentsHost per message
     const allowed = this.auth.whenAuthenticated(client);
     if (allowed === true) return true;
     if (allowed === false) return this.refuse(context);

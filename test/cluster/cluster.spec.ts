@@ -3,25 +3,13 @@
  * clients, sharing one Redis through @socket.io/redis-adapter: the layout of
  * socket.io's own redis-adapter test suite.
  */
-import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import type { Server } from 'socket.io';
-import { Authenticated, principalRoom } from '../../lib/index.js';
+import { principalRoom } from '../../lib/index.js';
 import { authenticate, closeClients, connect, connected, once, record, sleep } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
+import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
 import { describeWithRedis } from './redis.js';
 
-@WebSocketGateway()
-class ChatGateway {
-  @WebSocketServer() server!: Server;
-
-  @Authenticated()
-  @SubscribeMessage('shout')
-  shout(@MessageBody() text: string): string {
-    this.server.emit('news', text);
-    return 'sent';
-  }
-}
 
 const suite = await describeWithRedis();
 

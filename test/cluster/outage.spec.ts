@@ -3,35 +3,13 @@
  * clients, log the outage once rather than per message, raise no unhandled
  * rejection, and resume cross-node delivery when Redis returns.
  */
-import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { Server } from 'socket.io';
-import { Authenticated } from '../../lib/index.js';
-import { authenticate, captureLogs, closeClients, connect, once, sleep } from '../support/harness.js';
+import { authenticate, captureLogs, closeClients, connect, freePort, once, sleep } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
+import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
 import { describeWithRedis, redisReachable } from './redis.js';
 
-@WebSocketGateway()
-class ChatGateway {
-  @WebSocketServer() server!: Server;
-
-  @Authenticated()
-  @SubscribeMessage('shout')
-  shout(@MessageBody() text: string): string {
-    this.server.emit('news', text);
-    return 'sent';
-  }
-}
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });

@@ -3,20 +3,11 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import type { Server, ServerOptions } from 'socket.io';
 import { AuthSocketModule, AuthSocketService, Authenticated, type AuthStrategy } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, createApp, freePort, once, record, sleep, withApp } from '../support/harness.js';
 import { TokenStrategy, UsersModule, tokenAuth } from '../support/strategies.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 
 @WebSocketGateway({ namespace: '/plain' })
@@ -63,39 +54,34 @@ class HealthController {
   }
 }
 
+/** Two namespaces multiplexed over one client connection. */
+async function rootAndAdmin(url: string) {
+  const root = connect(url);
+  const admin = root.io.socket('/admin');
+  admin.connect();
+  await Promise.all([connected(root), connected(admin)]);
+  return { root, admin };
+}
+
 describe('scope', () => {
   afterEach(() => closeClients());
 
   it("with the default 'connection' scope, authenticating on / authenticates /admin on the same connection", async () => {
-    const t = await createApp({ ...tokenAuth, timeout: 3000 }, { providers: [RootGateway, AdminGateway] });
-    try {
-      const root = connect(t.url);
-      const admin = root.io.socket('/admin');
-      admin.connect();
-      await Promise.all([connected(root), connected(admin)]);
+    await withApp({ ...tokenAuth, timeout: 3000 }, { providers: [RootGateway, AdminGateway] }, async (t) => {
+      const { root, admin } = await rootAndAdmin(t.url);
       await authenticate(root, { token: 'alice-token' });
       expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
-    } finally {
-      closeClients();
-      await t.close();
-    }
+    });
   });
 
   it("with scope 'namespace', each namespace must authenticate on its own", async () => {
-    const t = await createApp({ ...tokenAuth, timeout: 3000, scope: 'namespace' }, { providers: [RootGateway, AdminGateway] });
-    try {
-      const root = connect(t.url);
-      const admin = root.io.socket('/admin');
-      admin.connect();
-      await Promise.all([connected(root), connected(admin)]);
+    await withApp({ ...tokenAuth, timeout: 3000, scope: 'namespace' }, { providers: [RootGateway, AdminGateway] }, async (t) => {
+      const { root, admin } = await rootAndAdmin(t.url);
       await authenticate(root, { token: 'alice-token' });
       expect((await admin.timeout(3000).emitWithAck('secret')).error.code).toBe('unauthenticated');
       await authenticate(admin, { token: 'alice-token' });
       expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
-    } finally {
-      closeClients();
-      await t.close();
-    }
+    });
   });
 });
 
@@ -131,17 +117,13 @@ describe('wiring', () => {
   });
 
   it('a gateway without @WebSocketServer is gated', async () => {
-    const t = await createApp({ ...tokenAuth, timeout: 3000 }, { providers: [NoServerPropertyGateway] });
-    try {
+    await withApp({ ...tokenAuth, timeout: 3000 }, { providers: [NoServerPropertyGateway] }, async (t) => {
       const c = connect(`${t.url}/plain`);
       await connected(c);
       expect((await c.timeout(3000).emitWithAck('whoami')).error.code).toBe('unauthenticated');
       await authenticate(c, { token: 'alice-token' });
       expect(await c.timeout(3000).emitWithAck('whoami')).toBe('guarded');
-    } finally {
-      closeClients();
-      await t.close();
-    }
+    });
   });
 
   it("works inside an app that uses its own IoAdapter subclass", async () => {

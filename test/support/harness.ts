@@ -3,6 +3,7 @@ import { type INestApplication, Logger, type ModuleMetadata } from '@nestjs/comm
 import { Test } from '@nestjs/testing';
 import { io, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { AuthSocketModule, AuthSocketService, type AuthSocketModuleOptions } from '../../lib/index.js';
 
 export interface TestApp {
@@ -112,4 +113,30 @@ export function captureLogs(): { lines: string[]; restore(): void } {
       writes.forEach((undo) => undo());
     },
   };
+}
+
+/** A free TCP port on loopback (for servers that must come back on the same port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs `body` against a fresh app, then closes clients and app whatever happens. */
+export async function withApp(
+  options: AuthSocketModuleOptions,
+  metadata: ModuleMetadata,
+  body: (t: TestApp) => Promise<void>,
+  configure?: (app: INestApplication) => void | Promise<void>,
+): Promise<void> {
+  const t = await createApp(options, metadata, configure);
+  try {
+    await body(t);
+  } finally {
+    closeClients();
+    await t.close();
+  }
 }
