@@ -42,7 +42,6 @@ export interface AuthenticatorDeps {
   onOutcome?: (outcome: AuthOutcome) => void;
 }
 
-/** Failures that count towards `maxFailuresPerAddress`. */
 /** Which authenticator gates a namespace, so decorators can find a socket's principal. */
 const AUTHENTICATORS = new WeakMap<Namespace, Authenticator>();
 
@@ -52,6 +51,7 @@ export function principalOf(socket: Socket): AuthPrincipal | undefined {
   return authenticator?.isAuthenticated(socket) ? authenticator.getPrincipal(socket) : undefined;
 }
 
+/** Failures that count towards `maxFailuresPerAddress`. */
 const CREDENTIAL_FAILURES = new Set<AuthErrorCode>(['invalid_credentials', 'bad_request', 'identity_changed', 'expired']);
 const STRATEGY_TIMED_OUT = Symbol('strategy timed out');
 
@@ -95,9 +95,9 @@ export class Authenticator {
     const refusal = this.admissionRefusal(socket);
     if (!refusal) return next();
     this.count(refusal);
-    const err = new Error(errorPayload(refusal).message) as Error & { data: AuthErrorPayload };
-    err.data = errorPayload(refusal);
-    next(err);
+    const payload = errorPayload(refusal);
+    // socket.io sends `data` to the client with its connect_error.
+    next(Object.assign(new Error(payload.message), { data: payload }));
   };
 
   private admissionRefusal(socket: Socket): AuthErrorCode | undefined {

@@ -116,6 +116,41 @@ describe('wiring', () => {
     }
   });
 
+  it('several gateways sharing a namespace are all covered, and each handleAuthenticated runs once', async () => {
+    const calls: string[] = [];
+    @WebSocketGateway()
+    class First {
+      handleAuthenticated(): void {
+        calls.push('first');
+      }
+      @Authenticated()
+      @SubscribeMessage('first')
+      first(): string {
+        return 'first ran';
+      }
+    }
+    @WebSocketGateway()
+    class Second {
+      handleAuthenticated(): void {
+        calls.push('second');
+      }
+      @Authenticated()
+      @SubscribeMessage('second')
+      second(): string {
+        return 'second ran';
+      }
+    }
+    await withApp({ ...tokenAuth, timeout: 3000 }, { providers: [First, Second] }, async (t) => {
+      const c = connect(t.url);
+      await connected(c);
+      expect((await c.timeout(3000).emitWithAck('second')).error.code).toBe('unauthenticated');
+      await authenticate(c, { token: 'alice-token' });
+      expect(calls.sort()).toEqual(['first', 'second']);
+      expect(await c.timeout(3000).emitWithAck('first')).toBe('first ran');
+      expect(await c.timeout(3000).emitWithAck('second')).toBe('second ran');
+    });
+  });
+
   it('a gateway without @WebSocketServer is gated', async () => {
     await withApp({ ...tokenAuth, timeout: 3000 }, { providers: [NoServerPropertyGateway] }, async (t) => {
       const c = connect(`${t.url}/plain`);
