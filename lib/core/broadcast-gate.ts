@@ -149,10 +149,6 @@ export class NamespaceGate {
     this.held.set(socket.id, rooms);
   }
 
-  isReleased(socket: Socket): boolean {
-    return this.released.has(socket.id);
-  }
-
   /** What recovery held back for this socket; removed once taken. */
   takeRecovery(socket: Socket): HeldRecovery | undefined {
     const recovery = this.recoveries.get(socket.id);
