@@ -33,11 +33,18 @@ function addMessage({ user, text }) {
 function renderState(state, { user, error } = {}) {
   if (state === 'authenticated') setStatus(`connected · authenticated as ${user?.name ?? user?.id}`, 'authenticated');
   else if (state === 'pending') setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
-  else if (error?.code === 'revoked') setStatus('revoked · you were logged out', 'revoked');
+  else if (error?.code === 'revoked') {
+    setStatus('revoked · you were logged out', 'revoked');
+    showChat(false); // log in again, as the same or another user
+  }
   else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
 }
 
 function start() {
+  // A fresh connection per login; the previous one (if any) was revoked or is being replaced.
+  auth?.close();
+  socket?.close();
+  $('messages').replaceChildren();
   showChat(true);
   setStatus('connecting…', 'pending');
   socket = io({ transports: ['websocket'] });

@@ -131,5 +131,10 @@ describeIfChromium('sample chat in Chromium', () => {
     expect(await alice.textContent('#status')).toContain('revoked');
     // Bob is untouched.
     expect(await bob.textContent('#status')).toContain('authenticated as Bob');
+    // The login form is back, and logging in again works.
+    await alice.fill('#username', 'alice');
+    await alice.fill('#password', 'alice-secret');
+    await alice.click('#login');
+    await alice.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'));
   }, 60_000);
 });
