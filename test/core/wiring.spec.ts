@@ -263,6 +263,50 @@ describe('wiring', () => {
   });
 });
 
+describe('configuration', () => {
+  afterEach(() => closeClients());
+
+  it('renamed wire events are used instead of the defaults', async () => {
+    const events = { authentication: 'login', authenticated: 'welcome', unauthorized: 'denied', authError: 'login_error' };
+    await withApp({ ...tokenAuth, timeout: 3000, events }, { providers: [RootGateway] }, async (t) => {
+      const ok = connect(t.url);
+      await connected(ok);
+      const welcomed = once(ok, 'welcome');
+      ok.emit('authentication', { token: 'alice-token' }); // the default name now means nothing
+      ok.emit('login', { token: 'alice-token' });
+      expect(await welcomed).toEqual({ user: { id: 'alice', name: 'Alice' } });
+      const bad = connect(t.url);
+      await connected(bad);
+      const denied = once(bad, 'denied');
+      bad.emit('login', { token: 'nope' });
+      expect((await denied).code).toBe('invalid_credentials');
+    });
+  });
+
+  it('forRootAsync accepts an options factory class (useClass)', async () => {
+    @Injectable()
+    class AuthOptions {
+      createAuthSocketOptions() {
+        return { timeout: 250 };
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [AuthSocketModule.forRootAsync({ imports: [UsersModule], strategy: TokenStrategy, useClass: AuthOptions })],
+      providers: [RootGateway],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+      const slow = connect(url);
+      expect((await once(slow, 'unauthorized', 3000)).code).toBe('timeout');
+    } finally {
+      closeClients();
+      await app.close();
+    }
+  });
+});
+
 describe('nothing is left behind', () => {
   it('after app.close(), no session, timer, listener or map entry remains', async () => {
     const t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
