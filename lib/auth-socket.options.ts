@@ -127,5 +127,26 @@ export type ResolvedAuthSocketOptions = AuthSocketDefaults;
 export function resolveOptions(given: AuthSocketOptions = {}): ResolvedAuthSocketOptions {
   const defaults = new AuthSocketDefaults();
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  return { ...defaults, ...defined, events: { ...defaults.events, ...given.events } } as ResolvedAuthSocketOptions;
+  const options = { ...defaults, ...defined, events: { ...defaults.events, ...given.events } } as ResolvedAuthSocketOptions;
+  validate(options);
+  return options;
+}
+
+/** A misconfiguration fails at start-up with the option's name, not at the first connection. */
+function validate(o: ResolvedAuthSocketOptions): void {
+  const fail = (name: string, expected: string): never => {
+    throw new Error(`AuthSocketModule: option "${name}" must be ${expected}`);
+  };
+  const count = (name: keyof ResolvedAuthSocketOptions): void => {
+    const value = o[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(name, 'a number ≥ 0');
+  };
+  if (o.timeout !== false) count('timeout');
+  (['maxCredentialsBytes', 'maxPendingPerAddress', 'maxPending', 'maxFailuresPerAddress', 'failureWindowMs', 'strategyTimeout'] as const).forEach(count);
+  if (o.strategyTimeout === 0) fail('strategyTimeout', 'greater than 0');
+  if (o.scope !== 'connection' && o.scope !== 'namespace') fail('scope', "'connection' or 'namespace'");
+  if (o.onExpiry !== 'disconnect' && o.onExpiry !== 'reauthenticate') fail('onExpiry', "'disconnect' or 'reauthenticate'");
+  if (typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0)) fail('trustProxy', 'a boolean or a whole number of hops');
+  if (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string')) fail('allowedOrigins', 'an array of strings');
+  for (const [name, value] of Object.entries(o.events)) if (typeof value !== 'string' || !value) fail(`events.${name}`, 'a non-empty string');
 }

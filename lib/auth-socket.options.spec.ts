@@ -1,0 +1,26 @@
+import { AuthSocketDefaults, resolveOptions } from './auth-socket.options.js';
+
+describe('resolveOptions', () => {
+  it('fills every default and keeps what the app gives', () => {
+    const options = resolveOptions({ timeout: 5000, events: { authentication: 'login' } });
+    expect(options).toEqual({ ...new AuthSocketDefaults(), timeout: 5000, events: { ...new AuthSocketDefaults().events, authentication: 'login' } });
+  });
+
+  it('treats undefined as "use the default" and false as "timeout disabled"', () => {
+    expect(resolveOptions({ timeout: undefined }).timeout).toBe(1000);
+    expect(resolveOptions({ timeout: false }).timeout).toBe(false);
+  });
+
+  it.each([
+    [{ timeout: -1 }, /"timeout" must be a number ≥ 0/],
+    [{ maxPending: Number.NaN }, /"maxPending"/],
+    [{ strategyTimeout: 0 }, /"strategyTimeout" must be greater than 0/],
+    [{ scope: 'everything' }, /"scope"/],
+    [{ onExpiry: 'ignore' }, /"onExpiry"/],
+    [{ trustProxy: 1.5 }, /"trustProxy"/],
+    [{ allowedOrigins: 'https://a.example' }, /"allowedOrigins"/],
+    [{ events: { authenticated: '' } }, /"events.authenticated"/],
+  ])('refuses a misconfiguration at start-up: %p', (given, message) => {
+    expect(() => resolveOptions(given as never)).toThrow(message);
+  });
+});
