@@ -16,7 +16,7 @@ const C = quick
   ? { rounds: 2, ns: [100], n: 100, k: 10, rtClients: 20, rtMs: 300, heapN: 100, floodN: 200, floodTimeout: 500, latClients: 10, latMs: 400, idle: 200 }
   : { rounds: 3, ns: [250, 500, 1000, 2000], n: 1000, k: 20, rtClients: 200, rtMs: 2000, heapN: 1000, floodN: 2000, floodTimeout: 1000, latClients: 50, latMs: 2000, idle: 2000 };
 
-type Variant = 'bare' | 'nest' | 'middleware' | 'ours' | 'ours-handshake';
+type Variant = 'bare' | 'nest' | 'middleware' | 'ours' | 'ours-handshake' | 'ours-unmarked';
 interface Result {
   name: string;
   n: number;
@@ -78,7 +78,7 @@ class BenchServer {
 
 // ── clients ──────────────────────────────────────────────────────────────────
 type Mode = 'plain' | 'handshake-token' | 'message' | 'handshake';
-const MODE: Record<Variant, Mode> = { bare: 'plain', nest: 'plain', middleware: 'handshake-token', ours: 'message', 'ours-handshake': 'handshake' };
+const MODE: Record<Variant, Mode> = { bare: 'plain', nest: 'plain', middleware: 'handshake-token', ours: 'message', 'ours-handshake': 'handshake', 'ours-unmarked': 'message' };
 let tokenSeq = 0;
 
 /** Resolves once the socket is ready for work: connected, and authenticated where the variant asks. */
@@ -200,7 +200,8 @@ async function roundTrips(sockets: Socket[], ms: number, latencies?: number[]): 
 
 async function guardedRoundtrip(): Promise<void> {
   const cpu: Record<string, number[]> = {};
-  const v = await interleaved(['nest', 'ours'], async (variant, server) => {
+  // ours-unmarked: the module is present but the handler has no @Authenticated(): what every other handler pays.
+  const v = await interleaved(['nest', 'ours-unmarked', 'ours'], async (variant, server) => {
     const sockets = await openMany(server.url, C.rtClients, MODE[variant]);
     await roundTrips(sockets, 200); // warm-up
     const cpu0 = await server.call<number>('cpu');
@@ -214,6 +215,8 @@ async function guardedRoundtrip(): Promise<void> {
   record({ name: 'guarded_roundtrip', n: C.rtClients, unit: 'round trips/s (wall)', variants: v, baseline, goal: '≥ 0.95' }, v.ours / v.nest, v.ours / v.nest >= 0.95);
   const c = Object.fromEntries(Object.entries(cpu).map(([name, xs]) => [name, median(xs.slice(1))]));
   record({ name: 'guarded_roundtrip', variant: 'server CPU', n: C.rtClients, unit: 'round trips per server CPU-second', variants: c, baseline, goal: '≥ 0.95' }, c.ours / c.nest, c.ours / c.nest >= 0.95);
+  const unmarked = c['ours-unmarked'] / c.nest;
+  record({ name: 'unmarked_roundtrip', variant: 'server CPU', n: C.rtClients, unit: 'round trips per server CPU-second', variants: { nest: c.nest, 'ours-unmarked': c['ours-unmarked'] }, baseline, goal: '≥ 0.95' }, unmarked, unmarked >= 0.95);
 }
 
 async function heapPerSocket(): Promise<void> {
