@@ -5,7 +5,7 @@
  * measured interleaved (A B A B …) and the median of the rounds is reported,
  * because only ratios taken side by side mean anything on a noisy machine.
  */
-import { execSync, fork, type ChildProcess, spawnSync } from 'node:child_process';
+import { fork, type ChildProcess, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

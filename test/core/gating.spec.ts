@@ -1,4 +1,3 @@
-import { jest } from '@jest/globals';
 import { ConnectedSocket, MessageBody, type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated } from '../../lib/index.js';

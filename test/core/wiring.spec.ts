@@ -1,8 +1,6 @@
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { Test } from '@nestjs/testing';
-import type { AddressInfo } from 'node:net';
 import type { Server, ServerOptions } from 'socket.io';
 import { AuthSocketModule, AuthSocketService, Authenticated, type AuthStrategy } from '../../lib/index.js';
 import { authenticate, closeClients, connect, connected, createApp, freePort, once, record, sleep, withApp } from '../support/harness.js';
@@ -209,29 +207,18 @@ describe('wiring', () => {
     @Module({ providers: [Config], exports: [Config] })
     class ConfigModule {}
 
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AuthSocketModule.forRootAsync({
-          imports: [ConfigModule, UsersModule],
-          strategy: TokenStrategy,
-          inject: [Config],
-          useFactory: (config: Config) => ({ timeout: config.timeout }),
-        }),
-      ],
-      providers: [RootGateway],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    try {
-      const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-      const ok = connect(url);
+    const auth = AuthSocketModule.forRootAsync({
+      imports: [ConfigModule, UsersModule],
+      strategy: TokenStrategy,
+      inject: [Config],
+      useFactory: (config: Config) => ({ timeout: config.timeout }),
+    });
+    await withApp(auth, { providers: [RootGateway] }, async (t) => {
+      const ok = connect(t.url);
       expect((await authenticate(ok, { token: 'bob-token' })).ok).toBe(true);
-      const slow = connect(url);
+      const slow = connect(t.url);
       expect((await once(slow, 'unauthorized', 3000)).code).toBe('timeout');
-    } finally {
-      closeClients();
-      await app.close();
-    }
+    });
   });
 
   it('accepts the strategy as the token of an existing provider, or from the async factory', async () => {
@@ -248,17 +235,9 @@ describe('wiring', () => {
         useFactory: (strategy: AuthStrategy) => ({ strategy, timeout: 2000 }),
       }),
     ]) {
-      const moduleRef = await Test.createTestingModule({ imports: [auth], providers: [RootGateway] }).compile();
-      const app = moduleRef.createNestApplication({ logger: false });
-      await app.listen(0, '127.0.0.1');
-      try {
-        const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-        const c = connect(url);
-        expect(await authenticate(c, { any: 1 })).toEqual({ ok: true, user: { id: 'token-user' } });
-      } finally {
-        closeClients();
-        await app.close();
-      }
+      await withApp(auth, { providers: [RootGateway] }, async (t) => {
+        expect(await authenticate(connect(t.url), { any: 1 })).toEqual({ ok: true, user: { id: 'token-user' } });
+      });
     }
   });
 });
@@ -290,20 +269,10 @@ describe('configuration', () => {
         return { timeout: 250 };
       }
     }
-    const moduleRef = await Test.createTestingModule({
-      imports: [AuthSocketModule.forRootAsync({ imports: [UsersModule], strategy: TokenStrategy, useClass: AuthOptions })],
-      providers: [RootGateway],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    try {
-      const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-      const slow = connect(url);
-      expect((await once(slow, 'unauthorized', 3000)).code).toBe('timeout');
-    } finally {
-      closeClients();
-      await app.close();
-    }
+    const auth = AuthSocketModule.forRootAsync({ imports: [UsersModule], strategy: TokenStrategy, useClass: AuthOptions });
+    await withApp(auth, { providers: [RootGateway] }, async (t) => {
+      expect((await once(connect(t.url), 'unauthorized', 3000)).code).toBe('timeout');
+    });
   });
 });
 

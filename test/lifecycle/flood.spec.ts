@@ -12,7 +12,8 @@ import { Authenticated } from '../../lib/index.js';
 import { authenticate, closeClients, connect, createApp, sleep } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-const TIMEOUT = 2000;
+// Long enough that the connect burst is over well before the timeouts fire, so the 10% allowance measures the timer.
+const TIMEOUT = 3000;
 const PROCESSES = 4;
 const PER_PROCESS = 500;
 
@@ -73,10 +74,17 @@ it('2,000 never-authenticating sockets are all timed out on time, nothing leaks,
 
     const total = PROCESSES * PER_PROCESS;
     const sum = results.reduce((a, r) => ({ connected: a.connected + r.connected, timeoutTold: a.timeoutTold + r.timeoutTold, errors: a.errors + r.errors }), { connected: 0, timeoutTold: 0, errors: 0 });
-    expect(sum).toEqual({ connected: total, timeoutTold: total, errors: 0 });
-    expect(lifetimes).toHaveLength(total);
-    expect(Math.max(...lifetimes)).toBeLessThanOrEqual(TIMEOUT * 1.1);
-    expect(failures).toBe(0);
+    const late = lifetimes.filter((ms) => ms > TIMEOUT * 1.1);
+    // One object, so a failure shows every figure at once.
+    expect({ ...sum, disconnectedOnServer: lifetimes.length, late: late.length, slowest: Math.round(Math.max(...lifetimes)), chatFailures: failures }).toEqual({
+      connected: total,
+      timeoutTold: total,
+      errors: 0,
+      disconnectedOnServer: total,
+      late: 0,
+      slowest: expect.any(Number),
+      chatFailures: 0,
+    });
     expect(sent).toBeGreaterThan(10);
 
     const counts = t.auth.resourceCounts();

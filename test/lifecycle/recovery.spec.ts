@@ -1,6 +1,6 @@
 import { MessageBody, type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import { authenticate, closeClients, connect, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway({ connectionStateRecovery: { maxDisconnectionDuration: 60_000 } })

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type INestApplication, Logger, type ModuleMetadata } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Logger, type ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { io, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
@@ -20,8 +20,17 @@ export async function createApp(
   metadata: ModuleMetadata = {},
   configure?: (app: INestApplication) => void | Promise<void>,
 ): Promise<TestApp> {
+  return createAppWith(AuthSocketModule.forRoot(options), metadata, configure);
+}
+
+/** The same, with the module configured by the caller (e.g. forRootAsync). */
+export async function createAppWith(
+  authModule: DynamicModule,
+  metadata: ModuleMetadata = {},
+  configure?: (app: INestApplication) => void | Promise<void>,
+): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [AuthSocketModule.forRoot(options), ...(metadata.imports ?? [])],
+    imports: [authModule, ...(metadata.imports ?? [])],
     providers: metadata.providers ?? [],
     controllers: metadata.controllers ?? [],
   }).compile();
@@ -127,12 +136,12 @@ export function freePort(): Promise<number> {
 
 /** Runs `body` against a fresh app, then closes clients and app whatever happens. */
 export async function withApp(
-  options: AuthSocketModuleOptions,
+  options: AuthSocketModuleOptions | DynamicModule,
   metadata: ModuleMetadata,
   body: (t: TestApp) => Promise<void>,
   configure?: (app: INestApplication) => void | Promise<void>,
 ): Promise<void> {
-  const t = await createApp(options, metadata, configure);
+  const t = 'module' in options ? await createAppWith(options, metadata, configure) : await createApp(options, metadata, configure);
   try {
     await body(t);
   } finally {
