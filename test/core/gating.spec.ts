@@ -4,11 +4,14 @@ import { Authenticated } from '../../lib/index.js';
 import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
+const seenInHandleConnection: unknown[] = [];
+
 @WebSocketGateway()
 class ChatGateway implements OnGatewayConnection {
   @WebSocketServer() server!: Server;
 
   handleConnection(client: Socket): void {
+    seenInHandleConnection.push(client.data.auth);
     void client.join('lobby');
     // Broadcast from handleConnection: the new socket must not get it.
     this.server.emit('joined', client.id);
@@ -67,6 +70,13 @@ describe('broadcast gating', () => {
     alice.emit('shout', 'two');
     await once(pending, 'news');
     expect(seen).toEqual(['two']);
+  });
+
+  it("the module's per-socket state exists before the gateway's handleConnection runs", async () => {
+    seenInHandleConnection.length = 0;
+    const c = connect(t.url);
+    await connected(c);
+    expect(seenInHandleConnection).toEqual([{ state: 'pending' }]);
   });
 
   it('a broadcast from handleConnection never reaches the socket being connected', async () => {
