@@ -161,10 +161,14 @@ describe('wiring', () => {
 
   it("works inside an app that uses its own IoAdapter subclass", async () => {
     let created = 0;
+    const seenByEarlyListener: unknown[] = [];
     class MyIoAdapter extends IoAdapter {
       createIOServer(port: number, options?: ServerOptions): any {
         created++;
-        return super.createIOServer(port, { ...options, pingInterval: 10_000 } as ServerOptions);
+        const server = super.createIOServer(port, { ...options, pingInterval: 10_000 } as ServerOptions);
+        // A connection listener registered before the module attaches still sees the module's state.
+        server.on('connection', (socket: any) => seenByEarlyListener.push(socket.data.auth));
+        return server;
       }
     }
     const t = await createApp({ ...tokenAuth, timeout: 800 }, { providers: [RootGateway] }, (app) => {
@@ -174,6 +178,7 @@ describe('wiring', () => {
       expect(created).toBe(1);
       const alice = connect(t.url);
       await authenticate(alice, { token: 'alice-token' });
+      expect(seenByEarlyListener).toEqual([{ state: 'pending' }]);
       const pending = connect(t.url);
       await connected(pending);
       const seen = record(pending, 'news');
