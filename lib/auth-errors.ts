@@ -27,8 +27,12 @@ export type AuthErrorCode =
   | 'too_many_pending'
   /** Refused at connect: the handshake's Origin is not in `allowedOrigins`. */
   | 'forbidden_origin'
+  /** Refused at connect: this connection already has a socket on that namespace. */
+  | 'duplicate_namespace'
   /** An `@Authenticated()` handler was called by a socket that is not authenticated. */
-  | 'unauthenticated';
+  | 'unauthenticated'
+  /** The socket is authenticated, but its principal does not meet the handler's requirement. */
+  | 'forbidden';
 
 /** The codes as a runtime list, for validation and exhaustive tests. */
 export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
@@ -44,7 +48,9 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'rate_limited',
   'too_many_pending',
   'forbidden_origin',
+  'duplicate_namespace',
   'unauthenticated',
+  'forbidden',
 ];
 
 /** What the client receives with `unauthorized`, `auth_error`, a refused ack, or `connect_error.data`. */
@@ -69,7 +75,9 @@ export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
   rate_limited: 'Too many failed attempts; try again later',
   too_many_pending: 'Too many unauthenticated connections',
   forbidden_origin: 'Origin not allowed',
+  duplicate_namespace: 'Already connected to this namespace',
   unauthenticated: 'Not authenticated',
+  forbidden: 'Not allowed',
 };
 
 /**

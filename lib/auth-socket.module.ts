@@ -1,5 +1,5 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import type {
   AuthSocketModuleAsyncOptions,
   AuthSocketModuleOptions,
@@ -68,9 +68,9 @@ export class AuthSocketModule {
         GatewayHooks,
         AuthSocketService,
         IoAdapterHook,
-        { provide: APP_GUARD, useClass: AuthenticatedGuard },
+        AuthenticatedGuard,
       ],
-      exports: [AuthSocketService],
+      exports: [AuthSocketService, AuthenticatedGuard],
     };
   }
 }

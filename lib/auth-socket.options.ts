@@ -1,4 +1,5 @@
 import type { AuthOutcome } from './auth-outcome.interface.js';
+import { RESERVED_EVENTS } from './core/protocol.js';
 
 /**
  * Behaviour options, with every default in one place. `forRoot()` merges what
@@ -68,10 +69,29 @@ export class AuthSocketDefaults {
 
   /**
    * Milliseconds the strategy may take before the attempt fails with
-   * `server_error`. Never longer than `timeout` when that is shorter.
+   * `server_error`. Never longer than `timeout` when that is shorter. The
+   * gateways' `handleAuthenticated` hooks get the same bound, separately.
    * @default 5000
    */
   strategyTimeout = 5000;
+
+  /**
+   * Binds each engine.io connection to the client that opened it, so that a
+   * leaked session id (the `sid` in long-polling URLs) is useless elsewhere.
+   * `'address'` refuses requests and upgrades carrying a sid from another client
+   * address (with `trustProxy`, the forwarded one). `'cookie'` also sets a random
+   * HttpOnly, SameSite=Strict cookie at the handshake and requires it on every
+   * later request of that sid (browsers on the same site only). `false` disables.
+   * @default 'address'
+   */
+  bindConnection: 'address' | 'cookie' | false = 'address';
+
+  /**
+   * Most sockets one engine.io connection may open across dynamic namespaces
+   * (a connection holds at most one socket per namespace in any case).
+   * @default 16
+   */
+  maxNamespacesPerConnection = 16;
 
   /**
    * Read the client address from `X-Forwarded-For`. `true` trusts one proxy (the
@@ -88,6 +108,15 @@ export class AuthSocketDefaults {
    * @default []
    */
   allowedOrigins: string[] = [];
+
+  /**
+   * Namespaces whose sockets are public: never held from broadcasts, never timed
+   * out, not counted as pending; they may still authenticate to use
+   * `@Authenticated()` handlers. The same as `@Public()` on their gateways.
+   * Every other namespace is gated.
+   * @default []
+   */
+  publicNamespaces: Array<string | RegExp> = [];
 
   /**
    * Event names on the wire. Defaults match socketio-auth, so its clients work unchanged.
@@ -147,6 +176,13 @@ function validate(o: ResolvedAuthSocketOptions): void {
   if (o.scope !== 'connection' && o.scope !== 'namespace') fail('scope', "'connection' or 'namespace'");
   if (o.onExpiry !== 'disconnect' && o.onExpiry !== 'reauthenticate') fail('onExpiry', "'disconnect' or 'reauthenticate'");
   if (typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0)) fail('trustProxy', 'a boolean or a whole number of hops');
+  if (!Array.isArray(o.publicNamespaces) || o.publicNamespaces.some((x) => typeof x !== 'string' && !(x instanceof RegExp))) fail('publicNamespaces', 'an array of namespace names or RegExps');
   if (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string')) fail('allowedOrigins', 'an array of strings');
-  for (const [name, value] of Object.entries(o.events)) if (typeof value !== 'string' || !value) fail(`events.${name}`, 'a non-empty string');
+  for (const [name, value] of Object.entries(o.events)) {
+    if (typeof value !== 'string' || !value) fail(`events.${name}`, 'a non-empty string');
+    if (RESERVED_EVENTS.has(value)) fail(`events.${name}`, `a name socket.io does not reserve (not "${value}")`);
+  }
+  if (new Set(Object.values(o.events)).size !== Object.keys(o.events).length) fail('events', 'four distinct names');
+  if (o.bindConnection !== 'address' && o.bindConnection !== 'cookie' && o.bindConnection !== false) fail('bindConnection', "'address', 'cookie' or false");
+  count('maxNamespacesPerConnection');
 }

@@ -25,8 +25,11 @@ export interface AuthContext {
   namespace: string;
   /** Client address: the remote address, or `X-Forwarded-For` with `trustProxy`. */
   address: string;
-  /** `'message'` for an `authentication` event, `'handshake'` for socket.io's `auth` option. */
-  source: 'message' | 'handshake';
+  /**
+   * `'message'` for an `authentication` event, `'handshake'` for socket.io's
+   * `auth` option, `'request'` for a strategy that reads the handshake request.
+   */
+  source: 'message' | 'handshake' | 'request';
   /** The current principal when an authenticated socket re-authenticates. */
   current?: AuthPrincipal;
 }
@@ -37,5 +40,14 @@ export interface AuthContext {
  * with a message that is safe to show. Any other error becomes `server_error`.
  */
 export interface AuthStrategy {
-  authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false>;
+  /**
+   * `'request'`: authenticate at connect time from the handshake request
+   * (cookies, headers), with no message from the client. `credentials` is then
+   * `socket.request`. Requires `allowedOrigins`: browsers send cookies by
+   * themselves, so without an origin check any site could open a socket as the
+   * user (cross-site WebSocket hijacking).
+   * @default 'message'
+   */
+  readonly source?: 'message' | 'request';
+  authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false> | AuthPrincipal | null | false;
 }

@@ -41,7 +41,7 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
       const names = new Set<string>();
       for (const s of sockets) {
         const auth = s.data?.auth as SocketAuthData | undefined;
-        if (auth?.state === 'authenticated') names.add(String(auth.principal.name ?? auth.principalId));
+        if (auth?.state === 'authenticated') names.add(String((auth.user as { name?: string } | undefined)?.name ?? auth.principalId));
       }
       this.server.emit('presence', { users: [...names].sort() });
     } catch (err) {

@@ -57,7 +57,11 @@ export class NamespaceGate {
   private readonly held = new Map<SocketId, Set<Room>>();
   /** Sockets the authenticator let through. Any other socket id is held. */
   private readonly released = new Set<SocketId>();
+  /** Sockets told `unauthorized`: nothing reaches them any more, not even through recovery's direct path. */
+  private readonly silenced = new Set<SocketId>();
   private readonly recoveries = new Map<SocketId, HeldRecovery>();
+  /** Called when socket.io forgets a socket id: it disconnected, or a middleware refused it. */
+  onRemove?: (id: SocketId) => void;
 
   constructor(private readonly nsp: Namespace, adapter: GatedAdapter) {
     const addAll = adapter.addAll.bind(adapter);
@@ -70,6 +74,7 @@ export class NamespaceGate {
     // runs before any 'connection' listener, so the gate cannot wait to be told.
     adapter.addAll = (id, rooms) => {
       if (this.released.has(id)) return addAll(id, rooms);
+      if (this.silenced.has(id)) return;
       let held = this.held.get(id);
       if (!held) this.held.set(id, (held = new Set()));
       for (const room of rooms) held.add(room);
@@ -82,29 +87,36 @@ export class NamespaceGate {
       }
       return del(id, room);
     };
-    // Called by Socket#leaveAll on disconnect: forget everything about the id.
+    // Called by Socket#leaveAll on disconnect, and by Socket#_cleanup when a
+    // middleware refuses the socket: forget everything about the id.
     adapter.delAll = (id) => {
       this.held.delete(id);
       this.released.delete(id);
+      this.silenced.delete(id);
       this.recoveries.delete(id);
       delAll(id);
+      this.onRemove?.(id);
     };
     // Keeps `socket.rooms` truthful while the rooms are held.
     adapter.socketRooms = (id) => this.held.get(id) ?? socketRooms(id);
 
     // With connectionStateRecovery on, Socket#emit goes through adapter.broadcast
     // with rooms = {socket.id}. That is a direct emit, which a pending socket must
-    // still get (the protocol's own replies), so deliver it by hand. (socket.io
-    // routes io.to(socket.id).emit() the same way and it cannot be told apart.)
+    // still get (the protocol's own replies, acks included), so deliver it as
+    // Socket#emit would have. (socket.io routes io.to(socket.id).emit() the same
+    // way and it cannot be told apart.)
     const recovery = !!(nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts?.connectionStateRecovery;
     adapter.broadcast = (packet, opts) => {
       broadcast(packet, opts);
       if (!recovery || this.held.size === 0 || opts.rooms.size !== 1 || opts.except?.size) return;
       const [room] = opts.rooms;
       if (!this.held.get(room)?.has(room)) return;
-      const socket = this.nsp.sockets.get(room) as unknown as { packet(p: unknown, o: unknown): void } | undefined;
+      const socket = this.nsp.sockets.get(room) as unknown as RawSocket | undefined;
+      if (!socket) return;
       const flags = opts.flags ?? {};
-      socket?.packet({ type: EVENT_PACKET, data: packet.data }, { volatile: flags.volatile, compress: flags.compress });
+      socket.notifyOutgoingListeners?.(packet);
+      // The packet itself: it carries the ack id and the offset broadcast() added.
+      socket.packet(packet, { volatile: flags.volatile, compress: flags.compress });
     };
 
     // Connection-state recovery restores rooms and replays missed packets in the
@@ -128,25 +140,40 @@ export class NamespaceGate {
     }
   }
 
-  /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. */
-  release(socket: Socket): void {
-    if (this.released.has(socket.id)) return;
+  /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. False when already released. */
+  release(socket: Socket): boolean {
+    if (this.released.has(socket.id) || this.silenced.has(socket.id)) return false;
     const rooms = this.held.get(socket.id) ?? new Set<Room>();
     this.held.delete(socket.id);
     this.released.add(socket.id);
     void (this.nsp.adapter as unknown as GatedAdapter).addAll(socket.id, rooms);
+    return true;
   }
 
-  /** Takes the socket out of every room again, remembering them for the next release. */
-  detach(socket: Socket): void {
-    if (!this.released.delete(socket.id)) return;
+  /** Takes the socket out of every room again, remembering them for the next release. False when it was held. */
+  hold(socket: Socket): boolean {
+    if (!this.released.delete(socket.id)) return false;
     const adapter = this.nsp.adapter as unknown as GatedAdapter;
     const rooms = new Set(adapter.socketRooms(socket.id) ?? []);
     // delAll is wrapped to forget the id entirely, so set the hold afterwards.
     const recovery = this.recoveries.get(socket.id);
-    adapter.delAll(socket.id);
+    delAllQuietly(adapter, socket.id, this);
     if (recovery) this.recoveries.set(socket.id, recovery);
     this.held.set(socket.id, rooms);
+    return true;
+  }
+
+  /** Forgets the rooms a held socket joined: it starts again with its own id room only. */
+  resetRooms(socket: Socket): void {
+    if (this.held.has(socket.id)) this.held.set(socket.id, new Set([socket.id]));
+  }
+
+  /** Nothing reaches the socket from now on (it was told `unauthorized` and is about to go). */
+  silence(socket: Socket): void {
+    this.hold(socket);
+    this.held.delete(socket.id);
+    this.recoveries.delete(socket.id);
+    this.silenced.add(socket.id);
   }
 
   /** What recovery held back for this socket; removed once taken. */
@@ -158,14 +185,46 @@ export class NamespaceGate {
 
   /** Replays missed packets exactly as socket.io's Socket constructor would have. */
   replay(socket: Socket, packets: unknown[][]): void {
-    const raw = socket as unknown as { packet(p: unknown): void };
+    const raw = socket as unknown as RawSocket;
     for (const data of packets) raw.packet({ type: EVENT_PACKET, data });
   }
 
   /** Entry counts, for leak checks. */
-  sizes(): { held: number; released: number; recoveries: number } {
-    return { held: this.held.size, released: this.released.size, recoveries: this.recoveries.size };
+  sizes(): { held: number; released: number; silenced: number; recoveries: number } {
+    return { held: this.held.size, released: this.released.size, silenced: this.silenced.size, recoveries: this.recoveries.size };
   }
+}
+
+/** Socket methods below the public API: `packet()` writes to the client, `notifyOutgoingListeners()` runs onAnyOutgoing. */
+interface RawSocket {
+  packet(packet: unknown, opts?: unknown): void;
+  notifyOutgoingListeners?(packet: unknown): void;
+}
+
+/** Removes the id from the adapter without the gate's forget-everything wrapper. */
+function delAllQuietly(adapter: GatedAdapter, id: SocketId, gate: NamespaceGate): void {
+  const onRemove = gate.onRemove;
+  gate.onRemove = undefined;
+  try {
+    adapter.delAll(id);
+  } finally {
+    gate.onRemove = onRemove;
+  }
+}
+
+/**
+ * Whether `socket` is still connected to its namespace or in its middlewares.
+ * socket.io 4.8 keeps sockets that are in middlewares in `_preConnectSockets`.
+ */
+export function isConnectingOrConnected(socket: Socket): boolean {
+  const nsp = socket.nsp as unknown as { sockets: Map<SocketId, unknown>; _preConnectSockets: Map<SocketId, unknown> };
+  return nsp.sockets.has(socket.id) || nsp._preConnectSockets.has(socket.id);
+}
+
+/** Whether socket.io removed this dynamic child namespace (`cleanupEmptyChildNamespaces`). */
+export function namespaceRemoved(nsp: Namespace): boolean {
+  const nsps = (nsp.server as unknown as { _nsps?: Map<string, Namespace> })._nsps;
+  return !!nsps && nsps.get(nsp.name) !== nsp;
 }
 
 /**
@@ -184,6 +243,9 @@ export function installGate(nsp: Namespace): NamespaceGate {
           'this socket.io version is not supported (checked against 4.8.x)',
       );
     }
+  }
+  if (!((nsp as unknown as { _preConnectSockets?: unknown })._preConnectSockets instanceof Map)) {
+    throw new Error(`nestjs-socket-auth: namespace "${nsp.name}" has no _preConnectSockets map; this socket.io version is not supported (checked against 4.8.x)`);
   }
   const gate = new NamespaceGate(nsp, adapter);
   adapter[GATE] = gate;

@@ -54,6 +54,26 @@ export function parseCredentials(payload: unknown, maxBytes: number): ParsedCred
   return { ok: true, credentials: credentials as Record<string, unknown> };
 }
 
+/** Names socket.io reserves for itself: using one as a wire event would crash or silently never fire. */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+]);
+
+/** Keys socket.io-client adds to the handshake `auth` for connection-state recovery: never credentials. */
+const RECOVERY_KEYS = new Set(['pid', 'offset']);
+
+/** The handshake `auth` without recovery fields, or undefined when nothing else is left. */
+export function handshakeCredentials(auth: unknown): Record<string, unknown> | undefined {
+  if (auth === null || typeof auth !== 'object' || Array.isArray(auth)) return undefined;
+  const entries = Object.entries(auth).filter(([key]) => !RECOVERY_KEYS.has(key));
+  return entries.length ? Object.fromEntries(entries) : undefined;
+}
+
 /** Splits socket.io event arguments into the payload and an optional ack. */
 export function splitAck(args: unknown[]): { payload: unknown; ack?: (response: unknown) => void } {
   const last = args[args.length - 1];

@@ -1,36 +1,89 @@
 /**
- * One authentication session: its state, its principal and its timers.
+ * One authentication session: its state, its principal and its timers. The
+ * session owns every timer it needs, and every state change goes through
+ * `transition()`, which also starts and stops those timers. What a transition
+ * means for the sockets (the gate, the wire) is the authenticator's business.
  *
  * A session covers one client connection (scope 'connection': every namespace
  * socket of that connection) or one namespace socket (scope 'namespace').
  *
- *   pending ──authentication──▶ authenticating ──strategy accepts──▶ authenticated
- *      ▲                              │ refuses / times out                │
- *      │                              ▼                                    │ expiry with onExpiry 'reauthenticate',
- *      │                            closed ◀── timeout, expiry, revoke ────┤ or deauthenticate()
- *      └───────────────────────────────────────────────────────────────────┘
+ *   pending ──attempt──▶ authenticating ──strategy accepts──▶ authenticated
+ *      ▲                       │                                   │  │
+ *      │                       │ refused, timeout, revoke,         │  │ hooks run, then the expiry
+ *      │                       ▼ disconnect                        │  │ is armed; refresh: stays
+ *      │                    closed ◀──── expiry, revoke, ──────────┘  │ authenticated
+ *      │                                 disconnect                   │
+ *      └──────── demote: expiry with 'reauthenticate', deauthenticate() ──┘
  *
- * An authenticated session may re-authenticate: the state stays
- * 'authenticated' while the new attempt is in flight.
+ * Invariants (checked by test/model):
+ *   - a socket that is not released by the gate is in no adapter membership,
+ *     and only sockets of an authenticated session are released;
+ *   - `socket.data.auth.state` is 'authenticated' exactly when `isAuthenticated()`;
+ *   - no timer outlives its session: `closed` clears them all;
+ *   - a socket is only in rooms joined for its current principal.
  */
 import type { Socket } from 'socket.io';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
-import type { LongTimer } from './long-timer.js';
+import { type LongTimer, setLongTimeout } from './long-timer.js';
 
 export type SessionState = 'pending' | 'authenticating' | 'authenticated' | 'closed';
 
-/** One strategy call. Handlers that arrive meanwhile wait on it. */
+const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+  pending: ['authenticating', 'closed'],
+  authenticating: ['authenticated', 'closed'],
+  authenticated: ['pending', 'closed'],
+  closed: [],
+};
+
+/** What the session's timers report to. */
+export interface SessionTimeouts {
+  /** Milliseconds a session may stay unauthenticated; false: forever. */
+  readonly timeout: number | false;
+  onTimeout(session: Session): void;
+  onExpiry(session: Session): void;
+}
+
+/** What a bounded call rejects with once its attempt settled without it. */
+export const ABANDONED = Symbol('abandoned');
+
+/** One strategy call and its hooks, or one socket's hooks. Handlers that arrive meanwhile wait on it. */
 export class Attempt {
   private waiters?: Array<(ok: boolean) => void>;
+  private timer?: ReturnType<typeof setTimeout>;
+  private abandon?: () => void;
   settled = false;
 
   wait(): Promise<boolean> {
     return new Promise((resolve) => (this.waiters ??= []).push(resolve));
   }
 
+  /**
+   * Races `work` against `ms`. The timer is the attempt's and dies with it, and
+   * settling the attempt abandons the work, so a strategy that never answers
+   * holds nothing (not even its failure-budget slot) once the session is gone.
+   */
+  bounded<T>(work: () => T | Promise<T>, ms: number, timedOut: unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.settled) return reject(ABANDONED);
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => reject(timedOut), ms);
+      this.abandon = () => reject(ABANDONED);
+      Promise.resolve()
+        .then(work)
+        .then(resolve, reject)
+        .finally(() => {
+          clearTimeout(this.timer);
+          this.abandon = undefined;
+        });
+    });
+  }
+
   settle(ok: boolean): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.abandon?.();
     const waiters = this.waiters;
     this.waiters = undefined;
     // In arrival order, so pipelined messages run in the order they were sent.
@@ -40,31 +93,132 @@ export class Attempt {
 
 export class Session {
   state: SessionState = 'pending';
+  /** Set once the strategy accepts (so hooks can read it), cleared by demotion. */
   principal?: AuthPrincipal;
   authenticatedAt?: number;
   /** Epoch ms, from the principal's `expiresAt`. */
   expiresAt?: number;
-  inFlight?: Attempt;
-  /** Whether this session is counted in the pending-connection limits. */
-  countedPending = false;
+  /** After an expiry with 'reauthenticate': the id the next authentication must keep. */
+  expectedId?: string;
+  /** The principal the sockets' held rooms were joined for, after a demotion. */
+  roomsOwner?: string;
+  /** The strategy call (and the hooks after it) in flight. */
+  attempt?: Attempt;
+  /** Set while the first authentication's hooks run: guarded handlers wait on it. */
+  hooking?: Attempt;
+  /** Sockets that joined an authenticated session and whose hooks are running: not released yet. */
+  joining?: Map<Socket, Attempt>;
   /** Usually one socket; an array is far lighter than a Set for that. */
   readonly sockets: Socket[] = [];
-  timeoutTimer?: ReturnType<typeof setTimeout>;
-  expiryTimer?: LongTimer;
+  private timeoutTimer?: ReturnType<typeof setTimeout>;
+  private expiryTimer?: LongTimer;
 
   constructor(
     /** The client connection or the socket this session belongs to. */
     readonly key: object,
     /** Client address, for the per-address limits. */
     readonly address: string,
+    private readonly timers: SessionTimeouts,
   ) {}
 
-  get isPending(): boolean {
-    return this.state === 'pending' || this.state === 'authenticating';
+  /** The one place the state changes. Starts and stops the timers that belong to each state. */
+  transition(to: SessionState): void {
+    const from = this.state;
+    if (!TRANSITIONS[from].includes(to)) throw new Error(`session: no transition ${from} → ${to}`);
+    this.state = to;
+    switch (to) {
+      case 'pending': // demoted
+        this.clearExpiry();
+        this.attempt?.settle(false);
+        this.attempt = undefined;
+        this.hooking = undefined;
+        this.settleJoining(false);
+        this.principal = undefined;
+        this.authenticatedAt = undefined;
+        this.expiresAt = undefined;
+        this.armTimeout(); // the authenticator stops it again when only public sockets are left
+        break;
+      case 'authenticating':
+        break; // the timeout keeps running: a strategy or hook that hangs still ends in `timeout`
+      case 'authenticated':
+        this.clearTimeout();
+        this.authenticatedAt = Date.now();
+        break; // the expiry is armed once the hooks ran: startExpiry()
+      case 'closed':
+        this.clearTimeout();
+        this.clearExpiry();
+        this.attempt?.settle(false);
+        this.attempt = undefined;
+        this.hooking = undefined;
+        this.settleJoining(false);
+        break;
+    }
+  }
+
+  /** After the hooks: an expiry that passed while they ran fires now. */
+  startExpiry(): void {
+    this.armExpiry();
+  }
+
+  /** A re-authentication of the same principal: new principal data and expiry, same state. */
+  refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
+    this.principal = principal;
+    this.expiresAt = expiresAt;
+    this.authenticatedAt = Date.now();
+    this.armExpiry();
+  }
+
+  /** A gated socket joined while unauthenticated: the timeout runs (public-only sessions have none). */
+  startTimeout(): void {
+    if (!this.timeoutTimer && (this.state === 'pending' || this.state === 'authenticating')) this.armTimeout();
+  }
+
+  /** Only public sockets are left: nothing to time out. */
+  stopTimeout(): void {
+    this.clearTimeout();
+  }
+
+  /** Live timers, for leak checks. */
+  get timerCount(): number {
+    return (this.timeoutTimer ? 1 : 0) + (this.expiryTimer ? 1 : 0);
+  }
+
+  private armTimeout(): void {
+    const { timeout } = this.timers;
+    if (!timeout) return;
+    this.timeoutTimer = setTimeout(() => {
+      this.timeoutTimer = undefined;
+      this.timers.onTimeout(this);
+    }, timeout);
+  }
+
+  private clearTimeout(): void {
+    clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
+  }
+
+  private armExpiry(): void {
+    this.clearExpiry();
+    if (this.expiresAt === undefined) return;
+    // An expiry that passed while hooks ran fires right after them (delay 0).
+    this.expiryTimer = setLongTimeout(() => {
+      this.expiryTimer = undefined;
+      this.timers.onExpiry(this);
+    }, this.expiresAt);
+  }
+
+  private clearExpiry(): void {
+    this.expiryTimer?.clear();
+    this.expiryTimer = undefined;
+  }
+
+  private settleJoining(ok: boolean): void {
+    this.joining?.forEach((attempt) => attempt.settle(ok));
+    this.joining = undefined;
   }
 }
 
-/** What `socket.data.auth` holds, and so what `fetchSockets()` shows on every node. */
+/** What `socket.data.auth` holds, and so what `fetchSockets()` and the recovery store see: never the whole principal. */
 export type SocketAuthData =
   | { state: 'pending' }
-  | { state: 'authenticated'; principalId: string; principal: AuthPrincipal; authenticatedAt: number; expiresAt?: number };
+  | { state: 'authenticated'; principalId: string; user: unknown; authenticatedAt: number; expiresAt?: number };

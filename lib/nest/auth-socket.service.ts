@@ -6,7 +6,7 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from '../auth-socket.constants.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
-import { Authenticator } from '../core/authenticator.js';
+import { Authenticator, type RevokeResult } from '../core/authenticator.js';
 import { principalRoom } from '../core/protocol.js';
 import { GatewayHooks } from './gateway-hooks.js';
 
@@ -54,9 +54,12 @@ export class AuthSocketService implements OnApplicationShutdown {
 
   /**
    * Sends `unauthorized {code:'revoked'}` to every socket of the principal and
-   * disconnects them, on every node when a cluster adapter is in use.
+   * disconnects them, on every node when a cluster adapter is in use (sockets
+   * on public namespaces stay, anonymous). Resolves once every node has acted,
+   * or after the adapter's request timeout, with how many sockets lost the
+   * session and whether every node answered.
    */
-  revoke(principalId: string, reason?: string): Promise<void> {
+  revoke(principalId: string, reason?: string): Promise<RevokeResult> {
     return this.authenticator.revoke(principalId, reason);
   }
 
@@ -81,8 +84,8 @@ export class AuthSocketService implements OnApplicationShutdown {
   }
 
   /** @internal Called for each gateway server Nest creates. */
-  attach(server: Namespace | Server): void {
-    this.authenticator.attach(server);
+  attach(server: Namespace | Server, options?: { isPublic?: boolean }): void {
+    this.authenticator.attach(server, options);
   }
 
   onApplicationShutdown(): void {

@@ -2,20 +2,28 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
+import type { AuthErrorCode } from '../auth-errors.js';
+import { type AuthRequirement, meets } from '../auth-requirement.js';
 import { AUTHENTICATED_METADATA } from '../auth-socket.constants.js';
 import { errorPayload, refusal } from '../core/protocol.js';
 import { AuthSocketService } from './auth-socket.service.js';
 
+type Requirement = AuthRequirement | true | undefined;
+
 /**
- * Registered globally by the module. Lets HTTP and unmarked handlers through
- * untouched; for `@Authenticated()` handlers it waits while authentication is
- * in flight, and otherwise refuses through Nest's `exception` event and, when
- * the client passed one, the ack, so callers never hang.
+ * The guard `@Authenticated()` applies. For a pending socket it waits while
+ * authentication is in flight; otherwise it refuses through Nest's `exception`
+ * event and, when the client passed one, the ack, so callers never hang. An
+ * authenticated socket whose principal does not meet the requirement is
+ * refused with `forbidden` and stays connected.
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
-  /** Metadata per handler, read once: this guard runs on every message of every gateway. */
-  private readonly required = new WeakMap<object, boolean>();
+  /**
+   * Requirement per class, then per handler: an inherited handler is one
+   * function shared by every subclass, which may be marked differently.
+   */
+  private readonly requirements = new WeakMap<object, WeakMap<object, Requirement>>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -24,22 +32,36 @@ export class AuthenticatedGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'ws') return true;
-    const handler = context.getHandler();
-    let required = this.required.get(handler);
-    if (required === undefined) {
-      required = !!this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_METADATA, [handler, context.getClass()]);
-      this.required.set(handler, required);
-    }
-    if (!required) return true;
+    const requirement = this.requirementOf(context);
+    if (!requirement) return true;
     const client = context.getArgByIndex<Socket>(0); // the socket; avoids allocating a WsArgumentsHost per message
     const allowed = this.auth.whenAuthenticated(client);
-    if (allowed === true) return true;
-    if (allowed === false) return this.refuse(context);
-    return allowed.then((ok) => ok || this.refuse(context));
+    if (allowed === true) return this.authorize(requirement, client, context);
+    if (allowed === false) return this.refuse(context, 'unauthenticated');
+    return allowed.then((ok) => (ok ? this.authorize(requirement, client, context) : this.refuse(context, 'unauthenticated')));
   }
 
-  private refuse(context: ExecutionContext): never {
-    const error = errorPayload('unauthenticated');
+  private requirementOf(context: ExecutionContext): Requirement {
+    const type = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.requirements.get(type);
+    if (!byHandler) this.requirements.set(type, (byHandler = new WeakMap()));
+    if (!byHandler.has(handler)) byHandler.set(handler, this.reflector.getAllAndOverride<Requirement>(AUTHENTICATED_METADATA, [handler, type]));
+    return byHandler.get(handler);
+  }
+
+  private authorize(requirement: AuthRequirement | true, client: Socket, context: ExecutionContext): boolean | Promise<boolean> {
+    if (requirement === true) return true;
+    const principal = this.auth.getPrincipal(client);
+    if (!principal) return this.refuse(context, 'unauthenticated');
+    const verdict = meets(requirement, principal, context);
+    if (verdict === true) return true;
+    if (verdict === false) return this.refuse(context, 'forbidden');
+    return verdict.then((ok) => ok === true || this.refuse(context, 'forbidden'));
+  }
+
+  private refuse(context: ExecutionContext, code: AuthErrorCode): never {
+    const error = errorPayload(code);
     // Nest passes handler arguments as [client, data, ack, pattern].
     const ack = context.getArgByIndex(2);
     if (typeof ack === 'function') ack(refusal(error));

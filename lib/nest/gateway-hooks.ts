@@ -3,18 +3,22 @@ import { DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 // Gateway metadata keys; Nest exports them for its sibling packages.
 import { GATEWAY_METADATA, GATEWAY_OPTIONS, PORT_METADATA } from '@nestjs/websockets/constants.js';
 import type { Namespace, Socket } from 'socket.io';
+import { PUBLIC_NAMESPACE_METADATA } from '../auth-socket.constants.js';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import type { OnGatewayAuthenticated } from './on-gateway-authenticated.interface.js';
 
 type GatewayNamespace = string | RegExp | ((...args: unknown[]) => unknown) | undefined;
 
 interface Gateway {
-  instance: OnGatewayAuthenticated;
+  name: string;
+  instance: Partial<OnGatewayAuthenticated>;
   namespace: GatewayNamespace;
   port: number;
+  path: string;
+  isPublic: boolean;
 }
 
-/** Finds the gateways serving a namespace and calls their `handleAuthenticated`. */
+/** Finds the gateways serving a namespace: their `handleAuthenticated`, and whether they declared it public. */
 @Injectable()
 export class GatewayHooks {
   private gateways?: Gateway[];
@@ -26,29 +30,52 @@ export class GatewayHooks {
   ) {}
 
   async handleAuthenticated(socket: Socket, principal: AuthPrincipal): Promise<void> {
-    for (const gateway of this.gatewaysOf(socket.nsp)) await gateway.instance.handleAuthenticated(socket, principal);
+    for (const gateway of this.gatewaysOf(socket.nsp)) await gateway.instance.handleAuthenticated?.(socket, principal);
   }
 
-  private gatewaysOf(nsp: Namespace): Gateway[] {
+  /**
+   * Whether the gateways serving `nsp` declared it `@Public()`. Gateways that
+   * disagree are a misconfiguration: refuse to start, naming both.
+   */
+  isPublic(nsp: Namespace): boolean {
+    const gateways = this.gatewaysOf(nsp, true);
+    const marked = gateways.filter((g) => g.isPublic);
+    const unmarked = gateways.filter((g) => !g.isPublic);
+    if (marked.length && unmarked.length) {
+      throw new Error(
+        `AuthSocketModule: gateways ${marked[0].name} (@Public()) and ${unmarked[0].name} (gated) serve the same namespace "${nsp.name}"; ` +
+          'mark both @Public() or neither',
+      );
+    }
+    return marked.length > 0;
+  }
+
+  private gatewaysOf(nsp: Namespace, all = false): Gateway[] {
     let found = this.byNamespace.get(nsp);
     if (!found) {
       const port = this.portOf(nsp);
-      found = this.all().filter((g) => g.port === port && matches(g.namespace, nsp.name));
+      const path = (nsp.server as unknown as { path(): string }).path();
+      found = this.all().filter((g) => g.port === port && g.path === path && matches(g.namespace, nsp.name));
       this.byNamespace.set(nsp, found);
     }
-    return found;
+    return all ? found : found.filter((g) => typeof g.instance.handleAuthenticated === 'function');
   }
 
   private all(): Gateway[] {
     this.gateways ??= this.discovery
       .getProviders()
       .filter((w) => w.metatype && w.instance && Reflect.getMetadata(GATEWAY_METADATA, w.metatype))
-      .filter((w) => typeof (w.instance as Partial<OnGatewayAuthenticated>).handleAuthenticated === 'function')
-      .map((w) => ({
-        instance: w.instance as OnGatewayAuthenticated,
-        namespace: (Reflect.getMetadata(GATEWAY_OPTIONS, w.metatype!) ?? {}).namespace,
-        port: Reflect.getMetadata(PORT_METADATA, w.metatype!) ?? 0,
-      }));
+      .map((w) => {
+        const options = Reflect.getMetadata(GATEWAY_OPTIONS, w.metatype!) ?? {};
+        return {
+          name: (w.metatype as { name: string }).name,
+          instance: w.instance as Partial<OnGatewayAuthenticated>,
+          namespace: options.namespace,
+          port: Reflect.getMetadata(PORT_METADATA, w.metatype!) ?? 0,
+          path: options.path ?? '/socket.io',
+          isPublic: !!Reflect.getMetadata(PUBLIC_NAMESPACE_METADATA, w.metatype!),
+        };
+      });
     return this.gateways;
   }
 

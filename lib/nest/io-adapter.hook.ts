@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
 import type { WebSocketAdapter } from '@nestjs/common';
 import type { Namespace, Server } from 'socket.io';
+import { AUTH_SOCKET_OPTIONS } from '../auth-socket.constants.js';
+import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { AuthSocketService } from './auth-socket.service.js';
+import { GatewayHooks } from './gateway-hooks.js';
 
 const HOOKED = Symbol('nestjs-socket-auth.hooked');
 
@@ -17,13 +20,14 @@ const HOOKED = Symbol('nestjs-socket-auth.hooked');
  */
 @Injectable()
 export class IoAdapterHook {
-  constructor(config: ApplicationConfig, service: AuthSocketService) {
+  constructor(config: ApplicationConfig, service: AuthSocketService, hooks: GatewayHooks, @Inject(AUTH_SOCKET_OPTIONS) options: ResolvedAuthSocketOptions) {
     const hook = (adapter: WebSocketAdapter | null): void => {
       if (!adapter || (adapter as unknown as Record<symbol, boolean>)[HOOKED]) return;
       (adapter as unknown as Record<symbol, boolean>)[HOOKED] = true;
       const bindClientConnect = adapter.bindClientConnect.bind(adapter);
       adapter.bindClientConnect = (server: Namespace | Server, callback: (...args: unknown[]) => void) => {
-        service.attach(server);
+        const nsp = namespaceOf(server);
+        service.attach(nsp, { isPublic: hooks.isPublic(nsp) || isListedPublic(options.publicNamespaces, nsp.name) });
         return bindClientConnect(server, callback);
       };
     };
@@ -34,4 +38,19 @@ export class IoAdapterHook {
     };
     hook(config.getIoAdapter());
   }
+}
+
+/** The socket.io namespace behind what Nest passes, or a clear refusal for other WebSocket adapters. */
+function namespaceOf(server: unknown): Namespace {
+  const candidate = server as { of?: unknown; use?: unknown; adapter?: unknown; name?: unknown };
+  if (typeof candidate?.of === 'function' && typeof candidate.use === 'function') return (server as Server).of('/');
+  if (typeof candidate?.use === 'function' && typeof candidate.name === 'string' && candidate.adapter) return server as Namespace;
+  throw new Error(
+    'AuthSocketModule supports socket.io gateways only (@nestjs/platform-socket.io, or an IoAdapter subclass). ' +
+      'This app uses another WebSocket adapter (for example @nestjs/platform-ws), which has no namespaces, rooms or middleware to gate.',
+  );
+}
+
+function isListedPublic(list: ReadonlyArray<string | RegExp>, name: string): boolean {
+  return list.some((entry) => (typeof entry === 'string' ? (entry.startsWith('/') ? entry : `/${entry}`) === name : entry.test(name)));
 }

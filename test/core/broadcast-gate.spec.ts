@@ -59,7 +59,7 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
     }
   });
 
-  it('detach takes a released socket out of every room, and release puts it back', async () => {
+  it('hold takes a released socket out of every room, and release puts it back', async () => {
     const s = await bareServer();
     try {
       const c = connect(s.url);
@@ -68,7 +68,7 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       const server = s.serverSide(c.id!);
       gate.release(server);
       void server.join('room');
-      gate.detach(server);
+      gate.hold(server);
       const seen = record(c, 'b');
       s.io.to('room').emit('b', 'while-detached');
       await sleep(50);
@@ -106,7 +106,7 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       expect(gate.sizes().held).toBe(1);
       c.disconnect();
       await sleep(50);
-      expect(gate.sizes()).toEqual({ held: 0, released: 0, recoveries: 0 });
+      expect(gate.sizes()).toEqual({ held: 0, released: 0, silenced: 0, recoveries: 0 });
     } finally {
       await s.close();
     }

@@ -1,0 +1,164 @@
+/**
+ * Protections at the engine.io connection, below socket.io's namespaces,
+ * through engine.io's public hooks only (`engine.use`, `initial_headers`,
+ * the `connection` event):
+ *
+ *   - Binding. The engine.io sid travels in every long-polling URL, so it ends
+ *     up in proxy logs; whoever holds it could read and write as the client.
+ *     A request or upgrade carrying a sid must come from the address that
+ *     opened the connection, and in 'cookie' mode carry the random HttpOnly
+ *     cookie set at the handshake.
+ *   - Idle close. A connection that holds no useful socket (authenticated, or
+ *     on a public namespace) is closed `timeout` plus a small slack after it
+ *     opened or lost its last useful socket, whatever namespaces it joined and
+ *     left meanwhile. socket.io's own connect timeout stops caring once any
+ *     CONNECT arrived, so nothing else would close it.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'socket.io';
+import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
+import type { AuthLogger } from './strategy-call.js';
+
+/** The engine.io socket members used here (all public in engine.io 6). */
+export interface EngineConnection {
+  readonly request: IncomingMessage;
+  readonly remoteAddress: string;
+  close(): void;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+interface Engine {
+  clients: Record<string, EngineConnection>;
+  use(middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void): void;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/** Time after `timeout` before an idle connection is closed: the session's own timeout speaks first. */
+export const IDLE_SLACK_MS = 500;
+const COOKIE = 'nsa_bind';
+
+export class ConnectionGuard {
+  private readonly engines = new Set<Engine>();
+  private readonly idle = new Map<EngineConnection, ReturnType<typeof setTimeout>>();
+  private readonly useful = new WeakMap<EngineConnection, number>();
+  /** Cookie secrets, by handshake request (engine.io keeps it as `conn.request`). */
+  private readonly secrets = new WeakMap<IncomingMessage, Buffer>();
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedAuthSocketOptions,
+    private readonly addressOf: (request: IncomingMessage, remote: string | undefined) => string,
+    private readonly logger: AuthLogger,
+    /** Told before an idle connection is closed, so its sockets can hear why. */
+    private readonly onIdle: (conn: EngineConnection) => void,
+  ) {}
+
+  /** Once per socket.io server. A server not bound to an HTTP server yet has no engine: nothing to guard. */
+  attach(server: Server): void {
+    const engine = (server as unknown as { engine?: Engine }).engine;
+    if (!engine || this.engines.has(engine)) return;
+    this.engines.add(engine);
+    engine.on('connection', this.onConnection);
+    if (this.options.bindConnection) engine.use(this.bind(engine));
+    if (this.options.bindConnection === 'cookie') engine.on('initial_headers', this.setCookie);
+  }
+
+  /** One more (+1) or one fewer (-1) useful socket on the connection. */
+  markUseful(conn: EngineConnection, delta: 1 | -1): void {
+    const count = Math.max(0, (this.useful.get(conn) ?? 0) + delta);
+    this.useful.set(conn, count);
+    if (count > 0) this.disarm(conn);
+    else this.arm(conn);
+  }
+
+  private readonly onConnection = (conn: EngineConnection): void => this.arm(conn);
+
+  private arm(conn: EngineConnection): void {
+    const { timeout } = this.options;
+    if (this.closed || !timeout || this.idle.has(conn)) return;
+    this.idle.set(
+      conn,
+      setTimeout(() => {
+        this.disarm(conn);
+        if (this.useful.get(conn)) return;
+        this.onIdle(conn);
+        setImmediate(() => conn.close()); // after what onIdle said has gone out
+      }, timeout + IDLE_SLACK_MS),
+    );
+    conn.once('close', this.onClose);
+  }
+
+  private disarm(conn: EngineConnection): void {
+    const timer = this.idle.get(conn);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.idle.delete(conn);
+    conn.off('close', this.onClose);
+  }
+
+  private readonly onClose = ((guard: ConnectionGuard) =>
+    function (this: EngineConnection): void {
+      guard.disarm(this);
+    })(this);
+
+  private bind(engine: Engine) {
+    return (req: IncomingMessage, _res: ServerResponse, next: (err?: Error) => void): void => {
+      if (this.closed) return next();
+      const sid = new URL(req.url ?? '/', 'http://localhost').searchParams.get('sid');
+      const conn = sid ? engine.clients[sid] : undefined;
+      if (!conn) return next(); // a handshake, or a sid engine.io will refuse itself
+      if (this.addressOf(req, req.socket?.remoteAddress) !== this.addressOf(conn.request, conn.remoteAddress)) {
+        this.logger.warn(`refused a request for another client's connection (from ${this.addressOf(req, req.socket?.remoteAddress)})`);
+        return next(new Error('connection bound to another client'));
+      }
+      const secret = this.secrets.get(conn.request);
+      if (secret && !sameSecret(secret, cookieValue(req.headers.cookie))) {
+        this.logger.warn('refused a request without the connection cookie');
+        return next(new Error('connection bound to another client'));
+      }
+      next();
+    };
+  }
+
+  private readonly setCookie = (headers: Record<string, string | string[]>, req: IncomingMessage): void => {
+    const secret = randomBytes(24);
+    this.secrets.set(req, secret);
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const secure = (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? '; Secure' : '';
+    const cookie = `${COOKIE}=${secret.toString('base64url')}; Path=${path}; HttpOnly; SameSite=Strict${secure}`;
+    const existing = headers['set-cookie'] ?? headers['Set-Cookie'];
+    delete headers['Set-Cookie'];
+    headers['set-cookie'] = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), cookie];
+  };
+
+  /** Live entries, for leak checks. */
+  sizes(): { idleTimers: number } {
+    return { idleTimers: this.idle.size };
+  }
+
+  shutdown(): void {
+    this.closed = true;
+    for (const conn of [...this.idle.keys()]) this.disarm(conn);
+    for (const engine of this.engines) {
+      engine.off('connection', this.onConnection);
+      engine.off('initial_headers', this.setCookie);
+    }
+    this.engines.clear();
+  }
+}
+
+function cookieValue(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === COOKIE) return value.join('=');
+  }
+  return undefined;
+}
+
+function sameSecret(expected: Buffer, given: string | undefined): boolean {
+  const actual = Buffer.from(given ?? '', 'base64url');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}

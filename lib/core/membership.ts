@@ -1,0 +1,132 @@
+/**
+ * What a socket's authentication state means for the places it is counted:
+ * the broadcast gate (is it in the adapter's rooms?), the connection guard
+ * (does its connection hold a useful socket?), admission's pending counts,
+ * and `socket.data.auth`. The authenticator decides when; this file keeps
+ * the four in step, so no path can update one and forget another.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import type { Admission } from './admission.js';
+import { gateOf, namespaceRemoved, type NamespaceGate } from './broadcast-gate.js';
+import type { ConnectionGuard, EngineConnection } from './connection-guard.js';
+import { principalRoom } from './protocol.js';
+import type { Session, SocketAuthData } from './session.js';
+
+const PENDING: SocketAuthData = Object.freeze({ state: 'pending' }) as SocketAuthData;
+
+export class Membership {
+  private readonly publicNamespaces = new WeakSet<Namespace>();
+  /** Gated namespaces, dynamic children included until socket.io removes them. */
+  private readonly gated = new Set<Namespace>();
+  /** The socket.io client of each engine.io connection that had a socket. */
+  private readonly clients = new WeakMap<EngineConnection, object>();
+
+  constructor(
+    private readonly guard: ConnectionGuard,
+    private readonly admission: Admission,
+  ) {}
+
+  register(nsp: Namespace, isPublic: boolean, installGate: (nsp: Namespace) => NamespaceGate): void {
+    if (isPublic) return void this.publicNamespaces.add(nsp);
+    const gate = installGate(nsp);
+    // A socket socket.io forgets (disconnected, or refused by a later middleware) is no longer pending.
+    gate.onRemove = (id) => this.admission.leavePending(id);
+    this.gated.add(nsp);
+  }
+
+  isPublic(socket: Socket): boolean {
+    return this.publicNamespaces.has(socket.nsp);
+  }
+
+  /** A socket on a public namespace keeps its connection alive from the start. */
+  arrived(socket: Socket): void {
+    this.clients.set(conn(socket), socket.client);
+    if (this.isPublic(socket)) this.guard.markUseful(conn(socket), 1);
+  }
+
+  /** The sockets an engine.io connection holds. */
+  socketsOf(connection: EngineConnection): Socket[] {
+    const client = this.clients.get(connection);
+    return client ? this.admission.socketsOf(client) : [];
+  }
+
+  /** From now on broadcasts reach the socket, in the rooms joined for this principal. */
+  release(socket: Socket, session: Session, data: SocketAuthData): void {
+    void socket.join(principalRoom(session.principal!.id)); // held until the release below
+    this.admission.leavePending(socket.id);
+    socket.data.auth = data;
+    if (this.isPublic(socket)) return;
+    const gate = gateOf(socket.nsp)!;
+    if (gate.release(socket)) this.guard.markUseful(conn(socket), 1);
+    // Recovered rooms, data and missed packets go only to the principal they belonged to.
+    const recovery = gate.takeRecovery(socket);
+    if (!recovery || recovery.principalId !== session.principal!.id) return;
+    void socket.join(recovery.rooms);
+    socket.data = { ...recovery.data, auth: data };
+    gate.replay(socket, recovery.missedPackets);
+  }
+
+  /**
+   * Out of the broadcast membership (first, before anything is said), out of the
+   * principal's room, and back to pending: counted again when `stillPending`.
+   */
+  unrelease(socket: Socket, owner: string | undefined, stillPending: boolean): void {
+    socket.data.auth = PENDING;
+    if (this.isPublic(socket)) {
+      // Nothing holds a public socket's rooms, so rooms joined for the principal go now.
+      if (owner !== undefined) for (const room of [...socket.rooms]) if (room !== socket.id) void socket.leave(room);
+      return;
+    }
+    if (gateOf(socket.nsp)!.hold(socket)) this.guard.markUseful(conn(socket), -1);
+    if (owner !== undefined) void socket.leave(principalRoom(owner));
+    if (stillPending) this.admission.enterPending(socket);
+    else this.admission.leavePending(socket.id);
+  }
+
+  /** A new principal: the socket keeps only its own id room. */
+  resetRooms(socket: Socket): void {
+    if (this.isPublic(socket)) {
+      for (const room of [...socket.rooms]) if (room !== socket.id) void socket.leave(room);
+      return;
+    }
+    gateOf(socket.nsp)!.resetRooms(socket);
+  }
+
+  /** Told `unauthorized` and about to go: nothing reaches it any more. */
+  silence(socket: Socket): void {
+    if (!this.isPublic(socket)) gateOf(socket.nsp)!.silence(socket);
+  }
+
+  /** The socket disconnected: socket.io has already taken it out of the adapter. */
+  departed(socket: Socket, session: Session | undefined): void {
+    this.admission.leavePending(socket.id);
+    const wasReleased = session?.state === 'authenticated';
+    if (this.isPublic(socket) || wasReleased) this.guard.markUseful(conn(socket), -1);
+    if (namespaceRemoved(socket.nsp)) this.gated.delete(socket.nsp); // cleanupEmptyChildNamespaces
+  }
+
+  /** After a refused CONNECT: a connection with no socket left is closed once the refusal has gone out. */
+  closeIfEmpty(socket: Socket): void {
+    if (!this.admission.socketsOf(socket.client).length) conn(socket).close();
+  }
+
+  clear(): void {
+    this.gated.clear();
+  }
+
+  /** Live entries, for leak checks (silenced sockets count as held). */
+  sizes(): { heldSockets: number; releasedSockets: number; recoveries: number } {
+    const total = { heldSockets: 0, releasedSockets: 0, recoveries: 0 };
+    for (const nsp of this.gated) {
+      const sizes = gateOf(nsp)?.sizes();
+      total.heldSockets += (sizes?.held ?? 0) + (sizes?.silenced ?? 0);
+      total.releasedSockets += sizes?.released ?? 0;
+      total.recoveries += sizes?.recoveries ?? 0;
+    }
+    return total;
+  }
+}
+
+function conn(socket: Socket): EngineConnection {
+  return socket.client.conn as unknown as EngineConnection;
+}

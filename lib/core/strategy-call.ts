@@ -1,0 +1,78 @@
+/**
+ * One call to the app's strategy, bounded in time, turned into a verdict: a
+ * principal the session may take, or a wire code. Nothing the strategy throws
+ * reaches the client, and nothing it was given reaches the log.
+ */
+import type { AuthErrorCode } from '../auth-errors.js';
+import { AuthenticationError } from '../auth-errors.js';
+import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
+import { ABANDONED, type Attempt } from './session.js';
+
+export interface AuthLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string, stack?: string): void;
+  debug?(message: string): void;
+}
+
+export type Verdict = { principal: AuthPrincipal; expiresAt?: number } | { code: AuthErrorCode; message?: string };
+
+const TIMED_OUT = Symbol('timed out');
+
+export async function callStrategy(
+  strategy: AuthStrategy,
+  credentials: unknown,
+  context: AuthContext,
+  attempt: Attempt,
+  ms: number,
+  logger: AuthLogger,
+): Promise<Verdict> {
+  const id = context.socket.id;
+  let principal: AuthPrincipal | null | false;
+  try {
+    principal = await attempt.bounded(() => strategy.authenticate(credentials, context), ms, TIMED_OUT);
+  } catch (err) {
+    if (err instanceof AuthenticationError) return { code: err.code, message: err.message };
+    if (err === ABANDONED) return { code: 'server_error' }; // the session is gone; nobody hears this
+    if (err === TIMED_OUT) logger.error(`strategy did not answer within ${ms} ms (socket ${id})`);
+    else logSafely(logger, `strategy threw for socket ${id}`, err);
+    return { code: 'server_error' };
+  }
+  if (!principal) return { code: 'invalid_credentials' };
+  if (typeof principal !== 'object' || typeof principal.id !== 'string' || principal.id === '') {
+    logger.error(`strategy returned a principal without a string id (socket ${id})`);
+    return { code: 'server_error' };
+  }
+  // null, like undefined, means "does not expire".
+  const given = principal.expiresAt as number | Date | null | undefined;
+  const expiresAt = given === undefined || given === null ? undefined : +given;
+  if (expiresAt !== undefined && Number.isNaN(expiresAt)) {
+    logger.error(`strategy returned an expiresAt that is not a date or epoch ms (socket ${id})`);
+    return { code: 'server_error' };
+  }
+  if (expiresAt !== undefined && expiresAt <= Date.now()) return { code: 'expired' };
+  return { principal, expiresAt };
+}
+
+/** Runs a gateway hook the same way: bounded, and failures logged without their message. */
+export async function callHook(work: () => unknown, attempt: Attempt, ms: number, logger: AuthLogger, what: string): Promise<boolean> {
+  try {
+    await attempt.bounded(work, ms, TIMED_OUT);
+    return true;
+  } catch (err) {
+    if (err === ABANDONED) return false;
+    if (err === TIMED_OUT) logger.error(`${what} did not finish within ${ms} ms`);
+    else logSafely(logger, `${what} threw`, err);
+    return false;
+  }
+}
+
+/**
+ * The error's class and stack frames only: an app's error message can quote
+ * what it was given (a token, a password), so it never reaches the log.
+ */
+function logSafely(logger: AuthLogger, what: string, err: unknown): void {
+  const e = err instanceof Error ? err : undefined;
+  const frames = e?.stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n');
+  logger.error(`${what}: ${e?.name ?? typeof err} (message withheld: it may quote credentials)`, frames);
+}
