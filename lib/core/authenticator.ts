@@ -481,7 +481,7 @@ export class Authenticator {
       pendingTotal: admission.pendingSockets,
       pendingAddresses: admission.pendingAddresses,
       failureWindows: admission.failureWindows,
-      ...this.membership.sizes(),
+      ...this.membership.sizes(this.attached),
       connectionListeners: [...this.attached].filter((nsp) => nsp.listeners('connection').includes(this.onConnection)).length,
     };
   }

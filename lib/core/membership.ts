@@ -115,13 +115,14 @@ export class Membership {
   }
 
   /** Live entries, for leak checks (silenced sockets count as held). */
-  sizes(): { heldSockets: number; releasedSockets: number; recoveries: number } {
-    const total = { heldSockets: 0, releasedSockets: 0, recoveries: 0 };
+  sizes(attached: ReadonlySet<Namespace>): { heldSockets: number; releasedSockets: number; recoveries: number; childNamespaces: number } {
+    const total = { heldSockets: 0, releasedSockets: 0, recoveries: 0, childNamespaces: 0 };
     for (const nsp of this.gated) {
       const sizes = gateOf(nsp)?.sizes();
       total.heldSockets += (sizes?.held ?? 0) + (sizes?.silenced ?? 0);
       total.releasedSockets += sizes?.released ?? 0;
       total.recoveries += sizes?.recoveries ?? 0;
+      if (!attached.has(nsp)) total.childNamespaces++;
     }
     return total;
   }
