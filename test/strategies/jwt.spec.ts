@@ -1,7 +1,7 @@
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { generateKeyPairSync } from 'node:crypto';
 import { JwtSocketStrategy } from '../../lib/jwt/index.js';
-import { authenticate, captureLogs, closeClients, connect, createApp, once, withApp, type TestApp } from '../support/harness.js';
+import { authenticate, captureLogs, closeClients, connect, createApp, once, record, sleep, withApp, type TestApp } from '../support/harness.js';
 import { acceptedAndLive, AUDIENCE, claimsOf, ISSUER, jwtOptions, NewsGateway, refusalOf, SECRET, unsignedToken, withPayload } from './jwt-fixtures.js';
 
 describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSocketStrategy }))', () => {
@@ -95,6 +95,26 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     expect(at).toBeGreaterThanOrEqual(expiresAt - 5);
     expect(at).toBeLessThan(expiresAt + 1000);
     await once(socket, 'disconnect');
+  });
+
+  it("re-authenticating with a fresh token moves the session's end to the new token's exp", async () => {
+    const short = await sign({ sub: 'alice' }, { expiresIn: 2 });
+    const expiresAt = claimsOf(short).exp * 1000;
+    const { socket: kept } = await acceptedAndLive(t.url, { token: short });
+    const { socket: refreshed } = await acceptedAndLive(t.url, { token: short });
+    expect(await refreshed.timeout(3000).emitWithAck('authentication', { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) })).toEqual({
+      ok: true,
+      user: { id: 'alice' },
+    });
+    const refreshedHeard = record(refreshed, 'unauthorized');
+    // Control: the socket that kept the short token expires at its exp.
+    expect((await once(kept, 'unauthorized', 4000)).code).toBe('expired');
+    await sleep(Math.max(0, expiresAt + 200 - Date.now()));
+    expect(refreshed.connected).toBe(true);
+    expect(refreshedHeard).toEqual([]);
+    const news = once(refreshed, 'news');
+    refreshed.emit('shout', 'still here');
+    expect(await news).toBe('still here');
   });
 
   it('no token, and none of the library error text, appears in any log line', async () => {
