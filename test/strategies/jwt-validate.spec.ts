@@ -1,11 +1,10 @@
 import { Injectable, Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { AuthenticationError, AuthSocketModule, Authenticated, type AuthContext } from '../../lib/index.js';
+import { AuthenticationError, Authenticated, type AuthContext } from '../../lib/index.js';
 import { type JwtClaims, JwtSocketStrategy, type JwtValidateResult } from '../../lib/jwt/index.js';
-import { closeClients, createApp, withApp, type TestApp } from '../support/harness.js';
+import { closeClients, createApp, type TestApp } from '../support/harness.js';
 import { acceptedAndLive, claimsOf, jwtOptions, NewsGateway, refusalOf } from './jwt-fixtures.js';
 
 interface Account {
@@ -105,41 +104,3 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
     expect(t.app.get(AccountsService).lookups).toEqual([]);
   });
 });
-
-describe('where JwtSocketStrategy finds JwtService', () => {
-  afterEach(closeClients);
-  const { global: _global, ...localOptions } = jwtOptions;
-
-  it("works with a non-global JwtModule given in forRoot's imports", async () => {
-    await withApp({ strategy: JwtSocketStrategy, imports: [JwtModule.register(localOptions)] }, { providers: [NewsGateway] }, async (t) => {
-      const signer = new JwtService(localOptions);
-      expect((await acceptedAndLive(t.url, { token: await signer.signAsync({ sub: 'alice' }) })).ack.ok).toBe(true);
-    });
-  });
-
-  it('fails at start-up, naming JwtService, when JwtModule is neither global nor in imports', async () => {
-    const compiling = Test.createTestingModule({
-      imports: [AuthSocketModule.forRoot({ strategy: JwtSocketStrategy }), JwtModule.register(localOptions)],
-    }).compile();
-    await expect(compiling).rejects.toThrow(/JwtService/);
-    // Control: the same app with JwtModule global compiles.
-    const app = await Test.createTestingModule({
-      imports: [AuthSocketModule.forRoot({ strategy: JwtSocketStrategy }), JwtModule.register({ ...localOptions, global: true })],
-    }).compile();
-    await app.close();
-  });
-});
-
-describe('JwtSocketStrategy called directly', () => {
-  it('takes a raw string credential as the token', async () => {
-    const { global: _global, ...options } = jwtOptions;
-    const jwt = new JwtService(options);
-    const strategy = new JwtSocketStrategy(jwt);
-    const context = {} as AuthContext; // the default validate() does not read it
-    const token = await jwt.signAsync({ sub: 'alice' });
-    await expect(strategy.authenticate(token, context)).resolves.toMatchObject({ id: 'alice', public: { id: 'alice' } });
-    await expect(strategy.authenticate(`${token}x`, context)).rejects.toMatchObject({ code: 'invalid_credentials' });
-    await expect(strategy.authenticate('', context)).resolves.toBeNull();
-  });
-});
-
