@@ -39,7 +39,7 @@ export class JwtSocketStrategy implements AuthStrategy {
   protected readonly logger = new Logger('JwtSocketStrategy');
   private warnedNoKey = false;
 
-  // Explicit @Inject: subclasses and bundlers that drop type metadata still resolve it.
+  // Explicit @Inject: builds without decorator metadata (esbuild, some swc setups) still resolve it.
   constructor(@Inject(JwtService) protected readonly jwtService: JwtService) {}
 
   async authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false> {
@@ -51,7 +51,8 @@ export class JwtSocketStrategy implements AuthStrategy {
 
     const validated = await this.validate(claims, context);
     if (!validated) return null;
-    if (typeof validated !== 'object') throw new Error('JwtSocketStrategy: validate() must return an object, null or false');
+    if (typeof validated !== 'object')
+      throw new Error('JwtSocketStrategy: validate() must return an object, null or false');
     return { id, ...expiryOf(claims), ...validated } as AuthPrincipal;
   }
 
@@ -98,12 +99,14 @@ export class JwtSocketStrategy implements AuthStrategy {
       // Every token fails this way when JwtModule has no key to verify with: say so once.
       if (err.message === 'secret or public key must be provided' && !this.warnedNoKey) {
         this.warnedNoKey = true;
-        this.logger.warn('JwtModule gives no secret, publicKey or secretOrKeyProvider key for verifying: every token is refused');
+        this.logger.warn(
+          'JwtModule gives no secret, publicKey or secretOrKeyProvider key for verifying: every token is refused',
+        );
       }
     } else {
-      // jws/jwa errors on malformed signatures, or the app's secretOrKeyProvider failing. Only the class
-      // name: jsonwebtoken's texts describe the token.
-      this.logger.debug(`token refused after ${err instanceof Error ? err.name : typeof err} during verification`);
+      // jws/jwa errors on malformed signatures look the same as a failing secretOrKeyProvider from here.
+      // Debug level, because a client can cause it; the class name only, because the text describes the token.
+      this.logger.debug(`token refused: verification threw ${err instanceof Error ? err.name : typeof err}`);
     }
     return new AuthenticationError();
   }

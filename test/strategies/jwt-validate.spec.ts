@@ -76,7 +76,7 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
     await t.close();
   });
 
-  it("accepts an enabled user with the public view validate() shaped, and keeps sub and exp as id and expiry", async () => {
+  it('accepts an enabled user with the public view validate() shaped, and keeps sub and exp as id and expiry', async () => {
     const token = await jwt.signAsync({ sub: 'u1' });
     const { socket, ack } = await acceptedAndLive(t.url, { token });
     expect(ack).toEqual({ ok: true, user: { id: 'u1', name: 'Alice' } });
@@ -92,7 +92,9 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
   });
 
   it('refuses an unknown user, and passes on the message of an AuthenticationError thrown by validate()', async () => {
-    expect((await refusalOf(t.url, { token: await jwt.signAsync({ sub: 'u9' }) })).ack.error.code).toBe('invalid_credentials');
+    expect((await refusalOf(t.url, { token: await jwt.signAsync({ sub: 'u9' }) })).ack.error.code).toBe(
+      'invalid_credentials',
+    );
     expect((await refusalOf(t.url, { token: await jwt.signAsync({ sub: 'u3' }) })).ack.error).toEqual({
       code: 'invalid_credentials',
       message: 'Account locked',

@@ -1,17 +1,43 @@
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { generateKeyPairSync } from 'node:crypto';
 import { JwtSocketStrategy } from '../../lib/jwt/index.js';
-import { authenticate, captureLogs, closeClients, connect, createApp, once, record, sleep, withApp, type TestApp } from '../support/harness.js';
-import { acceptedAndLive, AUDIENCE, claimsOf, ISSUER, jwtOptions, NewsGateway, refusalOf, SECRET, unsignedToken, withPayload } from './jwt-fixtures.js';
+import {
+  authenticate,
+  captureLogs,
+  closeClients,
+  connect,
+  createApp,
+  once,
+  record,
+  sleep,
+  withApp,
+  type TestApp,
+} from '../support/harness.js';
+import {
+  acceptedAndLive,
+  AUDIENCE,
+  claimsOf,
+  ISSUER,
+  jwtOptions,
+  NewsGateway,
+  refusalOf,
+  SECRET,
+  unsignedToken,
+  withPayload,
+} from './jwt-fixtures.js';
 
 describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSocketStrategy }))', () => {
   let t: TestApp;
   let jwt: JwtService;
-  const sign = (claims: object, options: Record<string, unknown> = {}): Promise<string> => jwt.signAsync(claims, options);
+  const sign = (claims: object, options: Record<string, unknown> = {}): Promise<string> =>
+    jwt.signAsync(claims, options);
 
   beforeEach(async () => {
     // maxFailuresPerAddress 0: every refusal below comes from 127.0.0.1 and must reach the strategy.
-    t = await createApp({ strategy: JwtSocketStrategy, maxFailuresPerAddress: 0 }, { imports: [JwtModule.register(jwtOptions)], providers: [NewsGateway] });
+    t = await createApp(
+      { strategy: JwtSocketStrategy, maxFailuresPerAddress: 0 },
+      { imports: [JwtModule.register(jwtOptions)], providers: [NewsGateway] },
+    );
     jwt = t.app.get(JwtService);
   });
   afterEach(async () => {
@@ -35,7 +61,9 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
   });
 
   it('a token signed with another secret is refused as invalid_credentials', async () => {
-    const refused = await refusalOf(t.url, { token: await sign({ sub: 'alice' }, { secret: 'not-the-app-secret-0123456789abcdef' }) });
+    const refused = await refusalOf(t.url, {
+      token: await sign({ sub: 'alice' }, { secret: 'not-the-app-secret-0123456789abcdef' }),
+    });
     expect(refused.ack.error).toEqual({ code: 'invalid_credentials', message: 'Invalid credentials' });
     expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }) })).ack.ok).toBe(true);
   });
@@ -45,19 +73,25 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     expect(refused.ack.error).toEqual({ code: 'expired', message: 'Token expired' });
     expect(refused.unauthorized.code).toBe('expired');
     expect(refused.disconnected).toBe(true);
-    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) })).ack.ok).toBe(true);
+    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) })).ack.ok).toBe(
+      true,
+    );
   });
 
   it("a token for another audience is refused: JwtModule's verifyOptions.audience applies", async () => {
     const refused = await refusalOf(t.url, { token: await sign({ sub: 'alice' }, { audience: 'billing' }) });
     expect(refused.ack.error).toEqual({ code: 'invalid_credentials', message: 'Invalid credentials' });
-    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { audience: AUDIENCE }) })).ack.ok).toBe(true);
+    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { audience: AUDIENCE }) })).ack.ok).toBe(
+      true,
+    );
   });
 
   it("a token from another issuer is refused: JwtModule's verifyOptions.issuer applies", async () => {
     const refused = await refusalOf(t.url, { token: await sign({ sub: 'alice' }, { issuer: 'https://evil.test' }) });
     expect(refused.ack.error.code).toBe('invalid_credentials');
-    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { issuer: ISSUER }) })).ack.ok).toBe(true);
+    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { issuer: ISSUER }) })).ack.ok).toBe(
+      true,
+    );
   });
 
   it('an unsigned alg:none token with valid claims is refused', async () => {
@@ -67,16 +101,23 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     expect((await acceptedAndLive(t.url, { token: signed })).ack.ok).toBe(true);
   });
 
-  it("a token signed with an algorithm outside verifyOptions.algorithms is refused, though the secret is right", async () => {
+  it('a token signed with an algorithm outside verifyOptions.algorithms is refused, though the secret is right', async () => {
     const refused = await refusalOf(t.url, { token: await sign({ sub: 'alice' }, { algorithm: 'HS512' }) });
     expect(refused.ack.error.code).toBe('invalid_credentials');
-    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { algorithm: 'HS256' }) })).ack.ok).toBe(true);
+    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }, { algorithm: 'HS256' }) })).ack.ok).toBe(
+      true,
+    );
   });
 
   it('a valid token without sub is refused; a numeric sub becomes a string id', async () => {
-    expect((await refusalOf(t.url, { token: await sign({ name: 'nobody' }) })).ack.error.code).toBe('invalid_credentials');
+    expect((await refusalOf(t.url, { token: await sign({ name: 'nobody' }) })).ack.error.code).toBe(
+      'invalid_credentials',
+    );
     expect((await refusalOf(t.url, { token: await sign({ sub: '' }) })).ack.error.code).toBe('invalid_credentials');
-    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 42 }) })).ack).toEqual({ ok: true, user: { id: '42' } });
+    expect((await acceptedAndLive(t.url, { token: await sign({ sub: 42 }) })).ack).toEqual({
+      ok: true,
+      user: { id: '42' },
+    });
   });
 
   it('credentials sent as a JSON string (as the Swift client does) reach the strategy as { token }', async () => {
@@ -92,8 +133,8 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     const expired = await once(socket, 'unauthorized', 4000);
     const at = Date.now();
     expect(expired).toEqual({ code: 'expired', message: 'Session expired' });
-    expect(at).toBeGreaterThanOrEqual(expiresAt - 5);
-    expect(at).toBeLessThan(expiresAt + 1000);
+    expect(at).toBeGreaterThanOrEqual(expiresAt - 20);
+    expect(at).toBeLessThan(expiresAt + 1500);
     await once(socket, 'disconnect');
   });
 
@@ -102,7 +143,11 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     const expiresAt = claimsOf(short).exp * 1000;
     const { socket: kept } = await acceptedAndLive(t.url, { token: short });
     const { socket: refreshed } = await acceptedAndLive(t.url, { token: short });
-    expect(await refreshed.timeout(3000).emitWithAck('authentication', { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) })).toEqual({
+    expect(
+      await refreshed
+        .timeout(3000)
+        .emitWithAck('authentication', { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) }),
+    ).toEqual({
       ok: true,
       user: { id: 'alice' },
     });
@@ -141,7 +186,8 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     // Positive control: the capture saw the refusals being logged.
     expect(text).toMatch(/invalid_credentials/);
     expect(text).toMatch(/expired/);
-    for (const token of tokens) for (const part of token.split('.').filter((p) => p.length > 8)) expect(text).not.toContain(part);
+    for (const token of tokens)
+      for (const part of token.split('.').filter((p) => p.length > 8)) expect(text).not.toContain(part);
     expect(text).not.toMatch(/jwt (expired|malformed|audience|signature)|invalid (signature|algorithm|token)/i);
   });
 });
@@ -155,12 +201,19 @@ describe('JwtSocketStrategy with asymmetric keys in JwtModule', () => {
 
   it('an RS256 token verifies with publicKey; an HS256 token keyed with the public key is refused', async () => {
     const options = { global: true, privateKey, publicKey, signOptions: { algorithm: 'RS256' as const } };
-    await withApp({ strategy: JwtSocketStrategy }, { imports: [JwtModule.register(options)], providers: [NewsGateway] }, async (t) => {
-      const jwt = t.app.get(JwtService);
-      expect((await acceptedAndLive(t.url, { token: await jwt.signAsync({ sub: 'alice' }) })).ack.ok).toBe(true);
-      const confused = await jwt.signAsync({ sub: 'admin' }, { algorithm: 'HS256', privateKey: undefined, secret: publicKey });
-      expect((await refusalOf(t.url, { token: confused })).ack.error.code).toBe('invalid_credentials');
-    });
+    await withApp(
+      { strategy: JwtSocketStrategy },
+      { imports: [JwtModule.register(options)], providers: [NewsGateway] },
+      async (t) => {
+        const jwt = t.app.get(JwtService);
+        expect((await acceptedAndLive(t.url, { token: await jwt.signAsync({ sub: 'alice' }) })).ack.ok).toBe(true);
+        const confused = await jwt.signAsync(
+          { sub: 'admin' },
+          { algorithm: 'HS256', privateKey: undefined, secret: publicKey },
+        );
+        expect((await refusalOf(t.url, { token: confused })).ack.error.code).toBe('invalid_credentials');
+      },
+    );
   });
 
   it("keys come from JwtModule's async secretOrKeyProvider when it has one", async () => {
@@ -173,11 +226,15 @@ describe('JwtSocketStrategy with asymmetric keys in JwtModule', () => {
         return type === 0 ? privateKey : publicKey; // JwtSecretRequestType.SIGN = 0, VERIFY = 1
       },
     };
-    await withApp({ strategy: JwtSocketStrategy }, { imports: [JwtModule.register(options)], providers: [NewsGateway] }, async (t) => {
-      const token = await t.app.get(JwtService).signAsync({ sub: 'alice' });
-      expect((await acceptedAndLive(t.url, { token })).ack.ok).toBe(true);
-      expect(keyLookups).toEqual([0, 1]);
-    });
+    await withApp(
+      { strategy: JwtSocketStrategy },
+      { imports: [JwtModule.register(options)], providers: [NewsGateway] },
+      async (t) => {
+        const token = await t.app.get(JwtService).signAsync({ sub: 'alice' });
+        expect((await acceptedAndLive(t.url, { token })).ack.ok).toBe(true);
+        expect(keyLookups).toEqual([0, 1]);
+      },
+    );
   });
 });
 
@@ -187,13 +244,17 @@ describe('JwtSocketStrategy when JwtModule has no key for verifying', () => {
     const tokens: string[] = [];
     const logs = captureLogs();
     try {
-      await withApp({ strategy: JwtSocketStrategy, maxFailuresPerAddress: 0 }, { imports: [JwtModule.register({ global: true })], providers: [NewsGateway] }, async (t) => {
-        for (let i = 0; i < 2; i++) {
-          const token = await signer.signAsync({ sub: 'alice', n: i });
-          tokens.push(token);
-          expect((await authenticate(connect(t.url), { token })).error.code).toBe('invalid_credentials');
-        }
-      });
+      await withApp(
+        { strategy: JwtSocketStrategy, maxFailuresPerAddress: 0 },
+        { imports: [JwtModule.register({ global: true })], providers: [NewsGateway] },
+        async (t) => {
+          for (let i = 0; i < 2; i++) {
+            const token = await signer.signAsync({ sub: 'alice', n: i });
+            tokens.push(token);
+            expect((await authenticate(connect(t.url), { token })).error.code).toBe('invalid_credentials');
+          }
+        },
+      );
     } finally {
       logs.restore();
     }
