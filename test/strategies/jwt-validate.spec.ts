@@ -102,7 +102,11 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
   });
 
   it('does not call validate() for a token that fails verification', async () => {
+    const accounts = t.app.get(AccountsService);
     await refusalOf(t.url, { token: await jwt.signAsync({ sub: 'u1' }, { audience: 'billing' }) });
-    expect(t.app.get(AccountsService).lookups).toEqual([]);
+    expect(accounts.lookups).toEqual([]);
+    // Control: the same claims with the right audience do reach validate().
+    await acceptedAndLive(t.url, { token: await jwt.signAsync({ sub: 'u1' }) });
+    expect(accounts.lookups).toEqual(['u1']);
   });
 });
