@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JsonWebTokenError, JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { AuthenticationError } from '../auth-errors.js';
+import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
+
+/** The registered claims this strategy reads; anything else the token carries is passed through. */
+export interface JwtClaims {
+  /** Subject: becomes the principal's `id`. A number (as in Nest's docs) becomes its decimal string. */
+  sub?: string | number;
+  /** Expiry, in seconds since the epoch: becomes `expiresAt` in epoch ms. */
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  iss?: string;
+  aud?: string | string[];
+  jti?: string;
+  [claim: string]: unknown;
+}
+
+/**
+ * What `validate` may return: fields to set on the principal (`id` and
+ * `expiresAt` default to `sub` and `exp`), or `null`/`false` to refuse.
+ */
+export type JwtValidateResult = Partial<AuthPrincipal> | null | false;
+
+/**
+ * Authenticates sockets with the app's own `JwtModule`: the same secret or
+ * keys, algorithms, issuer and audience (`verifyOptions`) as its HTTP side.
+ *
+ * Reads `{ token }`. Refuses a bad token with `invalid_credentials` and an
+ * expired one with `expired`, never with jsonwebtoken's text: that text names
+ * the check that failed, which helps whoever is forging tokens.
+ *
+ * Subclass and override `validate` to load the user, refuse one, or shape
+ * `public`, as with passport-jwt.
+ */
+@Injectable()
+export class JwtSocketStrategy implements AuthStrategy {
+  protected readonly logger = new Logger('JwtSocketStrategy');
+  private warnedNoKey = false;
+
+  // Explicit @Inject: builds without decorator metadata (esbuild, some swc setups) still resolve it.
+  constructor(@Inject(JwtService) protected readonly jwtService: JwtService) {}
+
+  async authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false> {
+    const token = this.extractToken(credentials);
+    if (!token) return null;
+    const claims = await this.verify(token);
+    const id = subjectOf(claims);
+    if (id === undefined) return null;
+
+    const validated = await this.validate(claims, context);
+    if (!validated) return null;
+    if (typeof validated !== 'object')
+      throw new Error('JwtSocketStrategy: validate() must return an object, null or false');
+    return { id, ...expiryOf(claims), ...validated } as AuthPrincipal;
+  }
+
+  /**
+   * Maps verified claims to the principal. Override to load the user (return
+   * `null` or `false` to refuse, or throw `AuthenticationError` with a message
+   * the client may see). What you return is laid over `{ id: sub, expiresAt }`.
+   */
+  validate(payload: JwtClaims, _context: AuthContext): JwtValidateResult | Promise<JwtValidateResult> {
+    const id = subjectOf(payload)!;
+    return { id, ...expiryOf(payload), public: { id } };
+  }
+
+  /**
+   * Where the token is in the credentials: `{ token }`, or the credentials
+   * themselves when they are a string. Override for another field.
+   */
+  protected extractToken(credentials: unknown): string | undefined {
+    if (typeof credentials === 'string') return credentials || undefined;
+    if (credentials !== null && typeof credentials === 'object') {
+      const { token } = credentials as { token?: unknown };
+      if (typeof token === 'string' && token) return token;
+    }
+    return undefined;
+  }
+
+  private async verify(token: string): Promise<JwtClaims> {
+    let payload: unknown;
+    try {
+      // No options: JwtService applies JwtModule's secret/publicKey/secretOrKeyProvider and verifyOptions.
+      payload = await this.jwtService.verifyAsync<object>(token);
+    } catch (err) {
+      throw this.refusal(err);
+    }
+    // jsonwebtoken returns a non-JSON payload as a string.
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new AuthenticationError();
+    return payload as JwtClaims;
+  }
+
+  /** A refusal the client may see; the error's own text goes nowhere. */
+  private refusal(err: unknown): AuthenticationError {
+    if (err instanceof TokenExpiredError) return new AuthenticationError('Token expired', 'expired');
+    if (err instanceof JsonWebTokenError) {
+      // Every token fails this way when JwtModule has no key to verify with: say so once.
+      if (err.message === 'secret or public key must be provided' && !this.warnedNoKey) {
+        this.warnedNoKey = true;
+        this.logger.warn(
+          'JwtModule gives no secret, publicKey or secretOrKeyProvider key for verifying: every token is refused',
+        );
+      }
+    } else {
+      // jws/jwa errors on malformed signatures look the same as a failing secretOrKeyProvider from here.
+      // Debug level, because a client can cause it; the class name only, because the text describes the token.
+      this.logger.debug(`token refused: verification threw ${err instanceof Error ? err.name : typeof err}`);
+    }
+    return new AuthenticationError();
+  }
+}
+
+function subjectOf(claims: JwtClaims): string | undefined {
+  const { sub } = claims;
+  if (typeof sub === 'string' && sub !== '') return sub;
+  if (typeof sub === 'number' && Number.isFinite(sub)) return String(sub);
+  return undefined;
+}
+
+function expiryOf(claims: JwtClaims): { expiresAt?: number } {
+  // jsonwebtoken has already refused a non-numeric exp.
+  return typeof claims.exp === 'number' ? { expiresAt: claims.exp * 1000 } : {};
+}
