@@ -8,6 +8,8 @@
  *     A request or upgrade carrying a sid must come from the address that
  *     opened the connection, and in 'cookie' mode carry the random HttpOnly
  *     cookie set at the handshake.
+ *   - CONNECT bursts. More CONNECT packets in one burst than a connection may
+ *     hold namespaces closes it before socket.io builds a socket for each.
  *   - Idle close. A connection that holds no useful socket (authenticated, or
  *     on a public namespace) is closed `timeout` plus a small slack after it
  *     opened or lost its last useful socket, whatever namespaces it joined and
@@ -24,9 +26,13 @@ import type { AuthLogger } from './strategy-call.js';
 export interface EngineConnection {
   readonly request: IncomingMessage;
   readonly remoteAddress: string;
-  close(): void;
+  readonly transport: { readonly name: string; readonly writable?: boolean };
+  readonly writeBuffer: unknown[];
+  close(discard?: boolean): void;
   once(event: 'close', listener: () => void): unknown;
-  off(event: 'close', listener: () => void): unknown;
+  on(event: 'packet', listener: (packet: { type: string; data?: unknown }) => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+  off(event: 'close' | 'drain', listener: () => void): unknown;
 }
 
 interface Engine {
@@ -38,14 +44,19 @@ interface Engine {
 
 /** Time after `timeout` before an idle connection is closed: the session's own timeout speaks first. */
 export const IDLE_SLACK_MS = 500;
+/** How long a long-polling client has to fetch its last packets before the connection is dropped. */
+const CLOSE_GRACE_MS = 1000;
 const COOKIE = 'nsa_bind';
 
 export class ConnectionGuard {
   private readonly engines = new Set<Engine>();
   private readonly idle = new Map<EngineConnection, ReturnType<typeof setTimeout>>();
+  private readonly closing = new Map<EngineConnection, ReturnType<typeof setTimeout>>();
   private readonly useful = new WeakMap<EngineConnection, number>();
   /** Cookie secrets, by handshake request (engine.io keeps it as `conn.request`). */
   private readonly secrets = new WeakMap<IncomingMessage, Buffer>();
+  /** CONNECT packets per connection in the current tick (one long-polling payload is decoded in one tick). */
+  private readonly connectsThisTick = new Map<EngineConnection, number>();
   private closed = false;
 
   constructor(
@@ -74,7 +85,35 @@ export class ConnectionGuard {
     else this.arm(conn);
   }
 
-  private readonly onConnection = (conn: EngineConnection): void => this.arm(conn);
+  private readonly onConnection = (conn: EngineConnection): void => {
+    this.arm(conn);
+    conn.on('packet', this.onPacket);
+  };
+
+  /**
+   * socket.io builds a whole Socket for every CONNECT before any middleware can
+   * refuse it, so one POST of 20,000 CONNECTs costs 20,000 sockets of garbage.
+   * A connection that sends more CONNECTs in one burst than it may hold
+   * namespaces is dropped here, before socket.io decodes the rest.
+   */
+  private readonly onPacket = ((guard: ConnectionGuard) =>
+    function (this: EngineConnection, packet: { type: string; data?: unknown }): void {
+      // socket.io's CONNECT is an engine.io message whose data starts with '0'.
+      if (packet.type !== 'message' || typeof packet.data !== 'string' || packet.data.charCodeAt(0) !== 48) return;
+      guard.countConnect(this);
+    })(this);
+
+  private countConnect(conn: EngineConnection): void {
+    const limit = this.options.maxNamespacesPerConnection;
+    if (!limit) return;
+    if (this.connectsThisTick.size === 0) setImmediate(() => this.connectsThisTick.clear());
+    const count = (this.connectsThisTick.get(conn) ?? 0) + 1;
+    this.connectsThisTick.set(conn, count);
+    if (count === limit + 1) {
+      this.logger.warn(`closed a connection that sent more than ${limit} CONNECT packets at once (from ${conn.remoteAddress})`);
+      conn.close(true);
+    }
+  }
 
   private arm(conn: EngineConnection): void {
     const { timeout } = this.options;
@@ -85,7 +124,7 @@ export class ConnectionGuard {
         this.disarm(conn);
         if (this.useful.get(conn)) return;
         this.onIdle(conn);
-        setImmediate(() => conn.close()); // after what onIdle said has gone out
+        setImmediate(() => this.close(conn)); // after what onIdle said was written
       }, timeout + IDLE_SLACK_MS),
     );
     conn.once('close', this.onClose);
@@ -134,14 +173,40 @@ export class ConnectionGuard {
     headers['set-cookie'] = [...(Array.isArray(existing) ? existing : existing ? [existing] : []), cookie];
   };
 
+  /**
+   * Closes a connection once what was written to it has gone out. A
+   * long-polling client sees it only on its next GET, and a raw client may never
+   * send one, so after a short grace the buffer is discarded. With nothing to
+   * send and no GET waiting, it closes at once (a graceful close would wait for
+   * engine.io's 30 s close timeout).
+   */
+  close(conn: EngineConnection): void {
+    const polling = conn.transport?.name === 'polling';
+    if (!polling) return conn.close();
+    if (!conn.writeBuffer?.length || this.closing.has(conn)) return conn.close(true);
+    // A graceful close of a long-polling transport waits for another GET after the
+    // flush (engine.io's orderly close), so discard right after the flush instead.
+    const done = (): void => {
+      clearTimeout(timer);
+      this.closing.delete(conn);
+      conn.off('drain', done);
+      conn.close(true);
+    };
+    const timer = setTimeout(done, CLOSE_GRACE_MS);
+    this.closing.set(conn, timer);
+    conn.on('drain', done);
+  }
+
   /** Live entries, for leak checks. */
   sizes(): { idleTimers: number } {
-    return { idleTimers: this.idle.size };
+    return { idleTimers: this.idle.size + this.closing.size };
   }
 
   shutdown(): void {
     this.closed = true;
     for (const conn of [...this.idle.keys()]) this.disarm(conn);
+    for (const timer of this.closing.values()) clearTimeout(timer);
+    this.closing.clear();
     for (const engine of this.engines) {
       engine.off('connection', this.onConnection);
       engine.off('initial_headers', this.setCookie);

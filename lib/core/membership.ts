@@ -107,7 +107,7 @@ export class Membership {
 
   /** After a refused CONNECT: a connection with no socket left is closed once the refusal has gone out. */
   closeIfEmpty(socket: Socket): void {
-    if (!this.admission.socketsOf(socket.client).length) conn(socket).close();
+    if (!this.admission.socketsOf(socket.client).length) this.guard.close(conn(socket));
   }
 
   clear(): void {

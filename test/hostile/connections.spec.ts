@@ -1,0 +1,133 @@
+/**
+ * Attacks on the connection itself, written the way an attacker sends them:
+ * raw engine.io long-polling requests, batches of packets in one request,
+ * namespaces connected and left, refused connections kept open.
+ */
+import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Server } from 'socket.io';
+import type { AuthSocketModuleOptions } from '../../lib/index.js';
+import { authenticate, closeClients, connect, connected, createApp, sleep, type TestApp } from '../support/harness.js';
+import { openPolling, SEP } from '../support/raw.js';
+import { tokenAuth } from '../support/strategies.js';
+
+@WebSocketGateway()
+class Gateway {
+  @WebSocketServer() server!: Server;
+}
+
+@WebSocketGateway({ namespace: '/b' })
+class SecondGateway {}
+
+interface EngineView {
+  clientsCount: number;
+}
+
+describe('hostile connections', () => {
+  let t: TestApp;
+  let server: Server;
+  const engine = (): EngineView => (server as unknown as { engine: EngineView }).engine;
+  async function app(options: Partial<AuthSocketModuleOptions> = {}): Promise<void> {
+    t = await createApp({ ...tokenAuth, timeout: 1000, ...options }, { providers: [Gateway, SecondGateway] });
+    server = t.app.get(Gateway).server;
+  }
+  afterEach(async () => {
+    closeClients();
+    await t?.close();
+  });
+
+  it('20,000 CONNECTs in one long-polling POST leave at most one socket per namespace and cost little memory', async () => {
+    await app({ timeout: 5000 });
+    const control = connect(t.url); // control: another client is unaffected
+    await authenticate(control, { token: 'alice-token' });
+    const poll = await openPolling(t.url);
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const batch = Array.from({ length: 20_000 }, (_, i) => (i % 2 ? '40/b,' : '40')).join(SEP);
+    await poll.post(batch).catch(() => undefined); // the server may drop the connection mid-request
+    await sleep(300);
+    expect(server.of('/').sockets.size).toBeLessThanOrEqual(2); // the control's and at most one more
+    expect(server.of('/b').sockets.size).toBeLessThanOrEqual(1);
+    expect(engine().clientsCount).toBe(1); // the flooding connection is gone; the control stays
+    global.gc?.();
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024);
+    expect(control.connected).toBe(true);
+  });
+
+  it('a batch with a second CONNECT for a namespace: one socket each, the duplicates refused with a code', async () => {
+    await app({ timeout: 5000 });
+    const poll = await openPolling(t.url);
+    await poll.post(['40', '40', '40/b,', '40/b,'].join(SEP));
+    await sleep(100);
+    const answer = (await poll.get()).body.split(SEP);
+    expect(server.of('/').sockets.size).toBe(1);
+    expect(server.of('/b').sockets.size).toBe(1);
+    expect(answer.filter((p) => /^40(\/b,)?\{"sid"/.test(p))).toHaveLength(2);
+    const refused = answer.filter((p) => p.startsWith('44'));
+    expect(refused).toHaveLength(2);
+    for (const packet of refused) expect(packet).toContain('"code":"duplicate_namespace"');
+    expect(t.auth.stats().pending).toBe(2);
+  });
+
+  it('300 connections that CONNECT and DISCONNECT without authenticating are all closed within timeout + 2 s', async () => {
+    await app({ timeout: 1000, maxPendingPerAddress: 0 }); // the per-address cap would refuse most of them at once
+    const keeper = connect(t.url); // control: an authenticated connection stays
+    await authenticate(keeper, { token: 'alice-token' });
+    const polls = await Promise.all(Array.from({ length: 300 }, () => openPolling(t.url)));
+    expect(engine().clientsCount).toBeGreaterThan(250); // they are open (a slow machine may already close the first)
+    await Promise.all(polls.map((p) => p.post('40')));
+    await Promise.all(polls.map((p) => p.get())); // the CONNECT's answer
+    await Promise.all(polls.map((p) => p.post('41')));
+    await sleep(100);
+    expect(server.of('/').sockets.size).toBe(1); // the zombies hold no socket at all
+    await sleep(1000 + 2000);
+    expect(engine().clientsCount).toBe(1);
+    expect(keeper.connected).toBe(true);
+  });
+
+  it('a connection that never sends CONNECT is closed after the timeout, not socket.io’s 45 s', async () => {
+    await app({ timeout: 1000 });
+    await openPolling(t.url);
+    expect(engine().clientsCount).toBe(1);
+    await sleep(1000 + 1500);
+    expect(engine().clientsCount).toBe(0);
+  });
+
+  it('joining and leaving namespaces does not extend the deadline of a connection that never authenticates', async () => {
+    await app({ timeout: 1000 });
+    const poll = await openPolling(t.url);
+    const started = Date.now();
+    // Keep switching namespaces for longer than the timeout.
+    while (Date.now() - started < 1200 && engine().clientsCount === 1) {
+      await poll.post('40/b,').catch(() => undefined);
+      await poll.get().catch(() => undefined);
+      await poll.post('41/b,').catch(() => undefined);
+    }
+    await sleep(1000);
+    expect(engine().clientsCount).toBe(0);
+  });
+
+  it('a connection refused at CONNECT (too_many_pending) is closed once the refusal went out', async () => {
+    await app({ timeout: 10_000, maxPendingPerAddress: 1 });
+    const first = connect(t.url);
+    await connected(first);
+    // A raw client: socket.io-client would close its own connection on connect_error.
+    const poll = await openPolling(t.url);
+    await poll.post('40');
+    const answer = await poll.get();
+    expect(answer.body).toMatch(/^44\{.*"code":"too_many_pending"/); // the refusal went out first
+    await sleep(300);
+    expect(engine().clientsCount).toBe(1); // only the first; not kept for socket.io's 45 s
+    expect(first.connected).toBe(true);
+  });
+
+  it('a refused raw client that never polls again is dropped after a short grace', async () => {
+    await app({ timeout: 10_000, maxPendingPerAddress: 1 });
+    const first = connect(t.url);
+    await connected(first);
+    const poll = await openPolling(t.url);
+    await poll.post('40');
+    expect(engine().clientsCount).toBe(2);
+    await sleep(1500);
+    expect(engine().clientsCount).toBe(1);
+  });
+});
