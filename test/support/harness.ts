@@ -56,6 +56,17 @@ export function connect(url: string, options: Partial<ManagerOptions & SocketOpt
   return socket;
 }
 
+/**
+ * Another namespace on the same connection as `root`. `Manager#socket()` already
+ * sends the CONNECT (autoConnect): calling `.connect()` on it as well would send
+ * a second CONNECT for the namespace, and the server would hold two sockets.
+ */
+export function connectNamespace(root: ClientSocket, namespace: string): ClientSocket {
+  const socket = root.io.socket(namespace);
+  clients.add(socket);
+  return socket;
+}
+
 export function closeClients(): void {
   for (const socket of clients) socket.disconnect();
   clients.clear();
@@ -90,6 +101,19 @@ export function connected(socket: ClientSocket, ms = 3000): Promise<void> {
 export async function authenticate(socket: ClientSocket, credentials: unknown, ms = 3000): Promise<any> {
   await connected(socket, ms);
   return socket.timeout(ms).emitWithAck('authentication', credentials);
+}
+
+/**
+ * A negative check with its positive controls: `witness` (the same broadcast,
+ * awaited on a socket that should get it) arrived, then after `settleMs` the
+ * silent socket has seen nothing and is still connected, so its silence is the
+ * gate's doing and not a lost connection or a broadcast never sent.
+ */
+export async function expectMissed(silent: ClientSocket, seen: unknown[], witness: Promise<unknown>, settleMs = 100): Promise<void> {
+  await witness;
+  await sleep(settleMs);
+  expect(seen).toEqual([]);
+  expect(silent.connected).toBe(true);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
