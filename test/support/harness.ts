@@ -4,6 +4,8 @@ import { Test } from '@nestjs/testing';
 import { io, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { AuthSocketModule, AuthSocketService, type AuthSocketModuleOptions } from '../../lib/index.js';
 
 export interface TestApp {
@@ -172,4 +174,72 @@ export async function withApp(
     closeClients();
     await t.close();
   }
+}
+
+const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
+
+/**
+ * Watches the real timers and event listeners that code under lib/ creates,
+ * told apart by the call site on the stack. Leak checks built on it observe
+ * the runtime itself, not the module's own bookkeeping, so a teardown that
+ * empties its maps but forgets to clear a timer or remove a listener is caught.
+ */
+export function trackLibResources(): {
+  liveTimers(): string[];
+  listenersStillOn(emitters: object[]): string[];
+  restore(): void;
+} {
+  // The first frame past this wrapper (and socket.io's typed-events forwarder) is the caller.
+  const fromLib = (): string | undefined => {
+    const caller = new Error().stack!.split('\n').slice(3).find((frame) => !frame.includes('typed-events'));
+    return caller?.includes(LIB_DIR) ? caller.trim() : undefined;
+  };
+  const timers = new Map<unknown, string>();
+  const listeners: Array<{ emitter: EventEmitter; event: string | symbol; fn: (...args: any[]) => void; site: string }> = [];
+  const g = globalThis as any;
+  const real = { setTimeout: g.setTimeout, setInterval: g.setInterval, clearTimeout: g.clearTimeout, clearInterval: g.clearInterval };
+  const proto = EventEmitter.prototype as any;
+  const realOn = { on: proto.on, addListener: proto.addListener, prependListener: proto.prependListener, once: proto.once };
+
+  g.setTimeout = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const site = fromLib();
+    const handle = real.setTimeout((...a: unknown[]) => {
+      timers.delete(handle);
+      fn(...a);
+    }, ms, ...args);
+    if (site) timers.set(handle, `setTimeout ${site}`);
+    return handle;
+  };
+  g.setInterval = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const site = fromLib();
+    const handle = real.setInterval(fn, ms, ...args);
+    if (site) timers.set(handle, `setInterval ${site}`);
+    return handle;
+  };
+  g.clearTimeout = (handle: unknown) => {
+    timers.delete(handle);
+    real.clearTimeout(handle);
+  };
+  g.clearInterval = (handle: unknown) => {
+    timers.delete(handle);
+    real.clearInterval(handle);
+  };
+  for (const method of Object.keys(realOn) as Array<keyof typeof realOn>) {
+    proto[method] = function (this: EventEmitter, event: string | symbol, fn: (...args: any[]) => void) {
+      const site = fromLib();
+      if (site) listeners.push({ emitter: this, event, fn, site });
+      return realOn[method].call(this, event, fn);
+    };
+  }
+  return {
+    liveTimers: () => [...timers.values()],
+    listenersStillOn: (emitters) =>
+      listeners
+        .filter((l) => emitters.includes(l.emitter) && l.emitter.rawListeners(l.event).some((f: any) => f === l.fn || f.listener === l.fn))
+        .map((l) => `${String(l.event)} ${l.site}`),
+    restore: () => {
+      Object.assign(g, real);
+      Object.assign(proto, realOn);
+    },
+  };
 }

@@ -1,0 +1,106 @@
+/**
+ * Teardown leaves nothing behind. Checked against the module's own counts and,
+ * independently, against the runtime: the real timers and listeners lib/
+ * created (trackLibResources) and socket.io's adapter maps.
+ */
+import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Server } from 'socket.io';
+import { Authenticated } from '../../lib/index.js';
+import { authenticate, closeClients, connect, connected, createApp, sleep, trackLibResources } from '../support/harness.js';
+import { tokenAuth } from '../support/strategies.js';
+
+@WebSocketGateway()
+class RootGateway {
+  @WebSocketServer() server!: Server;
+
+  @SubscribeMessage('shout')
+  shout(@MessageBody() text: string): void {
+    this.server.emit('news', text);
+  }
+}
+
+@WebSocketGateway({ namespace: '/admin' })
+class AdminGateway {
+  @Authenticated()
+  @SubscribeMessage('secret')
+  secret(): string {
+    return 'admin-secret';
+  }
+}
+
+describe('nothing is left behind', () => {
+  it('after app.close(), no session, timer, listener or adapter membership remains', async () => {
+    const tracked = trackLibResources();
+    try {
+      const t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
+      const server = t.app.get(RootGateway).server;
+      const namespaces = [server.of('/'), server.of('/admin')];
+      const authed = connect(t.url);
+      await authenticate(authed, { token: 'alice-token', expiresAt: Date.now() + 60_000 });
+      const pending = connect(`${t.url}/admin`);
+      await connected(pending);
+      const failed = connect(t.url);
+      await authenticate(failed, { token: 'bad' });
+      // Still in flight at close: its strategy timer outlives every socket.
+      const inFlight = connect(t.url);
+      await connected(inFlight);
+      inFlight.emit('authentication', { token: 'bob-token', delayMs: 1500 });
+      await sleep(50);
+
+      const during = t.auth.resourceCounts();
+      expect(during.sessions).toBe(3);
+      expect(during.timers).toBeGreaterThanOrEqual(5); // expiry, two pending timeouts, strategy timer, failure-window sweep
+      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(5);
+      expect(tracked.listenersStillOn(namespaces).filter((l) => l.startsWith('connection '))).toHaveLength(2);
+      expect(namespaces[0].adapter.sids.has(authed.id!)).toBe(true);
+
+      await t.close();
+      closeClients();
+      await sleep(20);
+      expect(tracked.liveTimers()).toEqual([]);
+      expect(tracked.listenersStillOn([server, server.engine, ...namespaces])).toEqual([]);
+      for (const nsp of namespaces) expect({ rooms: nsp.adapter.rooms.size, sids: nsp.adapter.sids.size }).toEqual({ rooms: 0, sids: 0 });
+      expect(t.auth.resourceCounts()).toEqual({
+        sessions: 0,
+        timers: 0,
+        pendingTotal: 0,
+        pendingAddresses: 0,
+        failureWindows: 0,
+        heldSockets: 0,
+        releasedSockets: 0,
+        recoveries: 0,
+        connectionListeners: 0,
+      });
+    } finally {
+      tracked.restore();
+    }
+  });
+
+  it('a client that disconnects while pending or while in flight leaves nothing behind', async () => {
+    const tracked = trackLibResources();
+    const t = await createApp({ ...tokenAuth, timeout: 5000 }, { providers: [RootGateway] });
+    try {
+      const pending = connect(t.url);
+      await connected(pending);
+      const inFlight = connect(t.url);
+      await connected(inFlight);
+      inFlight.emit('authentication', { token: 'alice-token', delayMs: 300 });
+      await sleep(50);
+      expect(t.auth.resourceCounts().sessions).toBe(2);
+      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(3); // two pending timeouts, one strategy timer
+      pending.disconnect();
+      inFlight.disconnect();
+      await sleep(400);
+      expect(tracked.liveTimers()).toEqual([]);
+      const counts = t.auth.resourceCounts();
+      expect({ ...counts, connectionListeners: 0 }).toEqual({
+        sessions: 0, timers: 0, pendingTotal: 0, pendingAddresses: 0, failureWindows: 0,
+        heldSockets: 0, releasedSockets: 0, recoveries: 0, connectionListeners: 0,
+      });
+    } finally {
+      tracked.restore();
+      closeClients();
+      await t.close();
+    }
+  });
+});
