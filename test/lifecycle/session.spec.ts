@@ -1,7 +1,7 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, type AuthOutcome, type AuthSocketModuleOptions } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, createApp, expectMissed, once, record, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway()
@@ -53,10 +53,9 @@ describe('expiry', () => {
     expect(alice.connected).toBe(true);
     // Detached and refused while pending again.
     const news = record(alice, 'news');
+    const witness = once(bob, 'news');
     bob.emit('shout', 'while-expired');
-    await once(bob, 'news');
-    await sleep(50);
-    expect(news).toEqual([]);
+    await expectMissed(alice, news, witness);
     expect((await alice.timeout(2000).emitWithAck('guarded')).error.code).toBe('unauthenticated');
     // Re-authenticating restores everything.
     expect((await authenticate(alice, { token: 'alice-token', expiresAt: Date.now() + 60_000 })).ok).toBe(true);
@@ -172,6 +171,7 @@ describe('concurrent attempts', () => {
     await once(c, 'authenticated');
     await sleep(100);
     expect(authenticated).toHaveLength(1); // never double-applied
+    expect(c.connected).toBe(true);
   });
 });
 
@@ -193,10 +193,9 @@ describe('deauthenticate and revoke', () => {
     expect(await told).toEqual({ code: 'deauthenticated', message: 'Session ended by the server', reauthenticate: true });
     expect(alice.connected).toBe(true);
     const news = record(alice, 'news');
+    const witness = once(bob, 'news');
     bob.emit('shout', 'x');
-    await once(bob, 'news');
-    await sleep(50);
-    expect(news).toEqual([]);
+    await expectMissed(alice, news, witness);
     expect((await alice.timeout(2000).emitWithAck('guarded')).error.code).toBe('unauthenticated');
     expect(t.auth.deauthenticate(serverSocket(t, alice.id!))).toBe(false);
     // It may authenticate again, even as someone else.
@@ -242,10 +241,16 @@ describe('observability', () => {
       await once(ok, 'disconnect', 2000); // expired
       const bob = connect(t.url);
       await authenticate(bob, { token: 'bob-token' });
+      const bobId = bob.id!;
+      const told = once(bob, 'unauthorized');
+      expect(t.auth.deauthenticate(serverSocket(t, bobId))).toBe(true);
+      expect((await told).code).toBe('deauthenticated');
+      await authenticate(bob, { token: 'bob-token' });
       await t.auth.revoke('bob');
       await once(bob, 'disconnect');
       const types = hooked.map((o) => (o.type === 'failed' ? `failed:${o.code}` : o.type));
-      expect(types).toEqual(expect.arrayContaining(['authenticated', 'failed:invalid_credentials', 'timeout', 'expired', 'revoked']));
+      expect(types).toEqual(expect.arrayContaining(['authenticated', 'failed:invalid_credentials', 'timeout', 'expired', 'deauthenticated', 'revoked']));
+      expect(hooked.find((o) => o.type === 'deauthenticated')).toMatchObject({ principalId: 'bob', socketId: bobId, namespace: '/' });
       expect(streamed).toEqual(hooked);
       expect(t.auth.stats().failures).toMatchObject({ invalid_credentials: 1, timeout: 1, expired: 1, revoked: 1 });
     } finally {
