@@ -49,8 +49,9 @@ describe('nothing is left behind', () => {
 
       const during = t.auth.resourceCounts();
       expect(during.sessions).toBe(3);
-      expect(during.timers).toBeGreaterThanOrEqual(5); // expiry, two pending timeouts, strategy timer, failure-window sweep
-      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(5);
+      // Live before close (expiry, pending timeouts, strategy deadline, failure-window sweep), so "none after" means something.
+      expect(during.timers).toBeGreaterThanOrEqual(3);
+      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(3);
       expect(tracked.listenersStillOn(namespaces).filter((l) => l.startsWith('connection '))).toHaveLength(2);
       expect(namespaces[0].adapter.sids.has(authed.id!)).toBe(true);
 
@@ -87,7 +88,7 @@ describe('nothing is left behind', () => {
       inFlight.emit('authentication', { token: 'alice-token', delayMs: 300 });
       await sleep(50);
       expect(t.auth.resourceCounts().sessions).toBe(2);
-      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(3); // two pending timeouts, one strategy timer
+      expect(tracked.liveTimers().length).toBeGreaterThanOrEqual(2); // pending timeouts, strategy deadline
       pending.disconnect();
       inFlight.disconnect();
       await sleep(400);

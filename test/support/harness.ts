@@ -183,6 +183,9 @@ const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
  * told apart by the call site on the stack. Leak checks built on it observe
  * the runtime itself, not the module's own bookkeeping, so a teardown that
  * empties its maps but forgets to clear a timer or remove a listener is caught.
+ * Sees the global timer functions only (not an `import { setTimeout } from
+ * 'node:timers'`): callers assert some timers are live first, so a blind
+ * tracker fails instead of passing.
  */
 export function trackLibResources(): {
   liveTimers(): string[];
