@@ -6,7 +6,7 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server } from 'socket.io';
 import { Authenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, sleep, trackLibResources } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, createApp, sleep, trackLibResources, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway()
@@ -28,11 +28,19 @@ class AdminGateway {
   }
 }
 
+/** The counts that are not zero (all of them must be, whatever counts the module keeps). */
+function nonZero(counts: Record<string, number>): Record<string, number> {
+  expect(Object.keys(counts).length).toBeGreaterThan(3);
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
+}
+
 describe('nothing is left behind', () => {
   it('after app.close(), no session, timer, listener or adapter membership remains', async () => {
     const tracked = trackLibResources();
+    let t: TestApp | undefined;
+    let closed = false;
     try {
-      const t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
+      t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
       const server = t.app.get(RootGateway).server;
       const namespaces = [server.of('/'), server.of('/admin')];
       const authed = connect(t.url);
@@ -56,24 +64,17 @@ describe('nothing is left behind', () => {
       expect(namespaces[0].adapter.sids.has(authed.id!)).toBe(true);
 
       await t.close();
+      closed = true;
       closeClients();
       await sleep(20);
       expect(tracked.liveTimers()).toEqual([]);
       expect(tracked.listenersStillOn([server, server.engine, ...namespaces])).toEqual([]);
       for (const nsp of namespaces) expect({ rooms: nsp.adapter.rooms.size, sids: nsp.adapter.sids.size }).toEqual({ rooms: 0, sids: 0 });
-      expect(t.auth.resourceCounts()).toEqual({
-        sessions: 0,
-        timers: 0,
-        pendingTotal: 0,
-        pendingAddresses: 0,
-        failureWindows: 0,
-        heldSockets: 0,
-        releasedSockets: 0,
-        recoveries: 0,
-        connectionListeners: 0,
-      });
+      expect(nonZero(t.auth.resourceCounts())).toEqual({});
     } finally {
       tracked.restore();
+      closeClients();
+      if (!closed) await t?.close();
     }
   });
 
@@ -93,11 +94,10 @@ describe('nothing is left behind', () => {
       inFlight.disconnect();
       await sleep(400);
       expect(tracked.liveTimers()).toEqual([]);
-      const counts = t.auth.resourceCounts();
-      expect({ ...counts, connectionListeners: 0 }).toEqual({
-        sessions: 0, timers: 0, pendingTotal: 0, pendingAddresses: 0, failureWindows: 0,
-        heldSockets: 0, releasedSockets: 0, recoveries: 0, connectionListeners: 0,
-      });
+      // The app is still running, so its connection listeners stay; everything else is back to zero.
+      const { connectionListeners, ...counts } = t.auth.resourceCounts();
+      expect(connectionListeners).toBeGreaterThan(0);
+      expect(nonZero(counts)).toEqual({});
     } finally {
       tracked.restore();
       closeClients();
