@@ -226,19 +226,22 @@ describe('deauthenticate and revoke', () => {
 describe('observability', () => {
   it('every outcome reaches onOutcome and the outcomes stream; stats counts sockets and failures', async () => {
     const hooked: AuthOutcome[] = [];
-    const t = await app({ timeout: 300, onOutcome: (o) => hooked.push(o) });
+    const t = await app({ timeout: 500, onOutcome: (o) => hooked.push(o) });
     const streamed: AuthOutcome[] = [];
     const sub = t.auth.outcomes.subscribe((o) => streamed.push(o));
     try {
       const ok = connect(t.url);
-      await authenticate(ok, { token: 'alice-token', expiresAt: Date.now() + 400 });
+      // Listening from the start: under load both may end before this test gets round to awaiting them.
+      const expired = once(ok, 'disconnect', 5000);
+      await authenticate(ok, { token: 'alice-token', expiresAt: Date.now() + 1000 });
       const pending = connect(t.url);
+      const timedOut = once(pending, 'disconnect', 5000);
       await connected(pending);
       expect(t.auth.stats()).toMatchObject({ pending: 1, authenticated: 1 });
       const bad = connect(t.url);
       await authenticate(bad, { token: 'x' });
-      await once(pending, 'disconnect', 2000); // timeout
-      await once(ok, 'disconnect', 2000); // expired
+      await timedOut;
+      await expired;
       const bob = connect(t.url);
       await authenticate(bob, { token: 'bob-token' });
       const bobId = bob.id!;
