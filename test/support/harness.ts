@@ -118,6 +118,15 @@ export async function expectMissed(silent: ClientSocket, seen: unknown[], witnes
   expect(silent.connected).toBe(true);
 }
 
+/** Resolves once `condition()` holds (polled every 10 ms); rejects after `ms`. For events that may already have happened. */
+export async function until(condition: () => boolean, ms = 3000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
