@@ -43,12 +43,29 @@ describe('parseCredentials', () => {
   });
 
   it('drops __proto__, constructor and prototype keys at every depth', () => {
-    const hostile = JSON.parse('{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}},"ok":1}}');
-    const parsed = parseCredentials(hostile, 1000);
-    expect(parsed).toEqual({ ok: true, credentials: { a: { ok: 1 } } });
-    const fromString = parseCredentials('{"__proto__":{"polluted":true}}', 1000);
-    expect(fromString.ok && Object.getPrototypeOf(fromString.credentials)).toBe(Object.prototype);
-    expect(({} as any).polluted).toBeUndefined();
+    /** Every own key at every depth, and whether every object has the plain prototype. */
+    const walk = (value: unknown, keys: string[] = []): string[] => {
+      if (value === null || typeof value !== 'object') return keys;
+      expect(Object.getPrototypeOf(value)).toBe(Array.isArray(value) ? Array.prototype : Object.prototype);
+      for (const key of Object.getOwnPropertyNames(value)) {
+        keys.push(key);
+        walk((value as Record<string, unknown>)[key], keys);
+      }
+      return keys;
+    };
+    const unsafe = (keys: string[]) => keys.filter((k) => ['__proto__', 'constructor', 'prototype'].includes(k));
+    const hostileJson = '{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}},"ok":1},"list":[{"__proto__":{"polluted":true}}]}';
+
+    for (const payload of [JSON.parse(hostileJson), hostileJson]) {
+      const parsed = parseCredentials(payload, 1000);
+      expect(parsed).toEqual({ ok: true, credentials: { a: { ok: 1 }, list: [{}] } });
+      if (!parsed.ok) continue;
+      expect(unsafe(walk(parsed.credentials))).toEqual([]);
+      // What an app might do with credentials: a shallow copy sets the copy's prototype from an own "__proto__" key.
+      const copy = Object.assign({}, parsed.credentials) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+      expect(copy.polluted).toBeUndefined();
+    }
   });
 
   it('refuses nesting deep enough to overflow the stack instead of throwing', () => {

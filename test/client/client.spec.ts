@@ -1,14 +1,24 @@
-import { WebSocketGateway } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { AuthClientError, authenticate, type AuthState } from '../../lib/client/index.js';
-import { AUTH_STRATEGY, AuthSocketModule, type AuthSocketModuleOptions } from '../../lib/index.js';
-import { closeClients, connect, connected, once, sleep } from '../support/harness.js';
+import { AUTH_STRATEGY, AuthSocketModule, AuthUser, Authenticated, type AuthPrincipal, type AuthSocketModuleOptions } from '../../lib/index.js';
+import { closeClients, connect, connected, once, sleep, until } from '../support/harness.js';
 import { type TokenStrategy, tokenAuth } from '../support/strategies.js';
 
+/** What the guarded handler ran for, in order. */
+const ran: string[] = [];
+
 @WebSocketGateway()
-class Gateway {}
+class Gateway {
+  @Authenticated()
+  @SubscribeMessage('guarded')
+  guarded(@AuthUser() user: AuthPrincipal, @MessageBody() text: string): string {
+    ran.push(text);
+    return `${user.id}:${text}`;
+  }
+}
 
 async function start(options: Partial<AuthSocketModuleOptions> = {}, port = 0): Promise<{ app: INestApplication; url: string; port: number; strategy: TokenStrategy }> {
   const moduleRef = await Test.createTestingModule({
@@ -79,7 +89,8 @@ describe('client helper', () => {
       let disconnects = 0;
       socket.on('disconnect', () => disconnects++);
       await auth;
-      await once(socket, 'authenticated', 3000); // the second one, after expiry
+      // The second authentication, after expiry (it may already be done: the expiry is 200 ms away).
+      await until(() => states.length >= 3, 5000, 'a second authentication');
       expect(fetched).toBe(2);
       expect(states).toEqual(['authenticated', 'pending', 'authenticated']);
       expect(disconnects).toBe(0);
@@ -134,19 +145,33 @@ describe('client helper', () => {
     }
   });
 
-  it('messages emitted right after authenticate() are held by the server until the outcome', async () => {
+  it('messages emitted right after authenticate() on a connected socket are held by the server until the outcome', async () => {
     const server = await start();
     try {
+      ran.length = 0;
       const socket = connect(server.url);
-      const auth = authenticate(socket, { token: 'bob-token', delayMs: 100 });
-      const rooms: unknown[] = [];
-      socket.on('authenticated', () => rooms.push('authenticated'));
-      await auth;
-      expect(rooms).toEqual(['authenticated']);
-      auth.close();
-      socket.emit('authentication', { token: 'bob-token' }); // after close(), the helper no longer listens
-      await once(socket, 'authenticated');
-      expect(auth.state).toBe('authenticated');
+      await connected(socket);
+      const heard: string[] = [];
+      socket.on('authenticated', () => heard.push('authenticated'));
+      // The strategy takes 200 ms: both messages reach the server while the attempt is in flight.
+      const auth = authenticate(socket, { token: 'bob-token', delayMs: 200 });
+      const replies = ['one', 'two'].map((text) =>
+        socket.timeout(3000).emitWithAck('guarded', text).then((reply: unknown) => (heard.push(String(reply)), reply)),
+      );
+      expect(ran).toEqual([]);
+      expect(await auth).toEqual({ id: 'bob', name: 'Bob' });
+      expect(await Promise.all(replies)).toEqual(['bob:one', 'bob:two']);
+      expect(heard).toEqual(['authenticated', 'bob:one', 'bob:two']);
+      expect(ran).toEqual(['one', 'two']);
+
+      // After a refusal, the held messages are refused and their handler never runs.
+      const refusedSocket = connect(server.url);
+      await connected(refusedSocket);
+      const refused = authenticate(refusedSocket, { token: 'wrong', delayMs: 200 });
+      const reply = refusedSocket.timeout(3000).emitWithAck('guarded', 'three');
+      await expect(refused).rejects.toMatchObject({ code: 'invalid_credentials' });
+      expect(await reply).toEqual({ ok: false, error: { code: 'unauthenticated', message: 'Not authenticated' } });
+      expect(ran).toEqual(['one', 'two']);
     } finally {
       await server.app.close();
     }

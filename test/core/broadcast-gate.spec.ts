@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import { installGate } from '../../lib/core/broadcast-gate.js';
-import { closeClients, connect, connected, once, record, sleep } from '../support/harness.js';
+import { closeClients, connect, connected, expectMissed, once, record, sleep } from '../support/harness.js';
 
 async function bareServer(options: ConstructorParameters<typeof Server>[1] = {}) {
   const http = createServer();
@@ -18,6 +18,21 @@ async function bareServer(options: ConstructorParameters<typeof Server>[1] = {})
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const serverSide = (id: string): Socket => io.of('/').sockets.get(id)!;
   return { io, url, serverSide, close: () => new Promise<void>((r) => io.close(() => r())) };
+}
+
+/** A released socket in `room`: the positive control that a broadcast was really sent. */
+async function witness(s: Awaited<ReturnType<typeof bareServer>>, room: string) {
+  const w = connect(s.url);
+  await connected(w);
+  const server = s.serverSide(w.id!);
+  installGate(s.io.of('/')).release(server);
+  await server.join(room);
+  const seen = record<string>(w, 'b');
+  /** Resolves once the witness has received `count` broadcasts. */
+  const received = async (count: number): Promise<void> => {
+    while (seen.length < count) await once(w, 'b');
+  };
+  return { id: w.id!, seen, received };
 }
 
 describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', () => {
@@ -41,19 +56,22 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       await connected(c);
       const server = s.serverSide(c.id!);
       void server.join('room');
+      const w = await witness(s, 'room');
       const seen = record(c, 'b');
       s.io.emit('b', 'all');
       s.io.to('room').emit('b', 'room');
       s.io.to(c.id!).emit('b', 'to-id-from-server');
-      await sleep(50);
-      expect(seen).toEqual([]);
+      await expectMissed(c, seen, w.received(2));
+      expect(w.seen).toEqual(['all', 'room']);
       // Membership is held outside the adapter, but socket.rooms stays truthful.
-      expect(s.io.of('/').adapter.rooms.get('room')).toBeUndefined();
+      expect([...s.io.of('/').adapter.rooms.get('room')!]).toEqual([w.id]); // the witness only
       expect([...server.rooms].sort()).toEqual([c.id, 'room'].sort());
 
       installGate(s.io.of('/')).release(server);
       s.io.to('room').emit('b', 'room-after');
       expect(await once(c, 'b')).toBe('room-after');
+      s.io.to(c.id!).emit('b', 'to-id-after');
+      expect(await once(c, 'b')).toBe('to-id-after');
     } finally {
       await s.close();
     }
@@ -69,10 +87,10 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       gate.release(server);
       void server.join('room');
       gate.hold(server);
+      const w = await witness(s, 'room');
       const seen = record(c, 'b');
       s.io.to('room').emit('b', 'while-detached');
-      await sleep(50);
-      expect(seen).toEqual([]);
+      await expectMissed(c, seen, w.received(1));
       gate.release(server);
       s.io.to('room').emit('b', 'back');
       expect(await once(c, 'b')).toBe('back');
@@ -87,11 +105,14 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       const c = connect(s.url);
       await connected(c);
       const server = s.serverSide(c.id!);
+      const w = await witness(s, 'room');
       const seen = record(c, 'b');
       s.io.emit('b', 'broadcast');
       server.emit('b', 'direct');
-      await sleep(50);
+      await w.received(1);
+      await sleep(100);
       expect(seen).toEqual(['direct']);
+      expect(c.connected).toBe(true);
     } finally {
       await s.close();
     }

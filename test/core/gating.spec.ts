@@ -1,7 +1,7 @@
 import { ConnectedSocket, MessageBody, type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, createApp, expectMissed, once, record, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 const seenInHandleConnection: unknown[] = [];
@@ -61,10 +61,9 @@ describe('broadcast gating', () => {
     const pending = connect(t.url);
     await connected(pending);
     const seen = record(pending, 'news');
+    const witness = once(alice, 'news');
     alice.emit('shout', 'one');
-    await once(alice, 'news');
-    await sleep(50);
-    expect(seen).toEqual([]);
+    await expectMissed(pending, seen, witness);
 
     await authenticate(pending, { token: 'bob-token' });
     alice.emit('shout', 'two');
@@ -79,12 +78,18 @@ describe('broadcast gating', () => {
     expect(seenInHandleConnection).toEqual([{ state: 'pending' }]);
   });
 
-  it('a broadcast from handleConnection never reaches the socket being connected', async () => {
+  it('a broadcast from handleConnection reaches authenticated sockets but never the socket being connected', async () => {
+    const alice = connect(t.url);
+    await authenticate(alice, { token: 'alice-token' });
+    const aliceJoined = record<string>(alice, 'joined');
     const a = connect(t.url);
     const joined = record(a, 'joined');
     await connected(a);
-    await sleep(50);
-    expect(joined).toEqual([]);
+    // The broadcast happened: alice heard about a's own connection.
+    const witness = (async () => {
+      while (!aliceJoined.includes(a.id!)) await once(alice, 'joined');
+    })();
+    await expectMissed(a, joined, witness);
   });
 
   it('a pending socket receives no emit to a room it joined in handleConnection', async () => {
@@ -93,10 +98,9 @@ describe('broadcast gating', () => {
     const pending = connect(t.url);
     await connected(pending);
     const seen = record(pending, 'lobby-news');
+    const witness = once(alice, 'lobby-news');
     alice.emit('lobby', 'hello lobby');
-    await once(alice, 'lobby-news');
-    await sleep(50);
-    expect(seen).toEqual([]);
+    await expectMissed(pending, seen, witness);
   });
 
   it('a pending socket receives no socket.broadcast from another client', async () => {
@@ -107,10 +111,9 @@ describe('broadcast gating', () => {
     const pending = connect(t.url);
     await connected(pending);
     const seenPending = record(pending, 'relayed');
+    const witness = once(bob, 'relayed');
     alice.emit('relay', 'psst');
-    await once(bob, 'relayed');
-    await sleep(50);
-    expect(seenPending).toEqual([]);
+    await expectMissed(pending, seenPending, witness);
   });
 
   it('a pending socket on a second namespace receives no namespace emit', async () => {
@@ -119,19 +122,30 @@ describe('broadcast gating', () => {
     const pending = connect(`${t.url}/admin`);
     await connected(pending);
     const seen = record(pending, 'announcement');
+    const witness = once(admin, 'announcement');
     admin.emit('announce', 'maintenance');
-    await once(admin, 'announcement');
-    await sleep(50);
-    expect(seen).toEqual([]);
+    await expectMissed(pending, seen, witness);
   });
 
-  it('a pending socket still sees the rooms it joined through socket.rooms', async () => {
+  it('a pending socket still sees the rooms it joined through socket.rooms, while the adapter does not list it', async () => {
+    const alice = connect(t.url);
+    await authenticate(alice, { token: 'alice-token' });
     const pending = connect(t.url);
     await connected(pending);
     const server = t.app.get(ChatGateway).server;
-    const [socket] = (await server.fetchSockets()).filter(() => false);
-    expect(socket).toBeUndefined(); // pending sockets are absent from fetchSockets
-    const local = server.of('/').sockets.get(pending.id!)!;
+    const nsp = server.of('/');
+    const local = nsp.sockets.get(pending.id!)!;
     expect([...local.rooms].sort()).toEqual([pending.id, 'lobby'].sort());
+    // Kept out of the adapter's membership, which every broadcast and fetchSockets() resolve from.
+    expect(nsp.adapter.rooms.get('lobby')?.has(pending.id!) ?? false).toBe(false);
+    expect(nsp.adapter.sids.has(pending.id!)).toBe(false);
+    const fetched = (await server.fetchSockets()).map((s) => s.id);
+    expect(fetched).toContain(alice.id); // positive control: an authenticated socket is listed
+    expect(fetched).not.toContain(pending.id);
+
+    await authenticate(pending, { token: 'bob-token' });
+    expect([...local.rooms]).toEqual(expect.arrayContaining([pending.id, 'lobby']));
+    expect(nsp.adapter.rooms.get('lobby')?.has(pending.id!)).toBe(true);
+    expect((await server.fetchSockets()).map((s) => s.id)).toContain(pending.id);
   });
 });

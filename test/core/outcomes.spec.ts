@@ -66,7 +66,7 @@ describe('authentication outcomes on the wire', () => {
     expect(await disconnected).toBe('io server disconnect');
   });
 
-  it('a strategy throwing a plain Error yields server_error with a generic message, and the credentials stay out of the log', async () => {
+  it('a strategy throwing a plain Error yields server_error with a generic message, and neither its message nor the token reaches the log', async () => {
     const logs = captureLogs();
     try {
       const c = connect(t.url);
@@ -76,9 +76,11 @@ describe('authentication outcomes on the wire', () => {
     } finally {
       logs.restore();
     }
-    expect(logs.lines.some((l) => l.includes('strategy threw'))).toBe(true);
-    // The strategy's own message embeds the token; the module logs the error, never the credentials object.
-    expect(logs.lines.join('\n')).not.toMatch(/"token"/);
+    const text = logs.lines.join('\n');
+    expect(text).toContain('strategy threw'); // the capture saw the failure being logged
+    // The strategy's message embeds the token, so neither it nor the token itself may reach the log.
+    expect(text).not.toContain('database exploded near alice-token');
+    expect(text).not.toContain('alice-token');
   });
 
   it('an AuthenticationError message reaches the client as is', async () => {

@@ -1,7 +1,8 @@
 /**
  * Property-based fuzzing of the `authentication` payload over real sockets:
- * every generated payload is answered with success or a coded refusal, and
- * the server keeps serving an honest client afterwards.
+ * every generated payload is answered with success or a coded refusal, only
+ * payloads carrying a valid token succeed (as their own user), and the server
+ * keeps serving an honest client afterwards.
  */
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import fc from 'fast-check';
@@ -47,6 +48,32 @@ const payloads = fc.oneof(
   fc.integer({ min: 50, max: 3000 }).map(nest),
 );
 
+const USERS: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
+
+/**
+ * Whom a payload should authenticate as, judged without the module's parser: a
+ * JSON object, or a string holding one, whose own `token` is a known token.
+ */
+function expectedUser(payload: unknown): string | undefined {
+  let value = payload;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+  const token: unknown = Object.getOwnPropertyDescriptor(value, 'token')?.value;
+  return typeof token === 'string' ? USERS[token] : undefined;
+}
+
+/** `{ token }` and nothing else, with a known token: it must be accepted. */
+function plainValidToken(payload: unknown): boolean {
+  const value = typeof payload === 'string' ? (() => { try { return JSON.parse(payload); } catch { return undefined; } })() : payload;
+  return expectedUser(payload) !== undefined && Object.keys(value as object).join() === 'token';
+}
+
 type Answer = { ok: true; user: unknown } | { ok: false; error: { code: string; message: string } };
 
 describe('fuzzing the authentication payload', () => {
@@ -67,10 +94,11 @@ describe('fuzzing the authentication payload', () => {
     await t.close();
   });
 
-  it('answers 5,000 generated payloads with success or a coded refusal, and keeps serving', async () => {
+  it('answers 5,000 generated payloads with success only for a valid token, a coded refusal otherwise, and keeps serving', async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
     const generated = fc.sample(payloads, { numRuns: 5000, seed });
     const problems: string[] = [];
+    let successes = 0;
     const describe = (p: unknown): string => {
       const text = typeof p === 'string' ? JSON.stringify(p) : (() => { try { return JSON.stringify(p) ?? String(p); } catch { return String(p); } })();
       return (text ?? String(p)).slice(0, 120);
@@ -91,10 +119,16 @@ describe('fuzzing the authentication payload', () => {
             });
             c.emit('authentication', payload);
             const got = await answer;
-            const fine = got.ok
-              ? typeof (got.user as { id?: unknown })?.id === 'string'
-              : (AUTH_ERROR_CODES as readonly string[]).includes(got.error?.code);
-            if (!fine) problems.push(`${describe(payload)} → ${describe(got)}`);
+            const expected = expectedUser(payload);
+            if (got.ok) {
+              successes++;
+              // Only a valid token succeeds, and as its own user.
+              if ((got.user as { id?: unknown })?.id !== expected) problems.push(`${describe(payload)} → succeeded as ${describe(got.user)}`);
+            } else if (!(AUTH_ERROR_CODES as readonly string[]).includes(got.error?.code)) {
+              problems.push(`${describe(payload)} → ${describe(got)}`);
+            } else if (plainValidToken(payload)) {
+              problems.push(`${describe(payload)} → refused a valid token: ${describe(got)}`);
+            }
           } catch (err) {
             problems.push(`${describe(payload)} → ${(err as Error).message}`);
           } finally {
@@ -107,6 +141,9 @@ describe('fuzzing the authentication payload', () => {
     // Reproduce a failure with FUZZ_SEED=<seed>.
     expect({ seed, problems: problems.slice(0, 5), count: problems.length }).toEqual({ seed, problems: [], count: 0 });
     expect(generated.length).toBeGreaterThanOrEqual(5000);
+    // The run did exercise success: about two generators in seventeen carry a valid token.
+    expect(successes).toBeGreaterThanOrEqual(generated.filter(plainValidToken).length);
+    expect(successes).toBeGreaterThan(100);
     expect(unhandled).toEqual([]);
 
     const honest = connect(t.url);

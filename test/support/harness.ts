@@ -4,6 +4,8 @@ import { Test } from '@nestjs/testing';
 import { io, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { AuthSocketModule, AuthSocketService, type AuthSocketModuleOptions } from '../../lib/index.js';
 
 export interface TestApp {
@@ -56,6 +58,17 @@ export function connect(url: string, options: Partial<ManagerOptions & SocketOpt
   return socket;
 }
 
+/**
+ * Another namespace on the same connection as `root`. `Manager#socket()` already
+ * sends the CONNECT (autoConnect): calling `.connect()` on it as well would send
+ * a second CONNECT for the namespace, and the server would hold two sockets.
+ */
+export function connectNamespace(root: ClientSocket, namespace: string): ClientSocket {
+  const socket = root.io.socket(namespace);
+  clients.add(socket);
+  return socket;
+}
+
 export function closeClients(): void {
   for (const socket of clients) socket.disconnect();
   clients.clear();
@@ -90,6 +103,28 @@ export function connected(socket: ClientSocket, ms = 3000): Promise<void> {
 export async function authenticate(socket: ClientSocket, credentials: unknown, ms = 3000): Promise<any> {
   await connected(socket, ms);
   return socket.timeout(ms).emitWithAck('authentication', credentials);
+}
+
+/**
+ * A negative check with its positive controls: `witness` (the same broadcast,
+ * awaited on a socket that should get it) arrived, then after `settleMs` the
+ * silent socket has seen nothing and is still connected, so its silence is the
+ * gate's doing and not a lost connection or a broadcast never sent.
+ */
+export async function expectMissed(silent: ClientSocket, seen: unknown[], witness: Promise<unknown>, settleMs = 100): Promise<void> {
+  await witness;
+  await sleep(settleMs);
+  expect(seen).toEqual([]);
+  expect(silent.connected).toBe(true);
+}
+
+/** Resolves once `condition()` holds (polled every 10 ms); rejects after `ms`. For events that may already have happened. */
+export async function until(condition: () => boolean, ms = 3000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`);
+    await sleep(10);
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -148,4 +183,75 @@ export async function withApp(
     closeClients();
     await t.close();
   }
+}
+
+const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
+
+/**
+ * Watches the real timers and event listeners that code under lib/ creates,
+ * told apart by the call site on the stack. Leak checks built on it observe
+ * the runtime itself, not the module's own bookkeeping, so a teardown that
+ * empties its maps but forgets to clear a timer or remove a listener is caught.
+ * Sees the global timer functions only (not an `import { setTimeout } from
+ * 'node:timers'`): callers assert some timers are live first, so a blind
+ * tracker fails instead of passing.
+ */
+export function trackLibResources(): {
+  liveTimers(): string[];
+  listenersStillOn(emitters: object[]): string[];
+  restore(): void;
+} {
+  // The first frame past this wrapper (and socket.io's typed-events forwarder) is the caller.
+  const fromLib = (): string | undefined => {
+    const caller = new Error().stack!.split('\n').slice(3).find((frame) => !frame.includes('typed-events'));
+    return caller?.includes(LIB_DIR) ? caller.trim() : undefined;
+  };
+  const timers = new Map<unknown, string>();
+  const listeners: Array<{ emitter: EventEmitter; event: string | symbol; fn: (...args: any[]) => void; site: string }> = [];
+  const g = globalThis as any;
+  const real = { setTimeout: g.setTimeout, setInterval: g.setInterval, clearTimeout: g.clearTimeout, clearInterval: g.clearInterval };
+  const proto = EventEmitter.prototype as any;
+  const realOn = { on: proto.on, addListener: proto.addListener, prependListener: proto.prependListener, once: proto.once };
+
+  g.setTimeout = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const site = fromLib();
+    const handle = real.setTimeout((...a: unknown[]) => {
+      timers.delete(handle);
+      fn(...a);
+    }, ms, ...args);
+    if (site) timers.set(handle, `setTimeout ${site}`);
+    return handle;
+  };
+  g.setInterval = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const site = fromLib();
+    const handle = real.setInterval(fn, ms, ...args);
+    if (site) timers.set(handle, `setInterval ${site}`);
+    return handle;
+  };
+  g.clearTimeout = (handle: unknown) => {
+    timers.delete(handle);
+    real.clearTimeout(handle);
+  };
+  g.clearInterval = (handle: unknown) => {
+    timers.delete(handle);
+    real.clearInterval(handle);
+  };
+  for (const method of Object.keys(realOn) as Array<keyof typeof realOn>) {
+    proto[method] = function (this: EventEmitter, event: string | symbol, fn: (...args: any[]) => void) {
+      const site = fromLib();
+      if (site) listeners.push({ emitter: this, event, fn, site });
+      return realOn[method].call(this, event, fn);
+    };
+  }
+  return {
+    liveTimers: () => [...timers.values()],
+    listenersStillOn: (emitters) =>
+      listeners
+        .filter((l) => emitters.includes(l.emitter) && l.emitter.rawListeners(l.event).some((f: any) => f === l.fn || f.listener === l.fn))
+        .map((l) => `${String(l.event)} ${l.site}`),
+    restore: () => {
+      Object.assign(g, real);
+      Object.assign(proto, realOn);
+    },
+  };
 }
