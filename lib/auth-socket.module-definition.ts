@@ -73,7 +73,7 @@ function withModuleProviders(definition: DynamicModule, extras: AuthSocketModule
   };
 }
 
-export function isStrategyInstance(value: unknown): value is AuthStrategy {
+function isStrategyInstance(value: unknown): value is AuthStrategy {
   return typeof value === 'object' && value !== null && typeof (value as AuthStrategy).authenticate === 'function';
 }
 
