@@ -27,11 +27,16 @@ interface AuthSocketModuleExtras {
  * MODULE_OPTIONS_TOKEN; the transform below adds the strategy, the
  * validated options and the module's own providers.
  */
-const built = new ConfigurableModuleBuilder<AuthSocketAsyncResult>({ optionsInjectionToken: Symbol('AUTH_SOCKET_MODULE_OPTIONS') })
+const built = new ConfigurableModuleBuilder<AuthSocketAsyncResult>({
+  optionsInjectionToken: Symbol('AUTH_SOCKET_MODULE_OPTIONS'),
+})
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createAuthSocketOptions')
   // Every key must be present (even undefined): the builder strips exactly these keys from the options.
-  .setExtras<AuthSocketModuleExtras>({ strategy: undefined, imports: undefined, extraProviders: undefined }, withModuleProviders)
+  .setExtras<AuthSocketModuleExtras>(
+    { strategy: undefined, imports: undefined, extraProviders: undefined },
+    withModuleProviders,
+  )
   .build();
 
 /**

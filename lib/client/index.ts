@@ -75,8 +75,17 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
 /** Codes that reach the client as a `connect_error` from the server's admission limits. */
 const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_origin']);
 
-export function authenticate<User = unknown>(socket: AuthClientSocket, credentials: CredentialsSource, options: AuthenticateOptions = {}): AuthSession<User> {
-  const events = { authentication: 'authentication', authenticated: 'authenticated', unauthorized: 'unauthorized', ...options.events };
+export function authenticate<User = unknown>(
+  socket: AuthClientSocket,
+  credentials: CredentialsSource,
+  options: AuthenticateOptions = {},
+): AuthSession<User> {
+  const events = {
+    authentication: 'authentication',
+    authenticated: 'authenticated',
+    unauthorized: 'unauthorized',
+    ...options.events,
+  };
   let state: AuthState = 'pending';
   let user: User | undefined;
   let error: AuthClientError | undefined;
@@ -106,7 +115,10 @@ export function authenticate<User = unknown>(socket: AuthClientSocket, credentia
     try {
       value = typeof credentials === 'function' ? await credentials() : credentials;
     } catch (err) {
-      error = new AuthClientError({ code: 'invalid_credentials', message: `could not get credentials: ${(err as Error)?.message ?? err}` });
+      error = new AuthClientError({
+        code: 'invalid_credentials',
+        message: `could not get credentials: ${(err as Error)?.message ?? err}`,
+      });
       setState('failed');
       rejectFirst(error);
       return;

@@ -23,11 +23,18 @@ export interface PackResult {
 /** Runs a command for its stdout; on failure the error carries all its output, so a compile error reads as one. */
 export async function sh(cmd: string, args: string[], cwd: string, timeout = 90_000): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, timeout, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } });
+    const { stdout } = await run(cmd, args, {
+      cwd,
+      timeout,
+      maxBuffer: 32 * 1024 * 1024,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     return stdout;
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -71,19 +78,35 @@ export async function install(work: string, tarball: string): Promise<string> {
     'socket.io-client': '^4.8.0',
   };
   const devDependencies = { typescript: '~6.0.0', ts7: 'npm:typescript@^7', '@types/node': '^20.19.0' };
-  writeFileSync(join(apps, 'package.json'), JSON.stringify({ name: 'consumer-apps', private: true, dependencies, devDependencies }, null, 2));
+  writeFileSync(
+    join(apps, 'package.json'),
+    JSON.stringify({ name: 'consumer-apps', private: true, dependencies, devDependencies }, null, 2),
+  );
   // --prefer-offline: the shared npm cache answers when it can; the registry fills gaps.
   await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], apps, 120_000);
   return apps;
 }
 
 /** Strict everywhere, and library declarations checked: skipLibCheck off. */
-const strict = { strict: true, skipLibCheck: false, experimentalDecorators: true, emitDecoratorMetadata: true, outDir: './dist', rootDir: './src' };
+const strict = {
+  strict: true,
+  skipLibCheck: false,
+  experimentalDecorators: true,
+  emitDecoratorMetadata: true,
+  outDir: './dist',
+  rootDir: './src',
+};
 
 export const appShapes = {
   esm: {
     packageJson: { type: 'module' },
-    compilerOptions: { ...strict, module: 'nodenext', moduleResolution: 'nodenext', target: 'ES2023', isolatedModules: true },
+    compilerOptions: {
+      ...strict,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'ES2023',
+      isolatedModules: true,
+    },
   },
   // The Nest CLI template's tsconfig: a CommonJS package compiled with module nodenext.
   cjs: {
@@ -109,8 +132,14 @@ export function writeApp(apps: string, shape: keyof typeof appShapes): string {
   const dir = join(apps, shape);
   mkdirSync(dir);
   cpSync(fixture, join(dir, 'src'), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `consumer-${shape}`, private: true, ...appShapes[shape].packageJson }));
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: appShapes[shape].compilerOptions, include: ['src'] }, null, 2));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: `consumer-${shape}`, private: true, ...appShapes[shape].packageJson }),
+  );
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: appShapes[shape].compilerOptions, include: ['src'] }, null, 2),
+  );
   return dir;
 }
 
@@ -127,7 +156,11 @@ export interface StartedApp {
 
 /** Starts the compiled app and waits for the port it prints. */
 export function startApp(dir: string): Promise<StartedApp> {
-  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   let output = '';
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -7,7 +7,18 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { install, listFiles, makeWorkDir, pack, sh, startApp, tsc, writeApp, type PackResult, type StartedApp } from './consumer-kit.js';
+import {
+  install,
+  listFiles,
+  makeWorkDir,
+  pack,
+  sh,
+  startApp,
+  tsc,
+  writeApp,
+  type PackResult,
+  type StartedApp,
+} from './consumer-kit.js';
 
 /** Per test; the install and the compiles are paid in beforeAll. */
 const T = 30_000;
@@ -68,87 +79,136 @@ async function authenticated(url: string): Promise<Socket> {
 }
 
 describe('the tarball', () => {
-  it('holds the built library, its sources and docs, and no tests, samples or benchmarks', () => {
-    const unwanted = packed.files.filter((f) => /^(test|sample|bench|dist\/(sample|bench|test))\/|\.spec\.[jt]s$|\.tgz$/.test(f));
-    expect(unwanted).toEqual([]);
-    expect(packed.files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'lib/index.ts']));
-  }, T);
+  it(
+    'holds the built library, its sources and docs, and no tests, samples or benchmarks',
+    () => {
+      const unwanted = packed.files.filter((f) =>
+        /^(test|sample|bench|dist\/(sample|bench|test))\/|\.spec\.[jt]s$|\.tgz$/.test(f),
+      );
+      expect(unwanted).toEqual([]);
+      expect(packed.files).toEqual(
+        expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'lib/index.ts']),
+      );
+    },
+    T,
+  );
 
-  it('resolves every export it declares, types included', () => {
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
-    const targets = Object.values(manifest.exports as Record<string, string | Record<string, string>>).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
-    expect(targets.length).toBeGreaterThan(4);
-    expect(targets.filter((t) => !existsSync(join(installed, t)))).toEqual([]);
-  }, T);
+  it(
+    'resolves every export it declares, types included',
+    () => {
+      const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+      const targets = Object.values(manifest.exports as Record<string, string | Record<string, string>>).flatMap((t) =>
+        typeof t === 'string' ? [t] : Object.values(t),
+      );
+      expect(targets.length).toBeGreaterThan(4);
+      expect(targets.filter((t) => !existsSync(join(installed, t)))).toEqual([]);
+    },
+    T,
+  );
 
-  it('has source maps whose sources all exist in the package', () => {
-    const maps = listFiles(installed).filter((f) => f.endsWith('.map'));
-    expect(maps.length).toBeGreaterThan(10);
-    const dangling = maps.flatMap((map) => {
-      const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[] };
-      return sources.map((s) => resolve(installed, dirname(map), s)).filter((s) => !existsSync(s));
-    });
-    expect(dangling).toEqual([]);
-  }, T);
+  it(
+    'has source maps whose sources all exist in the package',
+    () => {
+      const maps = listFiles(installed).filter((f) => f.endsWith('.map'));
+      expect(maps.length).toBeGreaterThan(10);
+      const dangling = maps.flatMap((map) => {
+        const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[] };
+        return sources.map((s) => resolve(installed, dirname(map), s)).filter((s) => !existsSync(s));
+      });
+      expect(dangling).toEqual([]);
+    },
+    T,
+  );
 
-  it('keeps internals out of the published types', () => {
-    const service = readFileSync(join(installed, 'dist/lib/nest/auth-socket.service.d.ts'), 'utf8');
-    expect(service).toContain('isAuthenticated(');
-    expect(service).not.toMatch(/\b(attach|whenAuthenticated|resourceCounts)\(/);
-  }, T);
+  it(
+    'keeps internals out of the published types',
+    () => {
+      const service = readFileSync(join(installed, 'dist/lib/nest/auth-socket.service.d.ts'), 'utf8');
+      expect(service).toContain('isAuthenticated(');
+      expect(service).not.toMatch(/\b(attach|whenAuthenticated|resourceCounts)\(/);
+    },
+    T,
+  );
 });
 
 describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
-  let app: StartedApp;
-  beforeAll(async () => {
-    if (!dirs[shape]) throw new Error('the consumer apps were not set up');
-    await compiled[shape];
-    app = await startApp(dirs[shape]);
-  }, 90_000);
-  afterAll(() => app?.stop());
+  it(
+    'compiles under strict with skipLibCheck off, the client helper included',
+    async () => {
+      await expect(compiled[shape]).resolves.toBeDefined();
+    },
+    T,
+  );
 
-  it('compiles under strict with skipLibCheck off, the client helper included', async () => {
-    await expect(compiled[shape]).resolves.toBeDefined();
-  }, T);
+  it(
+    'type-checks against the published declarations with TypeScript 7',
+    async () => {
+      expect(await tsc(apps, 7, dirs[shape], '--version')).toMatch(/Version 7\./);
+      await expect(checkedWithTs7[shape]).resolves.toBeDefined();
+    },
+    T,
+  );
 
-  it('type-checks against the published declarations with TypeScript 7', async () => {
-    expect(await tsc(apps, 7, dirs[shape], '--version')).toMatch(/Version 7\./);
-    await expect(checkedWithTs7[shape]).resolves.toBeDefined();
-  }, T);
+  describe('running', () => {
+    let app: StartedApp;
+    beforeAll(async () => {
+      if (!dirs[shape]) throw new Error('the consumer apps were not set up');
+      await compiled[shape];
+      app = await startApp(dirs[shape]);
+    }, 90_000);
+    afterAll(() => app?.stop());
+    it(
+      'keeps broadcasts from a pending socket that is still connected',
+      async () => {
+        const alice = await authenticated(app.url);
+        const pending = connect(app.url);
+        await next(pending, 'connect');
+        const seen: unknown[] = [];
+        pending.on('news', (text) => seen.push(text));
+        const delivered = next(alice, 'news');
+        alice.emit('shout', 'hello');
+        expect(await delivered).toBe('hello'); // positive control: the broadcast went out
+        await new Promise((r) => setTimeout(r, 150));
+        expect(pending.connected).toBe(true);
+        expect(seen).toEqual([]);
+      },
+      T,
+    );
 
-  it('keeps broadcasts from a pending socket that is still connected', async () => {
-    const alice = await authenticated(app.url);
-    const pending = connect(app.url);
-    await next(pending, 'connect');
-    const seen: unknown[] = [];
-    pending.on('news', (text) => seen.push(text));
-    const delivered = next(alice, 'news');
-    alice.emit('shout', 'hello');
-    expect(await delivered).toBe('hello'); // positive control: the broadcast went out
-    await new Promise((r) => setTimeout(r, 150));
-    expect(pending.connected).toBe(true);
-    expect(seen).toEqual([]);
-  }, T);
+    it(
+      'refuses a guarded handler until the socket authenticates',
+      async () => {
+        const socket = connect(app.url);
+        await next(socket, 'connect');
+        expect((await socket.timeout(3000).emitWithAck('whoami'))?.error?.code).toBe('unauthenticated');
+        const welcome = next(socket, 'authenticated');
+        socket.emit('authentication', { token: 'demo-token' });
+        await welcome;
+        expect(await socket.timeout(3000).emitWithAck('whoami')).toBe('alice');
+      },
+      T,
+    );
 
-  it('refuses a guarded handler until the socket authenticates', async () => {
-    const socket = connect(app.url);
-    await next(socket, 'connect');
-    expect((await socket.timeout(3000).emitWithAck('whoami'))?.error?.code).toBe('unauthenticated');
-    const welcome = next(socket, 'authenticated');
-    socket.emit('authentication', { token: 'demo-token' });
-    await welcome;
-    expect(await socket.timeout(3000).emitWithAck('whoami')).toBe('alice');
-  }, T);
+    it(
+      "tells a silent socket unauthorized {code:'timeout'} and disconnects it",
+      async () => {
+        const silent = connect(app.url);
+        const refused = next(silent, 'unauthorized');
+        const gone = next(silent, 'disconnect');
+        expect((await refused).code).toBe('timeout');
+        await gone;
+      },
+      T,
+    );
 
-  it("tells a silent socket unauthorized {code:'timeout'} and disconnects it", async () => {
-    const silent = connect(app.url);
-    const refused = next(silent, 'unauthorized');
-    const gone = next(silent, 'disconnect');
-    expect((await refused).code).toBe('timeout');
-    await gone;
-  }, T);
-
-  it('authenticates with the client helper and the app’s own socket.io-client', async () => {
-    expect(await sh(process.execPath, ['dist/client.js', app.url], dirs[shape], 10_000)).toContain('authenticated as alice');
-  }, T);
+    it(
+      'authenticates with the client helper and the app’s own socket.io-client',
+      async () => {
+        expect(await sh(process.execPath, ['dist/client.js', app.url], dirs[shape], 10_000)).toContain(
+          'authenticated as alice',
+        );
+      },
+      T,
+    );
+  });
 });
