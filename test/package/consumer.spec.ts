@@ -30,6 +30,7 @@ let installed: string;
 const dirs: Record<'esm' | 'cjs', string> = { esm: '', cjs: '' };
 const compiled: Record<'esm' | 'cjs', Promise<string>> = {} as never;
 const checkedWithTs7: Record<'esm' | 'cjs', Promise<string>> = {} as never;
+let commonjsModule: Promise<string>;
 
 beforeAll(async () => {
   work = makeWorkDir();
@@ -44,6 +45,9 @@ beforeAll(async () => {
     checkedWithTs7[shape] = tsc(apps, 7, dirs[shape], '--noEmit');
     for (const p of [compiled[shape], checkedWithTs7[shape]]) p.catch(() => undefined);
   }
+  // Older Nest CLI templates say `module: commonjs` (TypeScript 6 then resolves as a bundler would).
+  commonjsModule = tsc(apps, 6, dirs.cjs, '--noEmit', '--module', 'commonjs', '--moduleResolution', 'bundler');
+  commonjsModule.catch(() => undefined);
 }, 120_000);
 
 afterAll(() => {
