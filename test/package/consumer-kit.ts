@@ -187,6 +187,39 @@ export function startApp(dir: string): Promise<StartedApp> {
   });
 }
 
+/**
+ * Runs tasks one at a time. The compiles are CPU-bound; in parallel they would
+ * starve the timing-sensitive suites jest runs in its other worker.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+export function serial<T>(task: () => Promise<T>): Promise<T> {
+  const result = queue.then(task);
+  queue = result.catch(() => undefined);
+  return result;
+}
+
+/**
+ * `describe`, or `describe.skip` with one clear line when the npm registry is
+ * unreachable outside CI. In CI an unreachable registry is a failure.
+ */
+export async function describeWithRegistry(): Promise<jest.Describe> {
+  const registry = (await sh('npm', ['config', 'get', 'registry'], repoRoot, 10_000)).trim();
+  const reachable = await fetch(new URL('typescript', registry.endsWith('/') ? registry : `${registry}/`), {
+    method: 'HEAD',
+    signal: AbortSignal.timeout(5000),
+  }).then(
+    (r) => r.ok,
+    () => false,
+  );
+  if (reachable) return describe;
+  if (process.env.CI)
+    throw new Error(
+      `the consumer test needs the npm registry at ${registry} (CI is set, so this fails instead of skipping)`,
+    );
+  console.warn(`consumer test skipped: the npm registry at ${registry} is unreachable`);
+  return describe.skip;
+}
+
 export function makeWorkDir(): string {
   return mkdtempSync(join(tmpdir(), 'nsa-consumer-'));
 }

@@ -4,14 +4,17 @@
  * strict with library checks on, started, and checked with socket.io-client.
  * Needs the npm registry (or a warm npm cache).
  */
+import { jest } from '@jest/globals';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
+  describeWithRegistry,
   install,
   listFiles,
   makeWorkDir,
   pack,
+  serial,
   sh,
   startApp,
   tsc,
@@ -20,8 +23,10 @@ import {
   type StartedApp,
 } from './consumer-kit.js';
 
-/** Per test; the install and the compiles are paid in beforeAll. */
-const T = 30_000;
+// Per test: a compile test may wait for its turn in the queue. The install is paid in beforeAll.
+jest.setTimeout(90_000);
+
+const suite = await describeWithRegistry();
 
 let work: string;
 let packed: PackResult;
@@ -32,60 +37,61 @@ const compiled: Record<'esm' | 'cjs', Promise<string>> = {} as never;
 const checkedWithTs7: Record<'esm' | 'cjs', Promise<string>> = {} as never;
 let commonjsModule: Promise<string>;
 
-beforeAll(async () => {
-  work = makeWorkDir();
-  packed = await pack(work);
-  apps = await install(work, packed.tarball);
-  installed = join(apps, 'node_modules', 'nestjs-socket-auth');
-  dirs.esm = writeApp(apps, 'esm');
-  dirs.cjs = writeApp(apps, 'cjs');
-  // Every compile starts now and runs side by side; each test awaits its own.
-  for (const shape of ['esm', 'cjs'] as const) {
-    compiled[shape] = tsc(apps, 6, dirs[shape]);
-    checkedWithTs7[shape] = tsc(apps, 7, dirs[shape], '--noEmit');
-    for (const p of [compiled[shape], checkedWithTs7[shape]]) p.catch(() => undefined);
-  }
-  // Older Nest CLI templates say `module: commonjs` (TypeScript 6 then resolves as a bundler would).
-  commonjsModule = tsc(apps, 6, dirs.cjs, '--noEmit', '--module', 'commonjs', '--moduleResolution', 'bundler');
-  commonjsModule.catch(() => undefined);
-}, 120_000);
+suite('the package as users get it', () => {
+  beforeAll(async () => {
+    work = makeWorkDir();
+    packed = await pack(work);
+    apps = await install(work, packed.tarball);
+    installed = join(apps, 'node_modules', 'nestjs-socket-auth');
+    dirs.esm = writeApp(apps, 'esm');
+    dirs.cjs = writeApp(apps, 'cjs');
+    // Every compile is queued now, in the order the tests need them; each test awaits its own.
+    for (const shape of ['esm', 'cjs'] as const) {
+      compiled[shape] = serial(() => tsc(apps, 6, dirs[shape]));
+      checkedWithTs7[shape] = serial(() => tsc(apps, 7, dirs[shape], '--noEmit'));
+    }
+    // Older Nest CLI templates say `module: commonjs` (TypeScript 6 then resolves as a bundler would).
+    commonjsModule = serial(() =>
+      tsc(apps, 6, dirs.cjs, '--noEmit', '--module', 'commonjs', '--moduleResolution', 'bundler'),
+    );
+    for (const p of [...Object.values(compiled), ...Object.values(checkedWithTs7), commonjsModule])
+      p.catch(() => undefined);
+  }, 120_000);
 
-afterAll(() => {
-  if (work && !process.env.KEEP_CONSUMER_APPS) rmSync(work, { recursive: true, force: true });
-});
-
-const clients: Socket[] = [];
-afterEach(() => clients.splice(0).forEach((s) => s.disconnect()));
-
-function connect(url: string): Socket {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
-  clients.push(socket);
-  return socket;
-}
-
-function next<T = any>(socket: Socket, event: string, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    socket.once(event, (payload: T) => {
-      clearTimeout(timer);
-      resolve(payload);
-    });
+  afterAll(() => {
+    if (work && !process.env.KEEP_CONSUMER_APPS) rmSync(work, { recursive: true, force: true });
   });
-}
 
-async function authenticated(url: string): Promise<Socket> {
-  const socket = connect(url);
-  await next(socket, 'connect');
-  const welcome = next(socket, 'authenticated');
-  socket.emit('authentication', { token: 'demo-token' });
-  expect(await welcome).toEqual({ user: { id: 'alice' } });
-  return socket;
-}
+  const clients: Socket[] = [];
+  afterEach(() => clients.splice(0).forEach((s) => s.disconnect()));
 
-describe('the tarball', () => {
-  it(
-    'holds the built library, its sources and docs, and no tests, samples or benchmarks',
-    () => {
+  function connect(url: string): Socket {
+    const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    clients.push(socket);
+    return socket;
+  }
+
+  function next<T = any>(socket: Socket, event: string, ms = 5000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+      socket.once(event, (payload: T) => {
+        clearTimeout(timer);
+        resolve(payload);
+      });
+    });
+  }
+
+  async function authenticated(url: string): Promise<Socket> {
+    const socket = connect(url);
+    await next(socket, 'connect');
+    const welcome = next(socket, 'authenticated');
+    socket.emit('authentication', { token: 'demo-token' });
+    expect(await welcome).toEqual({ user: { id: 'alice' } });
+    return socket;
+  }
+
+  describe('the tarball', () => {
+    it('holds the built library, its sources and docs, and no tests, samples or benchmarks', () => {
       const unwanted = packed.files.filter((f) =>
         /^(test|sample|bench|dist\/(sample|bench|test))\/|\.spec\.[jt]s$|\.tgz$/.test(f),
       );
@@ -93,26 +99,18 @@ describe('the tarball', () => {
       expect(packed.files).toEqual(
         expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'lib/index.ts']),
       );
-    },
-    T,
-  );
+    });
 
-  it(
-    'resolves every export it declares, types included',
-    () => {
+    it('resolves every export it declares, types included', () => {
       const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
       const targets = Object.values(manifest.exports as Record<string, string | Record<string, string>>).flatMap((t) =>
         typeof t === 'string' ? [t] : Object.values(t),
       );
       expect(targets.length).toBeGreaterThan(4);
       expect(targets.filter((t) => !existsSync(join(installed, t)))).toEqual([]);
-    },
-    T,
-  );
+    });
 
-  it(
-    'has source maps whose sources all exist in the package',
-    () => {
+    it('has source maps whose sources all exist in the package', () => {
       const maps = listFiles(installed).filter((f) => f.endsWith('.map'));
       expect(maps.length).toBeGreaterThan(10);
       const dangling = maps.flatMap((map) => {
@@ -120,50 +118,46 @@ describe('the tarball', () => {
         return sources.map((s) => resolve(installed, dirname(map), s)).filter((s) => !existsSync(s));
       });
       expect(dangling).toEqual([]);
-    },
-    T,
-  );
+    });
 
-  it(
-    'keeps internals out of the published types',
-    () => {
+    it('ships the client helper as one ES module with no imports, so a browser loads it without a bundler', () => {
+      const helper = readFileSync(join(installed, 'dist/lib/client/index.js'), 'utf8');
+      expect(helper).toMatch(/^export function authenticate/m);
+      expect(helper).not.toMatch(/^\s*import\s|\bimport\(|\brequire\(/m);
+    });
+
+    it('keeps internals out of the published types', () => {
       const service = readFileSync(join(installed, 'dist/lib/nest/auth-socket.service.d.ts'), 'utf8');
       expect(service).toContain('isAuthenticated(');
       expect(service).not.toMatch(/\b(attach|whenAuthenticated|resourceCounts)\(/);
-    },
-    T,
-  );
-});
+    });
+  });
 
-describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
-  it(
-    'compiles under strict with skipLibCheck off, the client helper included',
-    async () => {
+  describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
+    it('compiles under strict with skipLibCheck off, the client helper included', async () => {
       await expect(compiled[shape]).resolves.toBeDefined();
-    },
-    T,
-  );
+    });
 
-  it(
-    'type-checks against the published declarations with TypeScript 7',
-    async () => {
+    if (shape === 'cjs') {
+      it('also compiles with the older template setting module: commonjs', async () => {
+        await expect(commonjsModule).resolves.toBeDefined();
+      });
+    }
+
+    it('type-checks against the published declarations with TypeScript 7', async () => {
       expect(await tsc(apps, 7, dirs[shape], '--version')).toMatch(/Version 7\./);
       await expect(checkedWithTs7[shape]).resolves.toBeDefined();
-    },
-    T,
-  );
+    });
 
-  describe('running', () => {
-    let app: StartedApp;
-    beforeAll(async () => {
-      if (!dirs[shape]) throw new Error('the consumer apps were not set up');
-      await compiled[shape];
-      app = await startApp(dirs[shape]);
-    }, 90_000);
-    afterAll(() => app?.stop());
-    it(
-      'keeps broadcasts from a pending socket that is still connected',
-      async () => {
+    describe('running', () => {
+      let app: StartedApp;
+      beforeAll(async () => {
+        if (!dirs[shape]) throw new Error('the consumer apps were not set up');
+        await compiled[shape];
+        app = await startApp(dirs[shape]);
+      }, 90_000);
+      afterAll(() => app?.stop());
+      it('keeps broadcasts from a pending socket that is still connected', async () => {
         const alice = await authenticated(app.url);
         const pending = connect(app.url);
         await next(pending, 'connect');
@@ -175,13 +169,9 @@ describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
         await new Promise((r) => setTimeout(r, 150));
         expect(pending.connected).toBe(true);
         expect(seen).toEqual([]);
-      },
-      T,
-    );
+      });
 
-    it(
-      'refuses a guarded handler until the socket authenticates',
-      async () => {
+      it('refuses a guarded handler until the socket authenticates', async () => {
         const socket = connect(app.url);
         await next(socket, 'connect');
         expect((await socket.timeout(3000).emitWithAck('whoami'))?.error?.code).toBe('unauthenticated');
@@ -189,30 +179,21 @@ describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
         socket.emit('authentication', { token: 'demo-token' });
         await welcome;
         expect(await socket.timeout(3000).emitWithAck('whoami')).toBe('alice');
-      },
-      T,
-    );
+      });
 
-    it(
-      "tells a silent socket unauthorized {code:'timeout'} and disconnects it",
-      async () => {
+      it("tells a silent socket unauthorized {code:'timeout'} and disconnects it", async () => {
         const silent = connect(app.url);
         const refused = next(silent, 'unauthorized');
         const gone = next(silent, 'disconnect');
         expect((await refused).code).toBe('timeout');
         await gone;
-      },
-      T,
-    );
+      });
 
-    it(
-      'authenticates with the client helper and the app’s own socket.io-client',
-      async () => {
+      it('authenticates with the client helper and the app’s own socket.io-client', async () => {
         expect(await sh(process.execPath, ['dist/client.js', app.url], dirs[shape], 10_000)).toContain(
           'authenticated as alice',
         );
-      },
-      T,
-    );
+      });
+    });
   });
 });
