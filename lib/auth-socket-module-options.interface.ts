@@ -34,4 +34,6 @@ export interface AuthSocketModuleAsyncOptions extends Pick<ModuleMetadata, 'impo
   useExisting?: InjectionToken<AuthSocketOptionsFactory>;
   /** Providers the factory or the strategy need. */
   extraProviders?: Provider[];
+  /** Providers of the calling module to pick the `inject` tokens from (Nest's `ConfigurableModuleBuilder` option). */
+  provideInjectionTokensFrom?: Provider[];
 }

@@ -11,8 +11,9 @@ import { resolveOptions } from './auth-socket.options.js';
 @Module({})
 export class AuthSocketModule extends ConfigurableModuleClass {
   static forRoot(options: AuthSocketModuleOptions): DynamicModule {
-    if (options?.strategy === undefined || options.strategy === null)
+    if (options?.strategy === undefined || options.strategy === null) {
       throw new Error('AuthSocketModule: `strategy` is required');
+    }
     // Validate now, so a bad option fails where forRoot() is called.
     const { strategy: _strategy, imports: _imports, extraProviders: _extra, ...given } = options;
     resolveOptions(given);
