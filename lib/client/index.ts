@@ -9,10 +9,22 @@
  * them on every connection is what made `authenticated` fire several times
  * after a server restart (socketio-auth PR#31, auth0 socketio-jwt#68).
  */
-import type { Socket } from 'socket.io-client';
 import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
 
 export type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+
+/**
+ * The members of a socket.io-client `Socket` this helper uses. Structural on
+ * purpose: naming socket.io-client's class would tie these types to one copy of
+ * its declarations, and a CommonJS app's `io()` resolves to the other one.
+ */
+export interface AuthClientSocket {
+  readonly connected: boolean;
+  // `any` event names: a socket typed with its own event map must still fit.
+  emit(event: any, ...args: any[]): unknown;
+  on(event: any, listener: (...args: any[]) => void): unknown;
+  off(event: any, listener?: (...args: any[]) => void): unknown;
+}
 
 export type Credentials = Record<string, unknown> | string;
 /** Credentials, or a function called again for every (re)connection, so refreshed tokens are picked up. */
@@ -63,7 +75,11 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
 /** Codes that reach the client as a `connect_error` from the server's admission limits. */
 const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_origin']);
 
-export function authenticate<User = unknown>(socket: Socket, credentials: CredentialsSource, options: AuthenticateOptions = {}): AuthSession<User> {
+export function authenticate<User = unknown>(
+  socket: AuthClientSocket,
+  credentials: CredentialsSource,
+  options: AuthenticateOptions = {},
+): AuthSession<User> {
   const events = { authentication: 'authentication', authenticated: 'authenticated', unauthorized: 'unauthorized', ...options.events };
   let state: AuthState = 'pending';
   let user: User | undefined;

@@ -73,7 +73,7 @@ export class AuthSocketService implements OnApplicationShutdown {
     return this.authenticator.stats();
   }
 
-  /** Live map entries and timers of this process: all zero once every socket is gone. For leak checks. */
+  /** @internal Live map entries and timers of this process: all zero once every socket is gone. For leak checks. */
   resourceCounts(): Record<string, number> {
     return this.authenticator.resourceCounts();
   }
