@@ -460,14 +460,11 @@ export class Authenticator {
     return count;
   }
 
+  /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */
   stats(): { pending: number; authenticated: number; failures: Partial<Record<AuthErrorCode, number>> } {
     let authenticated = 0;
-    let pending = 0;
-    for (const session of this.sessions.values()) {
-      if (session.state === 'authenticated') authenticated += session.sockets.length;
-      else pending += session.sockets.length;
-    }
-    return { pending, authenticated, failures: { ...this.failuresByCode } };
+    for (const session of this.sessions.values()) if (session.state === 'authenticated') authenticated += session.sockets.length;
+    return { pending: this.admission.pendingCount, authenticated, failures: { ...this.failuresByCode } };
   }
 
   /** Live entry and timer counts, so tests can prove nothing is left behind. */
