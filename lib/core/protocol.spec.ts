@@ -14,13 +14,17 @@ describe('parseCredentials', () => {
     expect(parseCredentials('{"token":"x"}', max)).toEqual({ ok: true, credentials: { token: 'x' } });
   });
 
+  it('takes a string that is not JSON as a bare token', () => {
+    expect(parseCredentials('eyJhbGciOi.x.y', max)).toEqual({ ok: true, credentials: { token: 'eyJhbGciOi.x.y' } });
+    expect(parseCredentials('x'.repeat(max), max)).toEqual({ ok: false, code: 'bad_request' }); // still within the size limit
+  });
+
   it.each([
     ['a number', 42],
     ['null', null],
     ['undefined', undefined],
     ['a boolean', true],
     ['an array', [{ token: 'x' }]],
-    ['a non-JSON string', 'token=x'],
     ['a JSON string holding an array', '[1,2]'],
     ['a JSON string holding a number', '12'],
     ['a JSON string holding null', 'null'],

@@ -15,19 +15,30 @@ function isBinary(value: unknown): boolean {
   return value instanceof ArrayBuffer || ArrayBuffer.isView(value) || (typeof Blob !== 'undefined' && value instanceof Blob);
 }
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function dropUnsafeKeys(key: string, value: unknown): unknown {
   return UNSAFE_KEYS.has(key) ? undefined : value;
 }
 
 /**
  * Accepts a JSON object, or a string holding one (the Swift client sends
- * strings: socketio-auth#15). Refuses binary, other shapes, and anything whose
- * JSON form exceeds `maxBytes`. Returns a fresh copy without prototype keys.
+ * strings: socketio-auth#15). A string that is not JSON at all is a bare token
+ * (`emit('authentication', jwt)`) and becomes `{ token }`. Refuses binary, other
+ * shapes, and anything whose JSON form exceeds `maxBytes`. Returns a fresh copy
+ * without prototype keys.
  */
 export function parseCredentials(payload: unknown, maxBytes: number): ParsedCredentials {
   let json: string;
   if (typeof payload === 'string') {
-    json = payload;
+    json = isJson(payload) ? payload : JSON.stringify({ token: payload });
   } else if (payload !== null && typeof payload === 'object' && !Array.isArray(payload) && !isBinary(payload)) {
     let hasBinary = false;
     try {

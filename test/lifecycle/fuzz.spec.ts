@@ -31,6 +31,7 @@ const payloads = fc.oneof(
   fc.jsonValue(),
   fc.json(),
   fc.string(),
+  fc.constantFrom('alice-token', 'bob-token'),
   fc.string({ unit: 'binary' }),
   fc.double(),
   fc.integer(),
@@ -49,10 +50,13 @@ const payloads = fc.oneof(
 );
 
 const USERS: Record<string, string> = { 'alice-token': 'alice', 'bob-token': 'bob' };
+/** Own keys only: 'valueOf' is no user. */
+const userOf = (token: string): string | undefined => (Object.hasOwn(USERS, token) ? USERS[token] : undefined);
 
 /**
  * Whom a payload should authenticate as, judged without the module's parser: a
- * JSON object, or a string holding one, whose own `token` is a known token.
+ * JSON object, or a string holding one, whose own `token` is a known token; or
+ * a string that is not JSON at all, which is a bare token.
  */
 function expectedUser(payload: unknown): string | undefined {
   let value = payload;
@@ -60,17 +64,17 @@ function expectedUser(payload: unknown): string | undefined {
     try {
       value = JSON.parse(value);
     } catch {
-      return undefined;
+      return userOf(value as string);
     }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
   const token: unknown = Object.getOwnPropertyDescriptor(value, 'token')?.value;
-  return typeof token === 'string' ? USERS[token] : undefined;
+  return typeof token === 'string' ? userOf(token) : undefined;
 }
 
 /** `{ token }` and nothing else, with a known token: it must be accepted. */
 function plainValidToken(payload: unknown): boolean {
-  const value = typeof payload === 'string' ? (() => { try { return JSON.parse(payload); } catch { return undefined; } })() : payload;
+  const value = typeof payload === 'string' ? (() => { try { return JSON.parse(payload); } catch { return { token: payload }; } })() : payload;
   return expectedUser(payload) !== undefined && Object.keys(value as object).join() === 'token';
 }
 
