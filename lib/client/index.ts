@@ -20,6 +20,8 @@ export type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
  */
 export interface AuthClientSocket {
   readonly connected: boolean;
+  /** The Manager (connection) the socket belongs to; sockets of one connection share its authentication. */
+  readonly io?: object;
   // `any` event names: a socket typed with its own event map must still fit.
   emit(event: any, ...args: any[]): unknown;
   on(event: any, listener: (...args: any[]) => void): unknown;
@@ -36,6 +38,13 @@ export type AuthState = 'pending' | 'authenticated' | 'failed';
 export interface AuthenticateOptions {
   /** Event names, when the server renamed them with its `events` option. */
   events?: Partial<{ authentication: string; authenticated: string; unauthorized: string }>;
+  /**
+   * The server's `scope`. With `'connection'`, a socket whose connection is
+   * already authenticated through another namespace sends nothing: the server
+   * tells it `authenticated` by itself.
+   * @default 'connection'
+   */
+  scope?: 'connection' | 'namespace';
 }
 
 /** A refusal from the server, with its wire code. */
@@ -73,7 +82,10 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
 }
 
 /** Codes that reach the client as a `connect_error` from the server's admission limits. */
-const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_origin']);
+const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_origin', 'duplicate_namespace']);
+
+/** Authenticated sessions per connection (Manager), for scope 'connection'. */
+const authenticatedOn = new WeakMap<object, Set<object>>();
 
 export function authenticate<User = unknown>(
   socket: AuthClientSocket,
@@ -88,6 +100,10 @@ export function authenticate<User = unknown>(
   let closed = false;
   let attempt = 0;
   const listeners = new Set<StateListener<User>>();
+  const scope = options.scope ?? 'connection';
+  const me = {};
+  /** Credentials already queued in socket.io-client's send buffer for the coming connection. */
+  let queued = false;
 
   let resolveFirst!: (user: User) => void;
   let rejectFirst!: (error: AuthClientError) => void;
@@ -100,6 +116,13 @@ export function authenticate<User = unknown>(
 
   const setState = (next: AuthState): void => {
     state = next;
+    if (socket.io) {
+      const peers = authenticatedOn.get(socket.io) ?? new Set<object>();
+      if (next === 'authenticated') peers.add(me);
+      else peers.delete(me);
+      if (peers.size) authenticatedOn.set(socket.io, peers);
+      else authenticatedOn.delete(socket.io);
+    }
     for (const listener of [...listeners]) listener(next, { user, error });
   };
 
@@ -119,10 +142,18 @@ export function authenticate<User = unknown>(
     socket.emit(events.authentication, value);
   };
 
+  /** Another socket of this connection is authenticated: the server will tell this one by itself. */
+  const connectionAuthenticated = (): boolean =>
+    scope === 'connection' && !!socket.io && [...(authenticatedOn.get(socket.io) ?? [])].some((peer) => peer !== me);
+
   const onConnect = (): void => {
     if (closed || revoked) return;
     if (state !== 'pending') setState('pending');
-    void send();
+    if (queued) {
+      queued = false; // sent ahead of whatever the app emitted before the connection opened
+      return;
+    }
+    if (!connectionAuthenticated()) void send();
   };
 
   const onAuthenticated = (payload: { user?: User } | undefined): void => {
@@ -163,7 +194,15 @@ export function authenticate<User = unknown>(
   socket.on(events.unauthorized, onUnauthorized);
   socket.on('connect_error', onConnectError);
   socket.on('disconnect', onDisconnect);
-  if (socket.connected) void send();
+  if (socket.connected) {
+    if (!connectionAuthenticated()) void send();
+  } else if (typeof credentials !== 'function' && !connectionAuthenticated()) {
+    // socket.io-client flushes its send buffer before 'connect' fires: queue the
+    // credentials now, so they reach the server ahead of any message the app
+    // emits before the connection opens.
+    socket.emit(events.authentication, credentials);
+    queued = true;
+  }
 
   return {
     get state() {
@@ -187,6 +226,7 @@ export function authenticate<User = unknown>(
     },
     close() {
       closed = true;
+      setState(state === 'authenticated' ? 'pending' : state);
       listeners.clear();
       socket.off('connect', onConnect);
       socket.off(events.authenticated, onAuthenticated);
