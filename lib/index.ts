@@ -13,7 +13,7 @@ export { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from './auth-socket.constants.js';
 export { Authenticated } from './nest/authenticated.decorator.js';
 export { Public } from './nest/public.decorator.js';
 export type { AuthPredicate, AuthRequirement } from './auth-requirement.js';
-export type { RevokeResult } from './core/authenticator.js';
+export type { RevokeResult } from './core/cluster-revocation.js';
 export { AuthUser } from './nest/auth-user.decorator.js';
 export { AuthSocketService } from './nest/auth-socket.service.js';
 export { AuthenticatedGuard } from './nest/authenticated.guard.js';

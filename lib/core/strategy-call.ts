@@ -15,7 +15,12 @@ export interface AuthLogger {
   debug?(message: string): void;
 }
 
-export type Verdict = { principal: AuthPrincipal; expiresAt?: number } | { code: AuthErrorCode; message?: string };
+/** What the session may take: the principal and its expiry in epoch ms. */
+export interface Accepted {
+  principal: AuthPrincipal;
+  expiresAt?: number;
+}
+export type Verdict = Accepted | { code: AuthErrorCode; message?: string };
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -52,6 +57,16 @@ export async function callStrategy(
   }
   if (expiresAt !== undefined && expiresAt <= Date.now()) return { code: 'expired' };
   return { principal, expiresAt };
+}
+
+/**
+ * The identity rules on top of the strategy's verdict: a refresh keeps the
+ * principal, and after an expiry re-authenticating renews the same session
+ * rather than becoming someone else.
+ */
+export function checkIdentity(verdict: Verdict, keep: string | undefined): Verdict {
+  if ('code' in verdict || keep === undefined || verdict.principal.id === keep) return verdict;
+  return { code: 'identity_changed' };
 }
 
 /** Runs a gateway hook the same way: bounded, and failures logged without their message. */

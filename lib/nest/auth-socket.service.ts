@@ -6,7 +6,7 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from '../auth-socket.constants.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
-import { Authenticator, type RevokeResult } from '../core/authenticator.js';
+import { type RevokeResult, SocketAuth } from '../core/socket-auth.js';
 import { principalRoom } from '../core/protocol.js';
 import { GatewayHooks } from './gateway-hooks.js';
 
@@ -15,7 +15,7 @@ import { GatewayHooks } from './gateway-hooks.js';
 export class AuthSocketService implements OnApplicationShutdown {
   private readonly logger = new Logger('AuthSocket');
   private readonly outcomeSubject = new Subject<AuthOutcome>();
-  private readonly authenticator: Authenticator;
+  private readonly authenticator: SocketAuth;
 
   /** Every outcome: authenticated, failed (with code), timeout, expired, deauthenticated, revoked. */
   readonly outcomes: Observable<AuthOutcome> = this.outcomeSubject.asObservable();
@@ -25,7 +25,7 @@ export class AuthSocketService implements OnApplicationShutdown {
     @Inject(AUTH_STRATEGY) strategy: AuthStrategy,
     hooks: GatewayHooks,
   ) {
-    this.authenticator = new Authenticator({
+    this.authenticator = new SocketAuth({
       options,
       strategy,
       logger: this.logger,
@@ -35,11 +35,11 @@ export class AuthSocketService implements OnApplicationShutdown {
   }
 
   isAuthenticated(socket: Socket): boolean {
-    return this.authenticator.isAuthenticated(socket);
+    return this.authenticator.sessions.isAuthenticated(socket);
   }
 
   getPrincipal<P extends AuthPrincipal = AuthPrincipal>(socket: Socket): P | undefined {
-    return this.authenticator.getPrincipal(socket) as P | undefined;
+    return this.authenticator.sessions.getPrincipal(socket) as P | undefined;
   }
 
   /**
@@ -80,7 +80,7 @@ export class AuthSocketService implements OnApplicationShutdown {
 
   /** @internal Used by the guard. */
   whenAuthenticated(socket: Socket): boolean | Promise<boolean> {
-    return this.authenticator.whenAuthenticated(socket);
+    return this.authenticator.sessions.whenAuthenticated(socket);
   }
 
   /** @internal Called for each gateway server Nest creates. */

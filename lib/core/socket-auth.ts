@@ -1,0 +1,180 @@
+/**
+ * Post-connection authentication for socket.io, without Nest: what a plain
+ * socket.io app (socketio-auth's old audience) or the Nest glue holds. It
+ * wires the parts together and attaches them to namespaces; the protocol
+ * itself is authenticator.ts.
+ *
+ * Order at attach, and why: the admission middleware first, so a refused socket
+ * is a clean `connect_error` and never half-connected; the protocol's
+ * connection listener prepended, so a gateway's `handleConnection` sees our
+ * state.
+ */
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { AuthErrorCode } from '../auth-errors.js';
+import type { AuthOutcome } from '../auth-outcome.interface.js';
+import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
+import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
+import { Admission } from './admission.js';
+import { Authenticator } from './authenticator.js';
+import { installGate } from './broadcast-gate.js';
+import { ClusterRevocation, type RevokeResult } from './cluster-revocation.js';
+import { ConnectionGuard } from './connection-guard.js';
+import { Membership } from './membership.js';
+import { Outcomes } from './outcomes.js';
+import { errorPayload } from './protocol.js';
+import { SessionRegistry } from './session-registry.js';
+import type { AuthLogger } from './strategy-call.js';
+
+export type { AuthLogger } from './strategy-call.js';
+export type { RevokeResult } from './cluster-revocation.js';
+
+export interface SocketAuthDeps {
+  options: ResolvedAuthSocketOptions;
+  strategy: AuthStrategy;
+  logger: AuthLogger;
+  /** Runs for each socket of a newly authenticated session, before it is told `authenticated`. */
+  beforeAuthenticated?: (socket: Socket, principal: AuthPrincipal) => Promise<void> | void;
+  /** Every outcome, after `options.onOutcome`. */
+  onOutcome?: (outcome: AuthOutcome) => void;
+}
+
+/** Which instance gates a namespace, so decorators can find a socket's principal. */
+const INSTANCES = new WeakMap<Namespace, SocketAuth>();
+
+/** The principal of an authenticated socket, for code that has only the socket (e.g. `@AuthUser()`). */
+export function principalOf(socket: Socket): AuthPrincipal | undefined {
+  const sessions = INSTANCES.get(socket.nsp)?.sessions;
+  return sessions?.isAuthenticated(socket) ? sessions.getPrincipal(socket) : undefined;
+}
+
+export class SocketAuth {
+  /** Sessions, and what the app asks about a socket's: `isAuthenticated`, `getPrincipal`, `whenAuthenticated`. */
+  readonly sessions: SessionRegistry;
+  private readonly protocol: Authenticator;
+  private readonly admission: Admission;
+  private readonly guard: ConnectionGuard;
+  private readonly membership: Membership;
+  private readonly outcomes: Outcomes;
+  private readonly cluster: ClusterRevocation;
+  private readonly attached = new Set<Namespace>();
+  private closed = false;
+
+  constructor(private readonly deps: SocketAuthDeps) {
+    const { options, strategy, logger } = deps;
+    if (strategy.source === 'request' && !options.allowedOrigins.length) {
+      throw new Error(
+        'AuthSocketModule: a strategy with source "request" authenticates from cookies, which browsers send by themselves, ' +
+          'so any site could open an authenticated socket (cross-site WebSocket hijacking). Set `allowedOrigins`.',
+      );
+    }
+    this.admission = new Admission(options);
+    const addressOf = this.admission.addressOf.bind(this.admission);
+    this.guard = new ConnectionGuard(options, addressOf, logger, (conn) => this.protocol.onIdle(conn));
+    this.membership = new Membership(this.guard, this.admission);
+    this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);
+    this.sessions = new SessionRegistry(options, {
+      onTimeout: (session) => this.protocol.onTimeout(session),
+      onExpiry: (session) => this.protocol.onExpiry(session),
+    });
+    const { admission, membership, outcomes } = this;
+    const parts = { options, strategy, logger, hooks: deps.beforeAuthenticated, admission, membership, outcomes };
+    this.protocol = new Authenticator(parts, this.sessions);
+    this.cluster = new ClusterRevocation((id, reason) => this.revokeHere(id, reason));
+  }
+
+  /** Gates a namespace (or a Server's root namespace). Idempotent. Public namespaces are never held or timed out. */
+  attach(target: Namespace | Server, { isPublic = false }: { isPublic?: boolean } = {}): void {
+    const nsp = 'of' in target && typeof target.of === 'function' ? (target as Server).of('/') : (target as Namespace);
+    if (this.attached.has(nsp)) return;
+    this.attached.add(nsp);
+    this.register(nsp, isPublic);
+    this.guard.attach(nsp.server);
+    this.cluster.listen(nsp.server);
+    // Per namespace, so the dynamic children a regex namespace creates copy it with its publicness.
+    nsp.use(this.admitter(isPublic));
+    nsp.prependListener('connection', this.protocol.onConnection);
+  }
+
+  private register(nsp: Namespace, isPublic: boolean): void {
+    if (INSTANCES.get(nsp) === this) return;
+    INSTANCES.set(nsp, this);
+    this.membership.register(nsp, isPublic, installGate);
+  }
+
+  /** Middleware: refuse before accepting, so a refused socket is never half-connected. */
+  private admitter(isPublic: boolean) {
+    return (socket: Socket, next: (err?: Error) => void): void => {
+      if (this.closed) return next();
+      this.register(socket.nsp, isPublic);
+      const refused = this.admission.admit(socket, !isPublic);
+      if (!refused) return next();
+      this.outcomes.count(refused);
+      const payload = errorPayload(refused);
+      // socket.io sends `data` to the client with its connect_error; then a
+      // connection with nothing else on it is closed once that has gone out.
+      next(Object.assign(new Error(payload.message), { data: payload }));
+      setImmediate(() => this.membership.closeIfEmpty(socket));
+    };
+  }
+
+  deauthenticate(socket: Socket, message?: string): boolean {
+    const session = this.sessions.of(socket);
+    if (!session || session.state !== 'authenticated') return false;
+    const principalId = session.principal!.id;
+    this.protocol.demote(session, errorPayload('deauthenticated', message, true));
+    this.outcomes.report({ type: 'deauthenticated', socketId: socket.id, namespace: socket.nsp.name, principalId });
+    return true;
+  }
+
+  /** Ends every session of the principal on every node, each through its own `end()`. */
+  async revoke(principalId: string, reason?: string): Promise<RevokeResult> {
+    const result = await this.cluster.revoke(principalId, reason);
+    this.outcomes.count('revoked');
+    this.deps.logger.log(`revoked sessions of ${principalId}${result.complete ? '' : ' (some nodes did not answer)'}`);
+    this.outcomes.report({ type: 'revoked', principalId, ...(reason ? { reason } : {}) });
+    return result;
+  }
+
+  private revokeHere(principalId: string, reason?: string): number {
+    let count = 0;
+    for (const session of this.sessions.all()) {
+      if (session.principal?.id !== principalId) continue;
+      count += session.sockets.length;
+      this.protocol.end(session, errorPayload('revoked', reason));
+    }
+    return count;
+  }
+
+  /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */
+  stats(): { pending: number; authenticated: number; failures: Partial<Record<AuthErrorCode, number>> } {
+    const { authenticatedSockets } = this.sessions.counts();
+    return { pending: this.admission.pendingCount, authenticated: authenticatedSockets, failures: this.outcomes.failures() };
+  }
+
+  /** Live entry and timer counts, so tests can prove nothing is left behind. */
+  resourceCounts(): Record<string, number> {
+    const { sessions, timers } = this.sessions.counts();
+    const admission = this.admission.sizes();
+    const listening = [...this.attached].filter((nsp) => nsp.listeners('connection').includes(this.protocol.onConnection));
+    return {
+      sessions,
+      timers: timers + admission.timers + this.guard.sizes().idleTimers,
+      pendingTotal: admission.pendingSockets,
+      pendingAddresses: admission.pendingAddresses,
+      failureWindows: admission.failureWindows,
+      ...this.membership.sizes(this.attached),
+      connectionListeners: listening.length,
+    };
+  }
+
+  /** Stops all timers and forgets all state; the server is closing the sockets. */
+  shutdown(): void {
+    this.closed = true;
+    this.protocol.shutdown();
+    this.admission.clear();
+    this.membership.clear();
+    this.guard.shutdown();
+    for (const nsp of this.attached) nsp.off('connection', this.protocol.onConnection);
+    this.cluster.close();
+  }
+}
