@@ -4,10 +4,9 @@
  * authenticate to use `@Authenticated()` handlers there.
  */
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { Manager } from 'socket.io-client';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { Authenticated, AuthSocketModule, Public } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, connectNamespace, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @Public()
@@ -28,17 +27,9 @@ class GatedGateway {
   @WebSocketServer() server!: Server;
 }
 
-const managers: Manager[] = [];
-function manager(url: string): Manager {
-  const m = new Manager(url, { transports: ['websocket'], reconnection: false });
-  managers.push(m);
-  return m;
-}
-
 describe('public namespaces', () => {
   let t: TestApp;
   afterEach(async () => {
-    managers.splice(0).forEach((m) => m.engine?.close());
     closeClients();
     await t?.close();
   });
@@ -103,9 +94,8 @@ describe('public namespaces', () => {
 
   it("scope 'connection': authenticating on the gated namespace authenticates the public one too", async () => {
     await app('connection');
-    const m = manager(t.url);
-    const root = m.socket('/');
-    const lobby = m.socket('/lobby');
+    const root = connect(t.url);
+    const lobby = connectNamespace(root, '/lobby');
     await Promise.all([connected(root), connected(lobby)]);
     expect((await root.timeout(2000).emitWithAck('authentication', { token: 'alice-token' })).ok).toBe(true);
     expect(await lobby.timeout(2000).emitWithAck('post', {})).toBe('posted');
@@ -113,9 +103,8 @@ describe('public namespaces', () => {
 
   it("scope 'connection': authenticating on the public namespace releases the gated one", async () => {
     await app('connection');
-    const m = manager(t.url);
-    const root = m.socket('/');
-    const lobby = m.socket('/lobby');
+    const root = connect(t.url);
+    const lobby = connectNamespace(root, '/lobby');
     await Promise.all([connected(root), connected(lobby)]);
     const released = once(root, 'authenticated');
     expect((await lobby.timeout(2000).emitWithAck('authentication', { token: 'alice-token' })).ok).toBe(true);

@@ -5,10 +5,10 @@
  */
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { Manager, type Socket as ClientSocket } from 'socket.io-client';
+import type { Socket as ClientSocket } from 'socket.io-client';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { Authenticated, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import { authenticate, closeClients, connect, connected, connectNamespace, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 const hookRuns: string[] = [];
@@ -37,13 +37,6 @@ class SecondGateway implements OnGatewayAuthenticated {
   }
 }
 
-const managers: Manager[] = [];
-function manager(url: string): Manager {
-  const m = new Manager(url, { transports: ['websocket'], reconnection: false });
-  managers.push(m);
-  return m;
-}
-
 describe("scope 'connection': namespaces joining a connection", () => {
   let t: TestApp;
   beforeEach(async () => {
@@ -52,7 +45,6 @@ describe("scope 'connection': namespaces joining a connection", () => {
     t = await createApp({ ...tokenAuth, timeout: 5000, scope: 'connection' }, { providers: [RootGateway, SecondGateway] });
   });
   afterEach(async () => {
-    managers.splice(0).forEach((m) => m.engine?.close());
     closeClients();
     await t.close();
   });
@@ -68,12 +60,11 @@ describe("scope 'connection': namespaces joining a connection", () => {
   }
 
   it('a namespace that connects while the strategy runs ends authenticated, released and hooked once', async () => {
-    const m = manager(t.url);
-    const root = m.socket('/');
+    const root = connect(t.url);
     await connected(root);
     const reply = root.timeout(3000).emitWithAck('authentication', { token: 'alice-token', delayMs: 300 });
     await sleep(50);
-    const b = m.socket('/b');
+    const b = connectNamespace(root, '/b');
     const told = once(b, 'authenticated');
     await connected(b);
     expect((await reply).ok).toBe(true);
@@ -83,12 +74,11 @@ describe("scope 'connection': namespaces joining a connection", () => {
 
   it('a namespace that connects while handleAuthenticated runs ends authenticated, released and hooked once', async () => {
     hookDelayMs = 300;
-    const m = manager(t.url);
-    const root = m.socket('/');
+    const root = connect(t.url);
     await connected(root);
     const reply = root.timeout(3000).emitWithAck('authentication', { token: 'alice-token' });
     await sleep(100);
-    const b = m.socket('/b');
+    const b = connectNamespace(root, '/b');
     const told = once(b, 'authenticated');
     await connected(b);
     expect((await reply).ok).toBe(true);
@@ -97,11 +87,10 @@ describe("scope 'connection': namespaces joining a connection", () => {
   });
 
   it('a namespace that joins an authenticated connection runs its hook, then hears authenticated, then may talk', async () => {
-    const m = manager(t.url);
-    const root = m.socket('/');
+    const root = connect(t.url);
     await connected(root);
     expect((await root.timeout(3000).emitWithAck('authentication', { token: 'alice-token' })).ok).toBe(true);
-    const b = m.socket('/b');
+    const b = connectNamespace(root, '/b');
     const seen = record(b, 'authenticated');
     await once(b, 'authenticated');
     expect(seen).toEqual([{ user: { id: 'alice', name: 'Alice' } }]);
