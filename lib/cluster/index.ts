@@ -14,6 +14,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter, setupPrimary } from '@socket.io/cluster-adapter';
 import type { ClusterAdapterOptions } from 'socket.io-adapter';
 import { setupMaster, setupWorker } from '@socket.io/sticky';
+import cluster from 'node:cluster';
 import type { Server as HttpServer } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
 
@@ -50,12 +51,14 @@ const STICKY = Symbol('nestjs-socket-auth.sticky');
 /**
  * The primary side: routes each HTTP connection to a worker, keeping a
  * long-polling session on the worker that opened it, and relays adapter
- * messages between workers. Listen on `httpServer` afterwards.
+ * messages between workers. Call before forking; listen on `httpServer` afterwards.
  */
 export function setupClusterPrimary(
   httpServer: HttpServer,
   options: { loadBalancingMethod?: 'random' | 'round-robin' | 'least-connection' } = {},
 ): void {
+  // Sticky hands over each connection's first bytes as a Buffer, which JSON IPC would mangle.
+  cluster.setupPrimary({ serialization: 'advanced' });
   setupMaster(httpServer, { loadBalancingMethod: options.loadBalancingMethod ?? 'least-connection' });
   setupPrimary();
 }

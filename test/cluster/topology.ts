@@ -1,0 +1,112 @@
+/**
+ * Three nodes behind one interface, so the adapter matrix runs one scenario
+ * list: in-process Nest apps on the Redis pub/sub or streams adapter (the
+ * layout of socket.io's own adapter suites), or real node:cluster workers
+ * behind @socket.io/sticky on one port, driven from outside through the
+ * test-only ControlGateway.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { connect, connected } from '../support/harness.js';
+import { tokenAuth } from '../support/strategies.js';
+import { ChatGateway } from './chat.gateway.js';
+import { type ClusterNode, type RedisAdapterKind, startNode, uniqueKey } from './nodes.js';
+import { principalRoom } from '../../lib/index.js';
+
+export type AdapterKind = RedisAdapterKind | 'cluster';
+
+export interface Topology {
+  /** A connected, still pending socket on node `i` (0, 1, 2). Node 1's sockets use HTTP long-polling. */
+  socketOn(i: number): Promise<ClientSocket>;
+  /** `AuthSocketService.revoke()` run on node `i`; resolves to what it returned. */
+  revoke(i: number, principalId: string, reason?: string): Promise<unknown>;
+  /** `server.to(principalRoom(id)).emit(event, payload)` run on node `i`. */
+  tell(i: number, principalId: string, event: string, payload: unknown): Promise<void>;
+  /** `server.fetchSockets()` run on node `i`. */
+  fetchSockets(i: number): Promise<Array<{ id: string; data: any }>>;
+  close(): Promise<void>;
+}
+
+export const transportsFor = (i: number): string[] => (i === 1 ? ['polling'] : ['websocket']);
+
+export async function startTopology(kind: AdapterKind): Promise<Topology> {
+  return kind === 'cluster' ? startWorkers() : startInProcess(kind);
+}
+
+async function startInProcess(kind: RedisAdapterKind): Promise<Topology> {
+  const key = uniqueKey(`matrix-${kind}`);
+  const nodes: ClusterNode[] = await Promise.all(
+    [0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, undefined, kind)),
+  );
+  const server = (i: number) => nodes[i].app.get(ChatGateway).server;
+  return {
+    async socketOn(i) {
+      const socket = connect(nodes[i].url, { transports: transportsFor(i) });
+      await connected(socket);
+      return socket;
+    },
+    revoke: (i, principalId, reason) => nodes[i].auth.revoke(principalId, reason),
+    async tell(i, principalId, event, payload) {
+      server(i).to(principalRoom(principalId)).emit(event, payload);
+    },
+    fetchSockets: async (i) => (await server(i).fetchSockets()).map((s) => ({ id: s.id, data: s.data })),
+    close: async () => void (await Promise.all(nodes.map((n) => n.app.close()))),
+  };
+}
+
+const NODE_SCRIPT = fileURLToPath(new URL('./process/node.ts', import.meta.url));
+const TS_REGISTER = fileURLToPath(new URL('./process/ts-register.mjs', import.meta.url));
+
+/** Starts test/cluster/process/node.ts in its own process; resolves once it prints its port. */
+export function spawnNode(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, NODE_SCRIPT], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{"port"'));
+      if (line) resolve({ child, url: `http://127.0.0.1:${JSON.parse(line).port}` });
+    });
+    child.once('exit', (code) => reject(new Error(`test node exited early (${code})`)));
+  });
+}
+
+export async function stopNode(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGCONT'); // in case a test left it stopped
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function startWorkers(): Promise<Topology> {
+  const { child, url } = await spawnNode({ ADAPTER: 'cluster', WORKERS: '3', AUTH_TIMEOUT_MS: '5000' });
+  const socketOn = async (i: number): Promise<ClientSocket> => {
+    // The sticky primary places new connections round-robin; keep the one that landed on worker i.
+    for (let tries = 0; tries < 12; tries++) {
+      const socket = connect(url, { transports: transportsFor(i) });
+      if ((await socket.timeout(3000).emitWithAck('test:where')) === String(i)) return socket;
+      socket.disconnect();
+    }
+    throw new Error(`no connection landed on worker ${i}`);
+  };
+  const control = async <T>(i: number, event: string, body?: unknown): Promise<T> => {
+    const socket = await socketOn(i);
+    try {
+      return await socket.timeout(5000).emitWithAck(event, body);
+    } finally {
+      socket.disconnect();
+    }
+  };
+  return {
+    socketOn,
+    revoke: async (i, principalId, reason) => (await control<{ result: unknown }>(i, 'test:revoke', { principalId, reason })).result,
+    tell: (i, principalId, event, payload) => control(i, 'test:tell', { principalId, event, payload }),
+    fetchSockets: (i) => control(i, 'test:fetch'),
+    close: () => stopNode(child),
+  };
+}
