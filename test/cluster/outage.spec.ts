@@ -3,28 +3,12 @@
  * clients, log the outage once rather than per message, raise no unhandled
  * rejection, and resume cross-node delivery when Redis returns.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { authenticate, captureLogs, closeClients, connect, freePort, once, sleep } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
-import { describeWithRedis, redisReachable } from './redis.js';
+import { describeWithRedis, eventually, startRedis } from './redis.js';
 
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await redisReachable(`redis://127.0.0.1:${port}`)); i++) await sleep(50);
-  return child;
-}
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await sleep(200);
-  }
-  return false;
-}
 
 const suite = await describeWithRedis();
 
