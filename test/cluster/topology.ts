@@ -58,21 +58,37 @@ async function startInProcess(kind: RedisAdapterKind): Promise<Topology> {
 const NODE_SCRIPT = fileURLToPath(new URL('./process/node.ts', import.meta.url));
 const TS_REGISTER = fileURLToPath(new URL('./process/ts-register.mjs', import.meta.url));
 
-/** Starts test/cluster/process/node.ts in its own process; resolves once it prints its port. */
-export function spawnNode(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', TS_REGISTER, NODE_SCRIPT], {
+/** A TypeScript entry point in its own process (through the test loader), with everything it prints kept in `output`. */
+export function spawnTs(
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: { text: string } }> {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, script], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const output = { text: '' };
   return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"port"'));
-      if (line) resolve({ child, url: `http://127.0.0.1:${JSON.parse(line).port}` });
-    });
-    child.once('exit', (code) => reject(new Error(`test node exited early (${code})`)));
+    let resolved = false;
+    const onData = (chunk: Buffer): void => {
+      output.text += chunk.toString();
+      const match = resolved ? null : output.text.match(ready);
+      if (match) {
+        resolved = true;
+        resolve({ child, match, output });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited early (${code}):\n${output.text}`)));
   });
+}
+
+/** test/cluster/process/node.ts in its own process; resolves once it prints its port. */
+export async function spawnNode(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const { child, match } = await spawnTs(NODE_SCRIPT, env, /^\{"port":(\d+)\}$/m);
+  return { child, url: `http://127.0.0.1:${match[1]}` };
 }
 
 export async function stopNode(child: ChildProcess): Promise<void> {
