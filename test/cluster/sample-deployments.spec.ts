@@ -18,12 +18,20 @@ async function login(url: string, user: string): Promise<string> {
   return (await res.json()).token;
 }
 
+/** A chat client, retried like a real one when a connection through the sticky primary never completes (see topology.ts). */
 async function joinChat(url: string, token: string, transports = ['websocket']) {
-  const socket = connect(url, { transports });
-  const ready = once(socket, 'authenticated', 5000);
-  socket.emit('authentication', { token });
-  await ready;
-  return socket;
+  for (let attempt = 1; ; attempt++) {
+    const socket = connect(url, { transports });
+    const ready = once(socket, 'authenticated', 5000);
+    socket.emit('authentication', { token });
+    try {
+      await ready;
+      return socket;
+    } catch (err) {
+      socket.disconnect();
+      if (attempt === 3) throw err;
+    }
+  }
 }
 
 /** The pid of the process whose ChatGateway logged "<user> joined" (Nest prints its pid on every line). */

@@ -5,27 +5,30 @@
 import { authenticate, closeClients, once, record, sleep } from '../support/harness.js';
 import type { Topology } from './topology.js';
 
+/** Generous: the worker processes share two cores with everything else. Negative checks do not wait this long. */
+const WAIT = 10_000;
+
 export function clusterScenarios(topology: () => Topology): void {
   afterEach(() => closeClients());
 
   it('a broadcast from node 0 never reaches a socket still pending on node 1, and does once it authenticates', async () => {
     const t = topology();
     const sender = await t.socketOn(0);
-    await authenticate(sender, { token: 'alice-token' });
+    await authenticate(sender, { token: 'alice-token' }, WAIT);
     const pending = await t.socketOn(1);
     const seen = record(pending, 'news');
     const watcher = await t.socketOn(2);
-    await authenticate(watcher, { token: 'bob-token' });
-    const watcherGot = once(watcher, 'news');
-    await sender.timeout(3000).emitWithAck('shout', 'while-pending');
+    await authenticate(watcher, { token: 'bob-token' }, WAIT);
+    const watcherGot = once(watcher, 'news', WAIT);
+    await sender.timeout(WAIT).emitWithAck('shout', 'while-pending');
     expect(await watcherGot).toBe('while-pending'); // delivered across nodes, so the pending socket had its chance
     await sleep(150);
     expect(seen).toEqual([]);
     expect(pending.connected).toBe(true);
 
-    await authenticate(pending, { token: 'bob-token' });
-    const got = once(pending, 'news');
-    await sender.timeout(3000).emitWithAck('shout', 'after');
+    await authenticate(pending, { token: 'bob-token' }, WAIT);
+    const got = once(pending, 'news', WAIT);
+    await sender.timeout(WAIT).emitWithAck('shout', 'after');
     expect(await got).toBe('after');
   });
 
@@ -34,9 +37,9 @@ export function clusterScenarios(topology: () => Topology): void {
     const onOne = await t.socketOn(1);
     const onTwo = await t.socketOn(2);
     const bystander = await t.socketOn(2);
-    await Promise.all([authenticate(onOne, { token: 'alice-token' }), authenticate(onTwo, { token: 'alice-token' }), authenticate(bystander, { token: 'bob-token' })]);
-    const told = [once(onOne, 'unauthorized'), once(onTwo, 'unauthorized')];
-    const gone = [once(onOne, 'disconnect'), once(onTwo, 'disconnect')];
+    await Promise.all([authenticate(onOne, { token: 'alice-token' }, WAIT), authenticate(onTwo, { token: 'alice-token' }, WAIT), authenticate(bystander, { token: 'bob-token' }, WAIT)]);
+    const told = [once(onOne, 'unauthorized', WAIT), once(onTwo, 'unauthorized', WAIT)];
+    const gone = [once(onOne, 'disconnect', WAIT), once(onTwo, 'disconnect', WAIT)];
     await t.revoke(0, 'alice', 'Logged out everywhere');
     for (const payload of await Promise.all(told)) expect(payload).toEqual({ code: 'revoked', message: 'Logged out everywhere' });
     await Promise.all(gone);
@@ -49,9 +52,9 @@ export function clusterScenarios(topology: () => Topology): void {
     const onZero = await t.socketOn(0);
     const onOne = await t.socketOn(1);
     const other = await t.socketOn(2);
-    await Promise.all([authenticate(onZero, { token: 'bob-token' }), authenticate(onOne, { token: 'bob-token' }), authenticate(other, { token: 'alice-token' })]);
+    await Promise.all([authenticate(onZero, { token: 'bob-token' }, WAIT), authenticate(onOne, { token: 'bob-token' }, WAIT), authenticate(other, { token: 'alice-token' }, WAIT)]);
     const otherSeen = record(other, 'dm');
-    const got = [once(onZero, 'dm'), once(onOne, 'dm')];
+    const got = [once(onZero, 'dm', WAIT), once(onOne, 'dm', WAIT)];
     await t.tell(2, 'bob', 'dm', 'for bob');
     expect(await Promise.all(got)).toEqual(['for bob', 'for bob']);
     await sleep(150);
@@ -61,7 +64,7 @@ export function clusterScenarios(topology: () => Topology): void {
   it('fetchSockets() on node 0 shows authenticated sockets of other nodes with their auth state, and no pending socket', async () => {
     const t = topology();
     const authed = await t.socketOn(1);
-    await authenticate(authed, { token: 'alice-token' });
+    await authenticate(authed, { token: 'alice-token' }, WAIT);
     const pending = await t.socketOn(2);
     const sockets = await t.fetchSockets(0);
     expect(sockets.find((s) => s.id === authed.id)?.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice', authenticatedAt: expect.any(Number) });

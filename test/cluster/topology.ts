@@ -37,13 +37,13 @@ export async function startTopology(kind: AdapterKind): Promise<Topology> {
 async function startInProcess(kind: RedisAdapterKind): Promise<Topology> {
   const key = uniqueKey(`matrix-${kind}`);
   const nodes: ClusterNode[] = await Promise.all(
-    [0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, undefined, kind)),
+    [0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 15_000 }, { providers: [ChatGateway] }, undefined, kind)),
   );
   const server = (i: number) => nodes[i].app.get(ChatGateway).server;
   return {
     async socketOn(i) {
       const socket = connect(nodes[i].url, { transports: transportsFor(i) });
-      await connected(socket);
+      await connected(socket, 10_000);
       return socket;
     },
     revoke: (i, principalId, reason) => nodes[i].auth.revoke(principalId, reason),
@@ -100,12 +100,16 @@ export async function stopNode(child: ChildProcess): Promise<void> {
 }
 
 async function startWorkers(): Promise<Topology> {
-  const { child, url } = await spawnNode({ ADAPTER: 'cluster', WORKERS: '3', AUTH_TIMEOUT_MS: '5000' });
+  const { child, url } = await spawnNode({ ADAPTER: 'cluster', WORKERS: '3', AUTH_TIMEOUT_MS: '15000' });
   const socketOn = async (i: number): Promise<ClientSocket> => {
     // The sticky primary places new connections round-robin; keep the one that landed on worker i.
     for (let tries = 0; tries < 12; tries++) {
       const socket = connect(url, { transports: transportsFor(i) });
-      if ((await socket.timeout(3000).emitWithAck('test:where')) === String(i)) return socket;
+      // On a loaded machine about one new connection in a hundred through the sticky primary never completes
+      // (reproduced with plain socket.io + @socket.io/sticky 2.0.1, no Nest; for long-polling see also the sid
+      // race of socketio/socket.io-sticky#2). Give up on it after 3 s and open another, as a client would.
+      const where = await socket.timeout(3000).emitWithAck('test:where').catch(() => undefined);
+      if (where === String(i)) return socket;
       socket.disconnect();
     }
     throw new Error(`no connection landed on worker ${i}`);
@@ -113,7 +117,7 @@ async function startWorkers(): Promise<Topology> {
   const control = async <T>(i: number, event: string, body?: unknown): Promise<T> => {
     const socket = await socketOn(i);
     try {
-      return await socket.timeout(5000).emitWithAck(event, body);
+      return await socket.timeout(20_000).emitWithAck(event, body);
     } finally {
       socket.disconnect();
     }
@@ -122,7 +126,11 @@ async function startWorkers(): Promise<Topology> {
     socketOn,
     revoke: async (i, principalId, reason) => (await control<{ result: unknown }>(i, 'test:revoke', { principalId, reason })).result,
     tell: (i, principalId, event, payload) => control(i, 'test:tell', { principalId, event, payload }),
-    fetchSockets: (i) => control(i, 'test:fetch'),
+    async fetchSockets(i) {
+      const answer = await control<Array<{ id: string; data: any }> | { error: string }>(i, 'test:fetch');
+      if (!Array.isArray(answer)) throw new Error(`fetchSockets() on worker ${i} failed: ${answer.error}`);
+      return answer;
+    },
     close: () => stopNode(child),
   };
 }

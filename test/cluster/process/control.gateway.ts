@@ -24,8 +24,13 @@ export class ControlGateway {
   }
 
   @SubscribeMessage('test:fetch')
-  async fetch(): Promise<Array<{ id: string; data: unknown }>> {
-    return (await this.server.fetchSockets()).map((s) => ({ id: s.id, data: s.data }));
+  async fetch(): Promise<Array<{ id: string; data: unknown }> | { error: string }> {
+    try {
+      // Longer than socket.io's 5 s default: the workers share two busy cores with the rest of the suite.
+      return (await this.server.timeout(15_000).fetchSockets()).map((s) => ({ id: s.id, data: s.data }));
+    } catch (err) {
+      return { error: (err as Error).message }; // seen by the test, rather than a silent missing ack
+    }
   }
 
   @SubscribeMessage('test:tell')
