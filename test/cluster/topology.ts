@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { connect, connected } from '../support/harness.js';
+import { connect, connected, sleep } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, type RedisAdapterKind, startNode, uniqueKey } from './nodes.js';
@@ -131,6 +131,9 @@ async function startWorkers(): Promise<Topology> {
       if (!Array.isArray(answer)) throw new Error(`fetchSockets() on worker ${i} failed: ${answer.error}`);
       return answer;
     },
-    close: () => stopNode(child),
+    async close() {
+      await sleep(300); // let the last long-polling close requests finish before the server goes
+      await stopNode(child);
+    },
   };
 }
