@@ -12,7 +12,7 @@ import { describeWithRedis, eventually, startRedis } from './redis.js';
 
 const suite = await describeWithRedis();
 
-suite('a Redis outage', () => {
+suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (kind) => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
 
@@ -24,7 +24,7 @@ suite('a Redis outage', () => {
     let nodes: ClusterNode[] = [];
     try {
       const key = uniqueKey('outage');
-      nodes = await Promise.all([0, 1].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, `redis://127.0.0.1:${port}`)));
+      nodes = await Promise.all([0, 1].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, `redis://127.0.0.1:${port}`, kind)));
       const [a, b] = nodes;
       const alice = connect(a.url);
       const bob = connect(b.url);
