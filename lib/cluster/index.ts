@@ -24,6 +24,9 @@ import type { Server, ServerOptions } from 'socket.io';
  */
 export type ClusterIoAdapterOptions = ClusterAdapterOptions;
 
+/** Marks an HTTP server whose worker side of sticky is set up. */
+const STICKY = Symbol('nestjs-socket-auth.sticky');
+
 /** The worker side: the cluster adapter, and connections taken from the primary. */
 export class ClusterIoAdapter extends IoAdapter {
   constructor(
@@ -45,8 +48,6 @@ export class ClusterIoAdapter extends IoAdapter {
     return server;
   }
 }
-
-const STICKY = Symbol('nestjs-socket-auth.sticky');
 
 /**
  * The primary side: routes each HTTP connection to a worker, keeping a
