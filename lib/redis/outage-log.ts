@@ -48,3 +48,16 @@ export function guardPublish(client: RedisClient, onError: (err: Error) => void)
     },
   });
 }
+
+/**
+ * QUIT, but never waiting more than `ms`: a client caught mid-reconnect may not
+ * answer, and shutdown must not hang on it.
+ */
+export async function closeClient(client: RedisClient | undefined, ms = 2000): Promise<void> {
+  if (!client?.isOpen) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([client.quit().catch(() => undefined), late]);
+  clearTimeout(timer);
+  if (client.isOpen) client.destroy();
+}

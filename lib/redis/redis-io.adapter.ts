@@ -3,7 +3,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
-import { OutageLog, guardPublish, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, guardPublish, type RedisClient } from './outage-log.js';
 
 export interface RedisIoAdapterOptions {
   /** For example `redis://127.0.0.1:6379`. */
@@ -54,6 +54,6 @@ export class RedisIoAdapter extends IoAdapter {
 
   async dispose(): Promise<void> {
     await super.dispose?.();
-    await Promise.all([this.pubClient, this.subClient].map((c) => (c?.isOpen ? c.quit().catch(() => undefined) : undefined)));
+    await Promise.all([this.pubClient, this.subClient].map((c) => closeClient(c)));
   }
 }

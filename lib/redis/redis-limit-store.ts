@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { type LimitStore, MemoryLimitStore } from '../core/limit-store.js';
-import { OutageLog, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, type RedisClient } from './outage-log.js';
 
 export interface RedisLimitStoreOptions {
   /** For example `redis://127.0.0.1:6379`. */
@@ -74,7 +74,7 @@ export class RedisLimitStore implements LimitStore {
 
   async close(): Promise<void> {
     this.fallback.close();
-    if (this.client?.isOpen) await this.client.quit().catch(() => undefined);
+    await closeClient(this.client);
   }
 
   private async evalAdd(client: RedisClient, args: { keys: string[]; arguments: string[] }): Promise<unknown> {

@@ -3,7 +3,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
-import { OutageLog, guardPublish, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, guardPublish, type RedisClient } from './outage-log.js';
 
 export interface RedisStreamsIoAdapterOptions {
   /** For example `redis://127.0.0.1:6379`. */
@@ -67,7 +67,7 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     // Nest closes the servers first, which stops the adapter's read loop.
     await super.dispose?.();
     for (const reader of this.readers) reader.destroy();
-    if (this.client?.isOpen) await this.client.quit().catch(() => undefined);
+    await closeClient(this.client);
   }
 
   /**
