@@ -2,7 +2,7 @@ import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { AuthSocketModule, AuthSocketService, type AuthSocketModuleOptions } from '../../lib/index.js';
-import { RedisIoAdapter } from '../../lib/redis/index.js';
+import { RedisIoAdapter, RedisStreamsIoAdapter } from '../../lib/redis/index.js';
 import { REDIS_URL } from './redis.js';
 
 export interface ClusterNode {
@@ -11,12 +11,16 @@ export interface ClusterNode {
   auth: AuthSocketService;
 }
 
+/** The Redis-backed adapters a node can run: pub/sub or streams. */
+export type RedisAdapterKind = 'redis' | 'streams';
+
 /** One Nest app with its own Redis clients, on its own port, sharing `key` with its peers. */
 export async function startNode(
   key: string,
   options: AuthSocketModuleOptions,
   metadata: ModuleMetadata,
   redisUrl = REDIS_URL,
+  kind: RedisAdapterKind = 'redis',
 ): Promise<ClusterNode> {
   const moduleRef = await Test.createTestingModule({
     imports: [...(options ? [AuthSocketModule.forRoot(options)] : []), ...(metadata.imports ?? [])],
@@ -24,7 +28,8 @@ export async function startNode(
     controllers: metadata.controllers ?? [],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
-  const adapter = new RedisIoAdapter(app, { url: redisUrl, key, requestsTimeout: 1000 });
+  const adapter =
+    kind === 'streams' ? new RedisStreamsIoAdapter(app, { url: redisUrl, key }) : new RedisIoAdapter(app, { url: redisUrl, key, requestsTimeout: 1000 });
   await adapter.connect();
   app.useWebSocketAdapter(adapter);
   await app.listen(0, '127.0.0.1');

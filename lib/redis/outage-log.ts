@@ -1,0 +1,63 @@
+import { Logger } from '@nestjs/common';
+import type { createClient } from 'redis';
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** Logs a Redis outage once when it starts and once when it ends, never per message. */
+export class OutageLog {
+  private readonly logger: Logger;
+  down = false;
+
+  constructor(
+    context: string,
+    private readonly messages: { down: string; back: string },
+    private readonly level: 'error' | 'warn' = 'error',
+  ) {
+    this.logger = new Logger(context);
+  }
+
+  /** Wires the client's error and ready events to this log. */
+  watch(client: RedisClient): void {
+    client.on('error', (err: Error) => this.outage(err));
+    client.on('ready', () => this.recovered());
+  }
+
+  outage(err: Error): void {
+    if (this.down) return;
+    this.down = true;
+    this.logger[this.level](`Redis unavailable (${err.message}); ${this.messages.down}`);
+  }
+
+  recovered(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.logger.log(`Redis is back; ${this.messages.back}`);
+  }
+}
+
+/**
+ * Adapters publish (and the streams adapter persists sessions) without awaiting:
+ * a rejected call must not become an unhandled rejection.
+ */
+export function guardPublish(client: RedisClient, onError: (err: Error) => void): RedisClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'publish' && prop !== 'sPublish' && prop !== 'set') return typeof value === 'function' ? value.bind(target) : value;
+      return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((err: Error) => onError(err));
+    },
+  });
+}
+
+/**
+ * QUIT, but never waiting more than `ms`: a client caught mid-reconnect may not
+ * answer, and shutdown must not hang on it.
+ */
+export async function closeClient(client: RedisClient | undefined, ms = 2000): Promise<void> {
+  if (!client?.isOpen) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([client.quit().catch(() => undefined), late]);
+  clearTimeout(timer);
+  if (client.isOpen) client.destroy();
+}

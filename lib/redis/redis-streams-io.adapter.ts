@@ -1,0 +1,91 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
+import { createClient } from 'redis';
+import type { Server, ServerOptions } from 'socket.io';
+import { OutageLog, closeClient, guardPublish, type RedisClient } from './outage-log.js';
+
+export interface RedisStreamsIoAdapterOptions {
+  /** For example `redis://127.0.0.1:6379`. */
+  url: string;
+  /** Stream name, channel prefix and session-key prefix shared by the nodes of one cluster. @default 'socket.io' */
+  key?: string;
+  /**
+   * Anything else `@socket.io/redis-streams-adapter` accepts (maxLen, blockTimeInMs, …).
+   * Cluster-wide requests wait as long as the caller's `server.timeout(ms)` (default 5000 ms).
+   */
+  adapterOptions?: Partial<RedisStreamsAdapterOptions>;
+}
+
+/**
+ * `@socket.io/redis-streams-adapter`: broadcasts through a Redis stream, so a
+ * client can recover its session (connectionStateRecovery) on another node.
+ * The recovered rooms, data and missed packets still wait for re-authentication
+ * as the same principal: the broadcast gate holds them whatever the adapter.
+ */
+export class RedisStreamsIoAdapter extends IoAdapter {
+  private readonly health = new OutageLog('RedisStreamsIoAdapter', {
+    down: 'serving local clients only until it returns',
+    back: 'cross-node delivery resumed',
+  });
+  private client?: RedisClient;
+  /** The adapter's own reading clients (it duplicates ours), closed on dispose. */
+  private readonly readers: RedisClient[] = [];
+  private adapterConstructor?: ReturnType<typeof createAdapter>;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly redisOptions: RedisStreamsIoAdapterOptions,
+  ) {
+    super(app);
+  }
+
+  /** Connects the Redis client. Call before `app.useWebSocketAdapter()`. */
+  async connect(): Promise<void> {
+    // Publishing fails fast during an outage (local delivery goes on: the adapter
+    // catches the failed XADD), rather than queueing stale broadcasts.
+    this.client = createClient({ url: this.redisOptions.url, disableOfflineQueue: true });
+    this.health.watch(this.client);
+    await this.client.connect();
+    const key = this.redisOptions.key ?? 'socket.io';
+    this.adapterConstructor = createAdapter(this.withQueueingReaders(guardPublish(this.client, (err) => this.health.outage(err))), {
+      streamName: key,
+      channelPrefix: key,
+      sessionKeyPrefix: `${key}:session:`,
+      ...this.redisOptions.adapterOptions,
+    });
+  }
+
+  createIOServer(port: number, options?: ServerOptions): Server {
+    if (!this.adapterConstructor) throw new Error('RedisStreamsIoAdapter: call connect() before using the adapter');
+    const server = super.createIOServer(port, options) as Server;
+    server.adapter(this.adapterConstructor);
+    return server;
+  }
+
+  async dispose(): Promise<void> {
+    // Nest closes the servers first, which stops the adapter's read loop.
+    await super.dispose?.();
+    for (const reader of this.readers) reader.destroy();
+    await closeClient(this.client);
+  }
+
+  /**
+   * The adapter duplicates our client to read the stream and subscribe. Those
+   * must keep the offline queue: its read loop retries at once on an error, so a
+   * fast-failing XREAD during an outage would spin without yielding.
+   */
+  private withQueueingReaders(client: RedisClient): RedisClient {
+    const readers = this.readers;
+    return new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop !== 'duplicate') return Reflect.get(target, prop, receiver);
+        return () => {
+          const reader = target.duplicate({ disableOfflineQueue: false });
+          readers.push(reader);
+          return reader;
+        };
+      },
+    });
+  }
+}
