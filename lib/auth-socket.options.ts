@@ -1,4 +1,5 @@
 import type { AuthOutcome } from './auth-outcome.interface.js';
+import type { LimitStore } from './core/limit-store.js';
 import { RESERVED_EVENTS } from './core/protocol.js';
 
 /**
@@ -85,6 +86,15 @@ export class AuthSocketDefaults {
    * @default 'address'
    */
   bindConnection: 'address' | 'cookie' | false = 'address';
+
+  /**
+   * Where the per-address counters of `maxFailuresPerAddress` and
+   * `maxPendingPerAddress` live. In memory by default (each process counts
+   * alone); give every node the same shared store (`RedisLimitStore` from
+   * `nestjs-socket-auth/redis`) and they share one budget per address.
+   * @default in memory
+   */
+  limitStore?: LimitStore;
 
   /**
    * Most sockets one engine.io connection may open across dynamic namespaces
@@ -185,4 +195,5 @@ function validate(o: ResolvedAuthSocketOptions): void {
   if (new Set(Object.values(o.events)).size !== Object.keys(o.events).length) fail('events', 'four distinct names');
   if (o.bindConnection !== 'address' && o.bindConnection !== 'cookie' && o.bindConnection !== false) fail('bindConnection', "'address', 'cookie' or false");
   count('maxNamespacesPerConnection');
+  if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function') fail('limitStore', 'a LimitStore (an object with add())');
 }

@@ -14,6 +14,7 @@ export { Authenticated } from './nest/authenticated.decorator.js';
 export { Public } from './nest/public.decorator.js';
 export type { AuthPredicate, AuthRequirement } from './auth-requirement.js';
 export type { RevokeResult } from './core/cluster-revocation.js';
+export { MemoryLimitStore, type LimitStore } from './core/limit-store.js';
 export { AuthUser } from './nest/auth-user.decorator.js';
 export { AuthSocketService } from './nest/auth-socket.service.js';
 export { AuthenticatedGuard } from './nest/authenticated.guard.js';

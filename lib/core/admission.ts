@@ -3,31 +3,35 @@
  * reach the strategy? Origin, one socket per namespace per connection, the
  * pending caps (counted in sockets, not sessions), and the failure budget.
  *
- * Every decision here is synchronous, so a batch of packets decoded in one
- * tick (forty CONNECTs in one long-polling POST) meets the limits one by one.
+ * The per-connection and per-process decisions are synchronous, so a batch of
+ * packets decoded in one tick (forty CONNECTs in one long-polling POST) meets
+ * them one by one. The per-address counters live in a `LimitStore`: in memory
+ * (synchronous) by default, or shared by every node (then the middleware
+ * waits for its answer).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { isConnectingOrConnected } from './broadcast-gate.js';
+import { type LimitStore, MemoryLimitStore } from './limit-store.js';
 
-interface FailureWindow {
-  /** Failures plus attempts in flight (reserved slots). */
-  count: number;
-  resetAt: number;
-}
+type Decision = AuthErrorCode | undefined;
 
 export class Admission {
   /** Unauthenticated sockets counted in the caps, by socket id (ids are unique across namespaces). */
   private readonly pending = new Map<string, string>();
-  private readonly pendingByAddress = new Map<string, number>();
   /** The last socket each connection opened on each namespace. Weak: it dies with the connection. */
   private readonly opened = new WeakMap<object, Map<string, Socket>>();
-  private readonly failures = new Map<string, FailureWindow>();
-  private sweep?: ReturnType<typeof setInterval>;
+  /** Per-address counters: failures (attempts in flight included) and pending sockets. */
+  private readonly store: LimitStore;
+  /** How long a per-address pending count outlives its last change (a node that dies cannot decrement). */
+  private readonly pendingTtl: number;
 
-  constructor(private readonly options: ResolvedAuthSocketOptions) {}
+  constructor(private readonly options: ResolvedAuthSocketOptions) {
+    this.store = options.limitStore ?? new MemoryLimitStore();
+    this.pendingTtl = Math.max(60_000, (options.timeout || 0) * 4);
+  }
 
   /** Client address: the remote address, or the entry the outermost trusted proxy appended. */
   addressOf(request: Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } }, remote?: string): string {
@@ -51,9 +55,10 @@ export class Admission {
 
   /**
    * The middleware's decision for a new socket. On admission the socket counts
-   * as pending until `leavePending` (public sockets are never counted).
+   * as pending until `leavePending` (public sockets are never counted). A
+   * shared store makes the per-address check a promise.
    */
-  admit(socket: Socket, counted: boolean): AuthErrorCode | undefined {
+  admit(socket: Socket, counted: boolean): Decision | Promise<Decision> {
     const { allowedOrigins, maxPending, maxPendingPerAddress, maxNamespacesPerConnection } = this.options;
     const origin = socket.handshake.headers.origin;
     if (allowedOrigins.length && origin !== undefined && !allowedOrigins.includes(origin)) return 'forbidden_origin';
@@ -69,16 +74,20 @@ export class Admission {
       for (const [name, s] of opened) if (!isConnectingOrConnected(s)) opened.delete(name);
       if (opened.size >= maxNamespacesPerConnection) return 'too_many_pending';
     }
-
-    if (counted) {
-      const address = this.socketAddress(socket);
-      if (maxPending && this.pending.size >= maxPending) return 'too_many_pending';
-      if (maxPendingPerAddress && (this.pendingByAddress.get(address) ?? 0) >= maxPendingPerAddress) return 'too_many_pending';
-      this.pending.set(socket.id, address);
-      this.pendingByAddress.set(address, (this.pendingByAddress.get(address) ?? 0) + 1);
-    }
     opened.set(socket.nsp.name, socket);
-    return undefined;
+    if (!counted) return undefined;
+    if (maxPending && this.pending.size >= maxPending) return 'too_many_pending';
+
+    const address = this.socketAddress(socket);
+    this.pending.set(socket.id, address); // counted now, so a burst in one tick meets the process cap
+    if (!maxPendingPerAddress) return undefined;
+    const decide = (count: number): Decision => {
+      if (count <= maxPendingPerAddress) return undefined;
+      this.leavePending(socket.id);
+      return 'too_many_pending';
+    };
+    const count = this.add(`pending:${address}`, 1, this.pendingTtl, true);
+    return typeof count === 'number' ? decide(count) : count.then(decide);
   }
 
   /** The connection's sockets that are connected or connecting, one per namespace. */
@@ -91,7 +100,7 @@ export class Admission {
     if (this.pending.has(socket.id)) return;
     const address = this.socketAddress(socket);
     this.pending.set(socket.id, address);
-    this.pendingByAddress.set(address, (this.pendingByAddress.get(address) ?? 0) + 1);
+    if (this.options.maxPendingPerAddress) void this.add(`pending:${address}`, 1, this.pendingTtl, true);
   }
 
   /** The socket authenticated, left, or was refused further down. Idempotent. */
@@ -99,9 +108,7 @@ export class Admission {
     const address = this.pending.get(id);
     if (address === undefined) return;
     this.pending.delete(id);
-    const left = (this.pendingByAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.pendingByAddress.set(address, left);
-    else this.pendingByAddress.delete(address);
+    if (this.options.maxPendingPerAddress) void this.add(`pending:${address}`, -1, this.pendingTtl, true);
   }
 
   // ── the failure budget ──────────────────────────────────────────────────
@@ -111,69 +118,47 @@ export class Admission {
    * so N concurrent guesses reach the strategy at most `maxFailuresPerAddress`
    * times. False: the budget is spent (`rate_limited`).
    */
-  reserve(address: string): boolean {
-    const { maxFailuresPerAddress } = this.options;
+  async reserve(address: string): Promise<boolean> {
+    const { maxFailuresPerAddress, failureWindowMs } = this.options;
     if (!maxFailuresPerAddress) return true;
-    const window = this.windowOf(address);
-    if (window.count >= maxFailuresPerAddress) return false;
-    window.count++;
-    return true;
+    if ((await this.add(`fail:${address}`, 1, failureWindowMs)) <= maxFailuresPerAddress) return true;
+    await this.add(`fail:${address}`, -1, failureWindowMs);
+    return false;
   }
 
   /** Gives a reserved slot back: the attempt succeeded, or failed for a reason that is not a guess. */
   giveBack(address: string): void {
-    const window = this.failures.get(address);
-    if (!window) return;
-    if (--window.count <= 0) this.failures.delete(address);
-    if (this.failures.size === 0) this.stopSweep();
-  }
-
-  private stopSweep(): void {
-    clearInterval(this.sweep);
-    this.sweep = undefined;
+    if (this.options.maxFailuresPerAddress) void this.add(`fail:${address}`, -1, this.options.failureWindowMs);
   }
 
   /** A failure that had no slot reserved (a malformed payload). */
   record(address: string): void {
-    if (!this.options.maxFailuresPerAddress) return;
-    this.windowOf(address).count++;
+    if (this.options.maxFailuresPerAddress) void this.add(`fail:${address}`, 1, this.options.failureWindowMs);
   }
 
-  private windowOf(address: string): FailureWindow {
-    const now = Date.now();
-    let window = this.failures.get(address);
-    if (!window || window.resetAt <= now) {
-      window = { count: 0, resetAt: now + this.options.failureWindowMs };
-      this.failures.set(address, window);
+  /** A store that fails counts as zero: the limit is lost for that call, never the connection. */
+  private add(key: string, delta: number, ttlMs: number, refresh = false): number | Promise<number> {
+    try {
+      const result = this.store.add(key, delta, ttlMs, refresh);
+      return typeof result === 'number' ? result : result.catch(() => 0);
+    } catch {
+      return 0;
     }
-    // One sweeper for all addresses, only while there is something to sweep.
-    this.sweep ??= setInterval(() => {
-      const t = Date.now();
-      for (const [a, w] of this.failures) if (w.resetAt <= t || w.count === 0) this.failures.delete(a);
-      if (this.failures.size === 0) this.stopSweep();
-    }, this.options.failureWindowMs);
-    this.sweep.unref?.();
-    return window;
   }
 
-  /** Live entries, for leak checks. */
-  sizes(): { pendingSockets: number; pendingAddresses: number; failureWindows: number; timers: number } {
-    return {
-      pendingSockets: this.pending.size,
-      pendingAddresses: this.pendingByAddress.size,
-      failureWindows: this.failures.size,
-      timers: this.sweep ? 1 : 0,
-    };
+  /** Live entries, for leak checks. Counters held by a shared store are not this process's to count. */
+  sizes(): { pendingSockets: number; limitCounters: number; timers: number } {
+    const memory = this.store instanceof MemoryLimitStore ? this.store : undefined;
+    return { pendingSockets: this.pending.size, limitCounters: memory?.size() ?? 0, timers: memory?.sweeping ? 1 : 0 };
   }
 
   get pendingCount(): number {
     return this.pending.size;
   }
 
+  /** Forgets this process's state; a store the app passed is the app's to close. */
   clear(): void {
-    this.pending.clear();
-    this.pendingByAddress.clear();
-    this.failures.clear();
-    this.stopSweep();
+    for (const id of [...this.pending.keys()]) this.leavePending(id);
+    if (!this.options.limitStore) void this.store.close?.();
   }
 }

@@ -121,7 +121,7 @@ export class Authenticator {
       admission.record(address);
       return this.fail(session, parsed.code, ack);
     }
-    if (!admission.reserve(address)) return this.fail(session, 'rate_limited', ack);
+    if (!(await admission.reserve(address))) return this.fail(session, 'rate_limited', ack);
 
     const attempt = (session.attempt = new Attempt());
     const current = session.state === 'authenticated' ? session.principal : undefined;

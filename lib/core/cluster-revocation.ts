@@ -39,12 +39,14 @@ export class ClusterRevocation {
     for (const server of this.servers) {
       const root = server.of('/');
       if ((await root.adapter.serverCount()) <= 1) continue;
-      try {
-        const answers: unknown[] = await root.serverSideEmitWithAck(REVOKE_EVENT, principalId, reason ?? null);
-        for (const n of answers) disconnected += typeof n === 'number' ? n : 0;
-      } catch {
-        complete = false; // a node did not answer within the adapter's requestsTimeout
-      }
+      // The callback form, not serverSideEmitWithAck: on a timeout it still hands over the answers that came.
+      const { answers, timedOut } = await new Promise<{ answers: unknown[]; timedOut: boolean }>((resolve) =>
+        root.serverSideEmit(REVOKE_EVENT, principalId, reason ?? null, (err: Error | null, answers: unknown[]) =>
+          resolve({ answers: answers ?? [], timedOut: !!err }),
+        ),
+      );
+      for (const n of answers) disconnected += typeof n === 'number' ? n : 0;
+      if (timedOut) complete = false; // a node did not answer within the adapter's request timeout
     }
     return { disconnected, complete };
   }

@@ -106,15 +106,20 @@ export class SocketAuth {
     return (socket: Socket, next: (err?: Error) => void): void => {
       if (this.closed) return next();
       this.register(socket.nsp, isPublic);
-      const refused = this.admission.admit(socket, !isPublic);
-      if (!refused) return next();
-      this.outcomes.count(refused);
-      const payload = errorPayload(refused);
-      // socket.io sends `data` to the client with its connect_error; then a
-      // connection with nothing else on it is closed once that has gone out.
-      next(Object.assign(new Error(payload.message), { data: payload }));
-      setImmediate(() => this.membership.closeIfEmpty(socket));
+      const decision = this.admission.admit(socket, !isPublic);
+      if (typeof decision === 'object') void decision.then((refused) => this.decide(socket, refused, next));
+      else this.decide(socket, decision, next);
     };
+  }
+
+  private decide(socket: Socket, refused: AuthErrorCode | undefined, next: (err?: Error) => void): void {
+    if (!refused) return next();
+    this.outcomes.count(refused);
+    const payload = errorPayload(refused);
+    // socket.io sends `data` to the client with its connect_error; then a
+    // connection with nothing else on it is closed once that has gone out.
+    next(Object.assign(new Error(payload.message), { data: payload }));
+    setImmediate(() => this.membership.closeIfEmpty(socket));
   }
 
   deauthenticate(socket: Socket, message?: string): boolean {
@@ -160,8 +165,7 @@ export class SocketAuth {
       sessions,
       timers: timers + admission.timers + this.guard.sizes().idleTimers,
       pendingTotal: admission.pendingSockets,
-      pendingAddresses: admission.pendingAddresses,
-      failureWindows: admission.failureWindows,
+      limitCounters: admission.limitCounters,
       ...this.membership.sizes(this.attached),
       connectionListeners: listening.length,
     };

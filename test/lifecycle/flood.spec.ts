@@ -88,7 +88,7 @@ it('2,000 never-authenticating sockets are all timed out on time, nothing leaks,
     expect(sent).toBeGreaterThan(10);
 
     const counts = t.auth.resourceCounts();
-    expect(counts).toMatchObject({ sessions: 1, timers: 0, pendingTotal: 0, pendingAddresses: 0, heldSockets: 0, failureWindows: 0 });
+    expect(counts).toMatchObject({ sessions: 1, timers: 0, pendingTotal: 0, limitCounters: 0, heldSockets: 0 });
     chatter.disconnect();
     await sleep(100);
     expect(t.auth.resourceCounts()).toMatchObject({ sessions: 0, releasedSockets: 0 });
