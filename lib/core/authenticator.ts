@@ -121,11 +121,13 @@ export class Authenticator {
       admission.record(address);
       return this.fail(session, parsed.code, ack);
     }
-    if (!(await admission.reserve(address))) return this.fail(session, 'rate_limited', ack);
-
+    // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
     const attempt = (session.attempt = new Attempt());
     const current = session.state === 'authenticated' ? session.principal : undefined;
     if (!current) session.transition('authenticating');
+    const reserved = await admission.reserve(address);
+    if (session.attempt !== attempt) return reserved ? admission.giveBack(address) : undefined;
+    if (!reserved) return this.fail(session, 'rate_limited', ack);
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
     const ms = timeout ? Math.min(strategyTimeout, timeout) : strategyTimeout;
