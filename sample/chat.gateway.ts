@@ -43,7 +43,7 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
    * ask every node for its sockets).
    */
   handleDisconnect(client: Socket): void {
-    // Tracked here rather than read from client.data.auth: the module has already reset that to pending.
+    // Tracked here, not read from client.data.auth: a revoked socket is reset to pending before it is disconnected.
     if (this.present.delete(client.id)) this.presenceChanged();
   }
 
