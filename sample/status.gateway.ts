@@ -4,7 +4,11 @@ import type { Namespace, Socket } from 'socket.io';
 import { Public } from '../lib/index.js';
 import { onlineUsers } from './online.js';
 
-const INTERVAL_MS = Number(process.env.STATUS_INTERVAL_MS) > 0 ? Number(process.env.STATUS_INTERVAL_MS) : 5000;
+/** How often the count goes out: STATUS_INTERVAL_MS, or 5 s. Read per app, so tests can set it. */
+function interval(): number {
+  const ms = Number(process.env.STATUS_INTERVAL_MS);
+  return ms > 0 ? ms : 5000;
+}
 
 export interface Status {
   /** Users with an authenticated chat socket, on every node. */
@@ -26,7 +30,7 @@ export class StatusGateway implements OnGatewayInit, OnGatewayConnection, OnModu
   private counting = false;
 
   afterInit(): void {
-    this.timer = setInterval(() => void this.tick(), INTERVAL_MS);
+    this.timer = setInterval(() => void this.tick(), interval());
     void this.tick();
   }
 
