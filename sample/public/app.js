@@ -31,6 +31,8 @@ function addMessage({ user, text }) {
 }
 
 function renderState(state, { user, error } = {}) {
+  // A convenience only: the server refuses chat:clear with `forbidden` to anyone who is not an admin.
+  $('clear').hidden = !(state === 'authenticated' && user?.roles?.includes('admin'));
   if (state === 'authenticated') setStatus(`connected · authenticated as ${user?.name ?? user?.id}`, 'authenticated');
   else if (state === 'pending') setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
   else if (error?.code === 'revoked') {
@@ -53,6 +55,12 @@ function start() {
   auth.onStateChange(renderState);
   auth.catch(() => undefined);
   socket.on('chat:message', addMessage);
+  // Sent as the socket authenticates: the last messages, which replace whatever the page showed.
+  socket.on('chat:history', (messages) => {
+    $('messages').replaceChildren();
+    messages.forEach(addMessage);
+  });
+  socket.on('chat:cleared', () => $('messages').replaceChildren());
   socket.on('presence', ({ users }) => {
     $('presence').replaceChildren(...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })));
   });
@@ -86,10 +94,23 @@ $('send-form').addEventListener('submit', (event) => {
   $('message').value = '';
 });
 
+$('clear').addEventListener('click', () => {
+  socket.emit('chat:clear', (reply) => {
+    if (reply?.ok === false) setStatus(`not cleared · ${reply.error.message}`, auth.state);
+  });
+});
+
 $('logout').addEventListener('click', async () => {
   sessionStorage.removeItem('token');
   // The server revokes every socket of this user, on every node; this page then shows "revoked".
   await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+});
+
+// The public status feed: anyone may listen, logged in or not.
+const status = io('/status', { transports: ['websocket'] });
+status.on('status', ({ online }) => {
+  $('online').textContent = `${online} ${online === 1 ? 'user' : 'users'} online`;
+  $('online').dataset.online = String(online);
 });
 
 if (token) start();
