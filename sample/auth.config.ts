@@ -25,7 +25,9 @@ export function authSecret(): string {
   }
   if (!generated) {
     generated = randomBytes(32).toString('base64url');
-    logger.warn('AUTH_SECRET is not set: this process signs tokens with a random secret, so tokens will not survive a restart. Set AUTH_SECRET to keep them.');
+    logger.warn(
+      'AUTH_SECRET is not set: this process signs tokens with a random secret, so tokens will not survive a restart. Set AUTH_SECRET to keep them.',
+    );
   }
   return generated;
 }

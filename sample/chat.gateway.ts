@@ -1,5 +1,12 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
-import { MessageBody, type OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WebSocketServer, WsException } from '@nestjs/websockets';
+import {
+  MessageBody,
+  type OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+  WsException,
+} from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticated } from '../lib/index.js';
 import { onlineUsers } from './online.js';
@@ -7,7 +14,8 @@ import { onlineUsers } from './online.js';
 const MAX_TEXT = 2000;
 const HISTORY = 50;
 /** Presence changes closer together than this go out as one update. */
-const PRESENCE_DELAY_MS = Number(process.env.PRESENCE_DELAY_MS) >= 0 ? Number(process.env.PRESENCE_DELAY_MS || 150) : 150;
+const PRESENCE_DELAY_MS =
+  Number(process.env.PRESENCE_DELAY_MS) >= 0 ? Number(process.env.PRESENCE_DELAY_MS || 150) : 150;
 /** ...but a steady stream of changes still sends one at least this often. */
 const PRESENCE_MAX_WAIT_MS = 1000;
 
@@ -80,11 +88,14 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
     const now = Date.now();
     this.presenceDue ??= now + PRESENCE_MAX_WAIT_MS;
     clearTimeout(this.presenceTimer);
-    this.presenceTimer = setTimeout(() => {
-      this.presenceTimer = undefined;
-      this.presenceDue = undefined;
-      void this.broadcastPresence();
-    }, Math.min(PRESENCE_DELAY_MS, this.presenceDue - now));
+    this.presenceTimer = setTimeout(
+      () => {
+        this.presenceTimer = undefined;
+        this.presenceDue = undefined;
+        void this.broadcastPresence();
+      },
+      Math.min(PRESENCE_DELAY_MS, this.presenceDue - now),
+    );
   }
 
   private async broadcastPresence(): Promise<void> {

@@ -10,7 +10,8 @@ export async function onlineUsers(nsp: Namespace): Promise<string[]> {
   const names = new Set<string>();
   for (const socket of await nsp.fetchSockets()) {
     const auth = socket.data?.auth as SocketAuthData | undefined;
-    if (auth?.state === 'authenticated') names.add(String((auth.user as { name?: string } | undefined)?.name ?? auth.principalId));
+    if (auth?.state === 'authenticated')
+      names.add(String((auth.user as { name?: string } | undefined)?.name ?? auth.principalId));
   }
   return [...names].sort();
 }

@@ -36,12 +36,15 @@ export class TokenService {
     } catch {
       return undefined;
     }
-    return (await this.isUsable(claims)) ? { userId: String(claims.sub), jti: claims.jti!, expiresAt: claims.exp! * 1000 } : undefined;
+    return (await this.isUsable(claims))
+      ? { userId: String(claims.sub), jti: claims.jti!, expiresAt: claims.exp! * 1000 }
+      : undefined;
   }
 
   /** For claims that passed verification: a token without jti or exp could never be revoked, so it is refused too. */
   async isUsable(claims: JwtClaims): Promise<boolean> {
-    if (typeof claims.jti !== 'string' || !claims.jti || typeof claims.exp !== 'number' || claims.sub === undefined) return false;
+    if (typeof claims.jti !== 'string' || !claims.jti || typeof claims.exp !== 'number' || claims.sub === undefined)
+      return false;
     return !(await this.revoked.has(claims.jti));
   }
 

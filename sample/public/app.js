@@ -34,12 +34,12 @@ function renderState(state, { user, error } = {}) {
   // A convenience only: the server refuses chat:clear with `forbidden` to anyone who is not an admin.
   $('clear').hidden = !(state === 'authenticated' && user?.roles?.includes('admin'));
   if (state === 'authenticated') setStatus(`connected · authenticated as ${user?.name ?? user?.id}`, 'authenticated');
-  else if (state === 'pending') setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
+  else if (state === 'pending')
+    setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
   else if (error?.code === 'revoked') {
     setStatus('revoked · you were logged out', 'revoked');
     showChat(false); // log in again, as the same or another user
-  }
-  else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
+  } else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
 }
 
 function start() {
@@ -62,7 +62,9 @@ function start() {
   });
   socket.on('chat:cleared', () => $('messages').replaceChildren());
   socket.on('presence', ({ users }) => {
-    $('presence').replaceChildren(...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })));
+    $('presence').replaceChildren(
+      ...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })),
+    );
   });
   socket.on('disconnect', () => auth.state !== 'failed' && setStatus('disconnected · reconnecting…', 'pending'));
 }

@@ -14,7 +14,15 @@ import { freePort } from '../support/harness.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 // Without the networking flags, Chromium floods this closed network with refused connections.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 let port: number;
 let server: ChildProcess | undefined;
@@ -24,7 +32,11 @@ let profile: string;
 const AUTH_SECRET = randomBytes(32).toString('base64url');
 
 async function startServer(): Promise<void> {
-  server = spawn(process.execPath, ['dist/sample/main.js'], { cwd: root, env: { ...process.env, PORT: String(port), AUTH_TIMEOUT_MS: '1500', AUTH_SECRET, STATUS_INTERVAL_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, ['dist/sample/main.js'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), AUTH_TIMEOUT_MS: '1500', AUTH_SECRET, STATUS_INTERVAL_MS: '300' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('sample server did not start')), 20_000);
     server!.stdout!.on('data', (chunk: Buffer) => {
@@ -61,10 +73,12 @@ async function say(page: Page, text: string): Promise<void> {
 
 const online = (page: Page): Promise<string | null> => page.getAttribute('#online', 'data-online');
 
-const messages = (page: Page): Promise<string[]> => page.$$eval('#messages > *', (nodes) => nodes.map((n) => n.textContent ?? ''));
+const messages = (page: Page): Promise<string[]> =>
+  page.$$eval('#messages > *', (nodes) => nodes.map((n) => n.textContent ?? ''));
 
 // Without Chromium the suite skips with one line, except under CI, where .ci/run installs it and its absence is a failure.
-if (!existsSync(CHROMIUM) && process.env.CI) throw new Error(`browser tests need ${CHROMIUM} (CI is set, so this fails instead of skipping)`);
+if (!existsSync(CHROMIUM) && process.env.CI)
+  throw new Error(`browser tests need ${CHROMIUM} (CI is set, so this fails instead of skipping)`);
 const describeIfChromium = existsSync(CHROMIUM) ? describe : describe.skip;
 if (!existsSync(CHROMIUM)) console.warn(`browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
@@ -75,7 +89,11 @@ describeIfChromium('sample chat in Chromium', () => {
     port = await freePort();
     await startServer();
     profile = mkdtempSync(join(tmpdir(), 'nsa-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -138,7 +156,7 @@ describeIfChromium('sample chat in Chromium', () => {
     await stranger.close();
   }, 60_000);
 
-  it('alice, an admin, sees Clear and clearing empties bob\'s history; bob sees no button, and his scripted chat:clear is forbidden', async () => {
+  it("alice, an admin, sees Clear and clearing empties bob's history; bob sees no button, and his scripted chat:clear is forbidden", async () => {
     await alice.waitForFunction(() => !(document.querySelector('#clear') as HTMLElement | null)?.hidden);
     expect(await alice.isVisible('#clear')).toBe(true);
     expect(await bob.isVisible('#clear')).toBe(false);
@@ -175,8 +193,16 @@ describeIfChromium('sample chat in Chromium', () => {
     await stopServer();
     await alice.waitForFunction(() => !document.querySelector('#status')?.textContent?.includes('authenticated as'));
     await startServer();
-    await alice.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'), undefined, { timeout: 20_000 });
-    await bob.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Bob'), undefined, { timeout: 20_000 });
+    await alice.waitForFunction(
+      () => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await bob.waitForFunction(
+      () => document.querySelector('#status')?.textContent?.includes('authenticated as Bob'),
+      undefined,
+      { timeout: 20_000 },
+    );
     await say(alice, 'back again');
     await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('back again'));
   }, 60_000);
@@ -191,6 +217,8 @@ describeIfChromium('sample chat in Chromium', () => {
     await alice.fill('#username', 'alice');
     await alice.fill('#password', 'alice-secret');
     await alice.click('#login');
-    await alice.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'));
+    await alice.waitForFunction(() =>
+      document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+    );
   }, 60_000);
 });

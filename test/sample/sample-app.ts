@@ -20,11 +20,19 @@ export async function startSample(): Promise<Sample> {
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, close: () => app.close() };
+  return {
+    app,
+    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+    close: () => app.close(),
+  };
 }
 
 export async function login(url: string, user: string): Promise<string> {
-  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user, password: `${user}-secret` }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user, password: `${user}-secret` }),
+  });
   if (res.status !== 200) throw new Error(`login as ${user}: ${res.status}`);
   return (await res.json()).token;
 }

@@ -18,7 +18,10 @@ const OLD_DEV_SECRET = 'nestjs-socket-auth-sample-development-secret';
 
 /** A token for alice, valid for ten years, signed with `secret`, with every claim the sample checks. */
 function mint(secret: string): Promise<string> {
-  return new JwtService({ secret }).signAsync({ sub: 'alice' }, { jwtid: randomUUID(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, expiresIn: '3650d' });
+  return new JwtService({ secret }).signAsync(
+    { sub: 'alice' },
+    { jwtid: randomUUID(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, expiresIn: '3650d' },
+  );
 }
 
 const env = { ...process.env };
@@ -47,7 +50,10 @@ describe('logout revokes the token itself', () => {
     expect((await logout(sample.url, token)).status).toBe(401);
 
     // Control: the user is not banned, only that token.
-    expect((await attempt(sample.url, await login(sample.url, 'alice'))).reply).toMatchObject({ ok: true, user: { id: 'alice' } });
+    expect((await attempt(sample.url, await login(sample.url, 'alice'))).reply).toMatchObject({
+      ok: true,
+      user: { id: 'alice' },
+    });
   });
 
   it('the in-memory deny-list forgets a token once it has expired, so it cannot grow without bound', async () => {
@@ -109,10 +115,15 @@ describe('the signing secret', () => {
     const sample = await startSample();
     try {
       // This file started apps without AUTH_SECRET before: the secret is per process, and so is the warning.
-      const warnings = logs.lines.filter((line) => /AUTH_SECRET is not set: .*random secret.*will not survive a restart/.test(line));
+      const warnings = logs.lines.filter((line) =>
+        /AUTH_SECRET is not set: .*random secret.*will not survive a restart/.test(line),
+      );
       expect(warnings).toHaveLength(1);
       const forged = await mint(OLD_DEV_SECRET);
-      expect((await attempt(sample.url, forged)).reply).toMatchObject({ ok: false, error: { code: 'invalid_credentials' } });
+      expect((await attempt(sample.url, forged)).reply).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_credentials' },
+      });
       expect((await logout(sample.url, forged)).status).toBe(401);
       // Control: the process's own tokens work.
       expect((await attempt(sample.url, await login(sample.url, 'alice'))).reply.ok).toBe(true);
@@ -126,7 +137,10 @@ describe('the signing secret', () => {
     delete process.env.REDIS_URL;
     const sample = await startSample();
     try {
-      expect((await attempt(sample.url, await mint(process.env.AUTH_SECRET))).reply).toMatchObject({ ok: true, user: { id: 'alice' } });
+      expect((await attempt(sample.url, await mint(process.env.AUTH_SECRET))).reply).toMatchObject({
+        ok: true,
+        user: { id: 'alice' },
+      });
     } finally {
       await sample.close();
     }
@@ -136,6 +150,8 @@ describe('the signing secret', () => {
     delete process.env.AUTH_SECRET;
     // Nothing listens there: the refusal must come before any connection attempt.
     process.env.REDIS_URL = 'redis://127.0.0.1:1';
-    await expect(startSample()).rejects.toThrow(/AUTH_SECRET is not set, but REDIS_URL is: .*Set the same AUTH_SECRET .* on every node/);
+    await expect(startSample()).rejects.toThrow(
+      /AUTH_SECRET is not set, but REDIS_URL is: .*Set the same AUTH_SECRET .* on every node/,
+    );
   });
 });

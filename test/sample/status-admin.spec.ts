@@ -58,7 +58,6 @@ describe('the public /status feed', () => {
     alice.disconnect();
     await statusReaches(watcher, 1);
   });
-
 });
 
 describe('a newcomer to /status', () => {
