@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { JwtModuleOptions } from '@nestjs/jwt';
 import { randomBytes } from 'node:crypto';
+import { envNumber } from './env.js';
 
 /** Claims every sample token carries and every check requires, so tokens minted for another app are refused. */
 export const TOKEN_ISSUER = 'nestjs-socket-auth-sample';
@@ -33,8 +34,7 @@ export function authSecret(): string {
 }
 
 export function tokenTtlSeconds(): number {
-  const ttl = Number(process.env.TOKEN_TTL_SECONDS);
-  return ttl > 0 ? ttl : 3600;
+  return envNumber('TOKEN_TTL_SECONDS', 3600, 1);
 }
 
 /** One configuration for signing (HTTP login) and verifying (logout and sockets), so they cannot drift apart. */

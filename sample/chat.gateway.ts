@@ -9,14 +9,12 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticated } from '../lib/index.js';
+import { envNumber } from './env.js';
 import { onlineUsers } from './online.js';
 
 const MAX_TEXT = 2000;
 const HISTORY = 50;
-/** Presence changes closer together than this go out as one update. */
-const PRESENCE_DELAY_MS =
-  Number(process.env.PRESENCE_DELAY_MS) >= 0 ? Number(process.env.PRESENCE_DELAY_MS || 150) : 150;
-/** ...but a steady stream of changes still sends one at least this often. */
+/** A steady stream of presence changes still sends one update at least this often. */
 const PRESENCE_MAX_WAIT_MS = 1000;
 
 export interface ChatMessage {
@@ -34,6 +32,8 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
   private readonly present = new Set<string>();
   private presenceTimer?: NodeJS.Timeout;
   private presenceDue?: number;
+  /** Presence changes closer together than this go out as one update. */
+  private readonly presenceDelay = envNumber('PRESENCE_DELAY_MS', 150);
   /** Sockets disconnecting because the app shuts down need no presence update. */
   private closing = false;
 
@@ -94,7 +94,7 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
         this.presenceDue = undefined;
         void this.broadcastPresence();
       },
-      Math.min(PRESENCE_DELAY_MS, this.presenceDue - now),
+      Math.min(this.presenceDelay, this.presenceDue - now),
     );
   }
 

@@ -2,13 +2,8 @@ import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { Public } from '../lib/index.js';
+import { envNumber } from './env.js';
 import { onlineUsers } from './online.js';
-
-/** How often the count goes out: STATUS_INTERVAL_MS, or 5 s. Read per app, so tests can set it. */
-function interval(): number {
-  const ms = Number(process.env.STATUS_INTERVAL_MS);
-  return ms > 0 ? ms : 5000;
-}
 
 export interface Status {
   /** Users with an authenticated chat socket, on every node. */
@@ -16,7 +11,8 @@ export interface Status {
 }
 
 /**
- * A public feed: anyone receives `status { online }`, logged in or not, so
+ * A public feed: anyone receives `status { online }` every STATUS_INTERVAL_MS
+ * (5 s), logged in or not, so
  * the login screen can show it. Sockets here are never timed out; the chat
  * namespace (`/`) stays gated.
  */
@@ -30,7 +26,7 @@ export class StatusGateway implements OnGatewayInit, OnGatewayConnection, OnModu
   private counting = false;
 
   afterInit(): void {
-    this.timer = setInterval(() => void this.tick(), interval());
+    this.timer = setInterval(() => void this.tick(), envNumber('STATUS_INTERVAL_MS', 5000, 1));
     void this.tick();
   }
 
