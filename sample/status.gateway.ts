@@ -12,9 +12,8 @@ export interface Status {
 
 /**
  * A public feed: anyone receives `status { online }` every STATUS_INTERVAL_MS
- * (5 s), logged in or not, so
- * the login screen can show it. Sockets here are never timed out; the chat
- * namespace (`/`) stays gated.
+ * (5 s), logged in or not, so the login screen can show it. Sockets here are
+ * never timed out; the chat namespace (`/`) stays gated.
  */
 @Public()
 @WebSocketGateway({ namespace: '/status' })
