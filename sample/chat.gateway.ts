@@ -2,18 +2,22 @@ import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
   MessageBody,
   type OnGatewayDisconnect,
+  type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
   WsException,
 } from '@nestjs/websockets';
-import type { Namespace, Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticated } from '../lib/index.js';
 import { envNumber } from './env.js';
 import { onlineUsers } from './online.js';
 
 const MAX_TEXT = 2000;
 const HISTORY = 50;
+/** Server-side events between nodes (never from clients), so every node keeps the same history. */
+const HISTORY_APPEND = 'sample:history-append';
+const HISTORY_CLEAR = 'sample:history-clear';
 /** A steady stream of presence changes still sends one update at least this often. */
 const PRESENCE_MAX_WAIT_MS = 1000;
 
@@ -23,10 +27,10 @@ export interface ChatMessage {
 }
 
 @WebSocketGateway()
-export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect, OnModuleDestroy {
+export class ChatGateway implements OnGatewayInit, OnGatewayAuthenticated, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(ChatGateway.name);
-  @WebSocketServer() server!: Namespace;
-  /** The last messages, sent to each socket as it authenticates. This process only. */
+  @WebSocketServer() server!: Server;
+  /** The last messages, sent to each socket as it authenticates; kept in step across nodes. */
   private history: ChatMessage[] = [];
   /** Sockets counted in presence: only these change it when they leave. */
   private readonly present = new Set<string>();
@@ -36,6 +40,12 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
   private readonly presenceDelay = envNumber('PRESENCE_DELAY_MS', 150);
   /** Sockets disconnecting because the app shuts down need no presence update. */
   private closing = false;
+
+  /** Other nodes' messages and clears. */
+  afterInit(server: Server): void {
+    server.on(HISTORY_APPEND, (message: ChatMessage) => this.remember(message));
+    server.on(HISTORY_CLEAR, () => (this.history = []));
+  }
 
   handleAuthenticated(client: Socket, principal: AuthPrincipal): void {
     this.logger.log(`${principal.id} joined`);
@@ -66,8 +76,8 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
     const text = typeof body?.text === 'string' ? body.text.trim().slice(0, MAX_TEXT) : '';
     if (!text) throw new WsException('Empty message');
     const message: ChatMessage = { user: String(user.name ?? user.id), text };
-    this.history.push(message);
-    if (this.history.length > HISTORY) this.history.shift();
+    this.remember(message);
+    void this.tellOtherNodes(HISTORY_APPEND, message);
     this.server.emit('chat:message', message);
     return { ok: true };
   }
@@ -77,9 +87,24 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
   @SubscribeMessage('chat:clear')
   clear(@AuthUser() user: AuthPrincipal): { ok: true } {
     this.history = [];
+    void this.tellOtherNodes(HISTORY_CLEAR);
     this.logger.log(`${user.id} cleared the chat`);
     this.server.emit('chat:cleared', { by: String(user.name ?? user.id) });
     return { ok: true };
+  }
+
+  /** Only when there are other nodes: socket.io's in-memory adapter warns on every serverSideEmit(). */
+  private async tellOtherNodes(event: string, ...args: unknown[]): Promise<void> {
+    try {
+      if ((await this.server.sockets.adapter.serverCount()) > 1) this.server.serverSideEmit(event, ...args);
+    } catch (err) {
+      this.logger.warn(`history not shared with other nodes: ${(err as Error).message}`);
+    }
+  }
+
+  private remember(message: ChatMessage): void {
+    this.history.push(message);
+    if (this.history.length > HISTORY) this.history.shift();
   }
 
   /** Trailing debounce with a ceiling: a burst of joins and leaves sends one update. */
@@ -100,7 +125,7 @@ export class ChatGateway implements OnGatewayAuthenticated, OnGatewayDisconnect,
 
   private async broadcastPresence(): Promise<void> {
     try {
-      this.server.emit('presence', { users: await onlineUsers(this.server) });
+      this.server.emit('presence', { users: await onlineUsers(this.server.sockets) });
     } catch (err) {
       this.logger.warn(`presence unavailable: ${(err as Error).message}`);
     }

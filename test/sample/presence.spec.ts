@@ -23,7 +23,7 @@ describe('sample presence', () => {
   beforeAll(async () => {
     sample = await startSample();
     const { ChatGateway } = await import('../../sample/chat.gateway.js');
-    const nsp = sample.app.get(ChatGateway).server;
+    const nsp = sample.app.get(ChatGateway).server.sockets;
     const fetchSockets = nsp.fetchSockets.bind(nsp);
     // Counted, not replaced: across a cluster each call is a request to every node.
     nsp.fetchSockets = () => {
