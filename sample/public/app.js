@@ -30,6 +30,9 @@ function addMessage({ user, text }) {
   $('messages').scrollTop = $('messages').scrollHeight;
 }
 
+/** Refusals after which the stored token is useless. */
+const SESSION_ENDED = new Set(['invalid_credentials', 'expired', 'identity_changed']);
+
 function renderState(state, { user, error } = {}) {
   // A convenience only: the server refuses chat:clear with `forbidden` to anyone who is not an admin.
   $('clear').hidden = !(state === 'authenticated' && user?.roles?.includes('admin'));
@@ -39,6 +42,12 @@ function renderState(state, { user, error } = {}) {
   else if (error?.code === 'revoked') {
     setStatus('revoked · you were logged out', 'revoked');
     showChat(false); // log in again, as the same or another user
+  } else if (SESSION_ENDED.has(error?.code)) {
+    // The token is no good any more (logged out, expired, or signed by a server since restarted): log in again.
+    sessionStorage.removeItem('token');
+    setStatus(`not authenticated · ${error.message}`, 'failed');
+    $('login-error').textContent = 'Your session has ended: please log in again';
+    showChat(false);
   } else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
 }
 
@@ -105,7 +114,13 @@ $('clear').addEventListener('click', () => {
 $('logout').addEventListener('click', async () => {
   sessionStorage.removeItem('token');
   // The server revokes every socket of this user, on every node; this page then shows "revoked".
-  await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  // 401: the token was already refused (expired, logged out elsewhere); there is nothing to revoke.
+  if (!res.ok) {
+    auth?.close();
+    socket?.close();
+    showChat(false);
+  }
 });
 
 // The public status feed: anyone may listen, logged in or not.

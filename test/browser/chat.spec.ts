@@ -31,10 +31,16 @@ let profile: string;
 // Shared by both server runs, so tokens survive the restart test (without it each process picks a random secret).
 const AUTH_SECRET = randomBytes(32).toString('base64url');
 
-async function startServer(): Promise<void> {
+async function startServer(secret = AUTH_SECRET): Promise<void> {
   server = spawn(process.execPath, ['dist/sample/main.js'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), AUTH_TIMEOUT_MS: '1500', AUTH_SECRET, STATUS_INTERVAL_MS: '300' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      AUTH_TIMEOUT_MS: '1500',
+      AUTH_SECRET: secret,
+      STATUS_INTERVAL_MS: '300',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -214,6 +220,26 @@ describeIfChromium('sample chat in Chromium', () => {
     // Bob is untouched.
     expect(await bob.textContent('#status')).toContain('authenticated as Bob');
     // The login form is back, and logging in again works.
+    await alice.fill('#username', 'alice');
+    await alice.fill('#password', 'alice-secret');
+    await alice.click('#login');
+    await alice.waitForFunction(() =>
+      document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+    );
+  }, 60_000);
+
+  it('a page whose token the server no longer accepts (a restart with another secret) goes back to the login form', async () => {
+    await stopServer();
+    await startServer(randomBytes(32).toString('base64url'));
+    await alice.waitForFunction(
+      () => !!document.querySelector('#login-error')?.textContent?.includes('session has ended'),
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await alice.isVisible('#login-panel')).toBe(true);
+    expect(await alice.isVisible('#chat-panel')).toBe(false);
+    expect(await alice.evaluate(() => sessionStorage.getItem('token'))).toBeNull();
+    // Logging in again gets a token from the new server.
     await alice.fill('#username', 'alice');
     await alice.fill('#password', 'alice-secret');
     await alice.click('#login');
