@@ -19,13 +19,18 @@ export class AuthController {
     return { token: await this.tokens.sign(user.id) };
   }
 
-  /** Revokes every socket of the token's user, on every node. */
+  /**
+   * Revokes the token itself (no new socket or request may use it, on any node
+   * with REDIS_URL), then ends every socket of its user, on every node.
+   */
   @Post('logout')
   @HttpCode(200)
   async logout(@Headers('authorization') authorization?: string): Promise<{ ok: true }> {
     const token = authorization?.match(/^Bearer (.+)$/i)?.[1];
     const verified = await this.tokens.verify(token);
     if (!verified) throw new UnauthorizedException();
+    // Denied first: a socket authenticating with this token from now on is refused, then the live ones end.
+    await this.tokens.revoke(verified);
     await this.auth.revoke(verified.userId, 'Logged out');
     return { ok: true };
   }

@@ -1,40 +1,55 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { jwtVerify, SignJWT } from 'jose';
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
+import type { JwtClaims } from '../lib/jwt/index.js';
+import { RevokedTokens } from './revoked-tokens.js';
 
-const DEV_SECRET = 'nestjs-socket-auth-sample-development-secret';
+export interface VerifiedToken {
+  userId: string;
+  jti: string;
+  /** epoch ms */
+  expiresAt: number;
+}
 
-/** Signs and checks the sample's JWTs. Every process that shares AUTH_SECRET accepts the same tokens. */
+/**
+ * Issues and revokes the sample's JWTs, through the app's JwtModule (see
+ * auth.config.ts): the socket strategy verifies with the same configuration.
+ */
 @Injectable()
 export class TokenService {
-  private readonly logger = new Logger(TokenService.name);
-  private readonly secret: Uint8Array;
-  readonly ttlSeconds: number;
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly revoked: RevokedTokens,
+  ) {}
 
-  constructor() {
-    const secret = process.env.AUTH_SECRET;
-    if (!secret) this.logger.warn('AUTH_SECRET is not set: using the development secret. Set it in production.');
-    this.secret = new TextEncoder().encode(secret || DEV_SECRET);
-    this.ttlSeconds = Number(process.env.TOKEN_TTL_SECONDS) > 0 ? Number(process.env.TOKEN_TTL_SECONDS) : 3600;
-  }
-
+  /** A token for the user, with a unique id so that logout can revoke exactly this token. */
   sign(userId: string): Promise<string> {
-    return new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(userId)
-      .setIssuedAt()
-      .setExpirationTime(`${this.ttlSeconds}s`)
-      .sign(this.secret);
+    return this.jwt.signAsync({ sub: userId }, { jwtid: randomUUID() });
   }
 
-  /** The user id and expiry (epoch ms), or undefined for a bad or expired token. */
-  async verify(token: unknown): Promise<{ userId: string; expiresAt: number } | undefined> {
+  /** The token's user, id and expiry; undefined when it is bad, expired or logged out. */
+  async verify(token: unknown): Promise<VerifiedToken | undefined> {
     if (typeof token !== 'string' || token.length === 0) return undefined;
+    let claims: JwtClaims;
     try {
-      const { payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return undefined;
-      return { userId: payload.sub, expiresAt: payload.exp * 1000 };
+      claims = await this.jwt.verifyAsync<JwtClaims>(token);
     } catch {
       return undefined;
     }
+    return (await this.isUsable(claims))
+      ? { userId: String(claims.sub), jti: claims.jti!, expiresAt: claims.exp! * 1000 }
+      : undefined;
+  }
+
+  /** For claims that passed verification: a token without jti or exp could never be revoked, so it is refused too. */
+  async isUsable(claims: JwtClaims): Promise<boolean> {
+    if (typeof claims.jti !== 'string' || !claims.jti || typeof claims.exp !== 'number' || claims.sub === undefined)
+      return false;
+    return !(await this.revoked.has(claims.jti));
+  }
+
+  /** Refused from now on, by HTTP and sockets (on every node, with REDIS_URL), until it would expire anyway. */
+  revoke(token: VerifiedToken): Promise<void> {
+    return this.revoked.add(token.jti, token.expiresAt);
   }
 }

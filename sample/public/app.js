@@ -30,14 +30,25 @@ function addMessage({ user, text }) {
   $('messages').scrollTop = $('messages').scrollHeight;
 }
 
+/** Refusals after which the stored token is useless. */
+const SESSION_ENDED = new Set(['invalid_credentials', 'expired', 'identity_changed']);
+
 function renderState(state, { user, error } = {}) {
+  // A convenience only: the server refuses chat:clear with `forbidden` to anyone who is not an admin.
+  $('clear').hidden = !(state === 'authenticated' && user?.roles?.includes('admin'));
   if (state === 'authenticated') setStatus(`connected · authenticated as ${user?.name ?? user?.id}`, 'authenticated');
-  else if (state === 'pending') setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
+  else if (state === 'pending')
+    setStatus(socket?.connected ? 'connected · authenticating…' : 'reconnecting…', 'pending');
   else if (error?.code === 'revoked') {
     setStatus('revoked · you were logged out', 'revoked');
     showChat(false); // log in again, as the same or another user
-  }
-  else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
+  } else if (SESSION_ENDED.has(error?.code)) {
+    // The token is no good any more (logged out, expired, or signed by a server since restarted): log in again.
+    sessionStorage.removeItem('token');
+    setStatus(`not authenticated · ${error.message}`, 'failed');
+    $('login-error').textContent = 'Your session has ended: please log in again';
+    showChat(false);
+  } else setStatus(`not authenticated · ${error?.message ?? 'refused'}`, 'failed');
 }
 
 function start() {
@@ -53,8 +64,16 @@ function start() {
   auth.onStateChange(renderState);
   auth.catch(() => undefined);
   socket.on('chat:message', addMessage);
+  // Sent as the socket authenticates: the last messages, which replace whatever the page showed.
+  socket.on('chat:history', (messages) => {
+    $('messages').replaceChildren();
+    messages.forEach(addMessage);
+  });
+  socket.on('chat:cleared', () => $('messages').replaceChildren());
   socket.on('presence', ({ users }) => {
-    $('presence').replaceChildren(...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })));
+    $('presence').replaceChildren(
+      ...users.map((name) => Object.assign(document.createElement('li'), { textContent: name })),
+    );
   });
   socket.on('disconnect', () => auth.state !== 'failed' && setStatus('disconnected · reconnecting…', 'pending'));
 }
@@ -86,10 +105,29 @@ $('send-form').addEventListener('submit', (event) => {
   $('message').value = '';
 });
 
+$('clear').addEventListener('click', () => {
+  socket.emit('chat:clear', (reply) => {
+    if (reply?.ok === false) setStatus(`not cleared · ${reply.error.message}`, auth.state);
+  });
+});
+
 $('logout').addEventListener('click', async () => {
   sessionStorage.removeItem('token');
   // The server revokes every socket of this user, on every node; this page then shows "revoked".
-  await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  // 401: the token was already refused (expired, logged out elsewhere); there is nothing to revoke.
+  if (!res.ok) {
+    auth?.close();
+    socket?.close();
+    showChat(false);
+  }
+});
+
+// The public status feed: anyone may listen, logged in or not.
+const status = io('/status', { transports: ['websocket'] });
+status.on('status', ({ online }) => {
+  $('online').textContent = `${online} ${online === 1 ? 'user' : 'users'} online`;
+  $('online').dataset.online = String(online);
 });
 
 if (token) start();

@@ -3,6 +3,7 @@
  * playwright-core), against the built sample server run as `npm start` runs it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +14,35 @@ import { freePort } from '../support/harness.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 // Without the networking flags, Chromium floods this closed network with refused connections.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 let port: number;
 let server: ChildProcess | undefined;
 let context: BrowserContext;
 let profile: string;
+// Shared by both server runs, so tokens survive the restart test (without it each process picks a random secret).
+const AUTH_SECRET = randomBytes(32).toString('base64url');
 
-async function startServer(): Promise<void> {
-  server = spawn(process.execPath, ['dist/sample/main.js'], { cwd: root, env: { ...process.env, PORT: String(port), AUTH_TIMEOUT_MS: '1500' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServer(secret = AUTH_SECRET): Promise<void> {
+  server = spawn(process.execPath, ['dist/sample/main.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      AUTH_TIMEOUT_MS: '1500',
+      AUTH_SECRET: secret,
+      STATUS_INTERVAL_MS: '300',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('sample server did not start')), 20_000);
     server!.stdout!.on('data', (chunk: Buffer) => {
@@ -56,10 +77,14 @@ async function say(page: Page, text: string): Promise<void> {
   await page.click('#send');
 }
 
-const messages = (page: Page): Promise<string[]> => page.$$eval('#messages > *', (nodes) => nodes.map((n) => n.textContent ?? ''));
+const online = (page: Page): Promise<string | null> => page.getAttribute('#online', 'data-online');
+
+const messages = (page: Page): Promise<string[]> =>
+  page.$$eval('#messages > *', (nodes) => nodes.map((n) => n.textContent ?? ''));
 
 // Without Chromium the suite skips with one line, except under CI, where .ci/run installs it and its absence is a failure.
-if (!existsSync(CHROMIUM) && process.env.CI) throw new Error(`browser tests need ${CHROMIUM} (CI is set, so this fails instead of skipping)`);
+if (!existsSync(CHROMIUM) && process.env.CI)
+  throw new Error(`browser tests need ${CHROMIUM} (CI is set, so this fails instead of skipping)`);
 const describeIfChromium = existsSync(CHROMIUM) ? describe : describe.skip;
 if (!existsSync(CHROMIUM)) console.warn(`browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
@@ -70,7 +95,11 @@ describeIfChromium('sample chat in Chromium', () => {
     port = await freePort();
     await startServer();
     profile = mkdtempSync(join(tmpdir(), 'nsa-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -81,6 +110,22 @@ describeIfChromium('sample chat in Chromium', () => {
 
   let alice: Page;
   let bob: Page;
+
+  it('the login screen shows how many users are online, and the count follows logins and leaves', async () => {
+    const visitor = await context.newPage();
+    await visitor.goto(`http://127.0.0.1:${port}/`);
+    await visitor.waitForFunction(() => document.querySelector('#online')?.getAttribute('data-online') === '0');
+    expect(await visitor.isVisible('#online')).toBe(true);
+    expect(await visitor.isVisible('#login-panel')).toBe(true);
+    expect(await visitor.textContent('#online')).toBe('0 users online');
+    const someone = await loggedIn('alice');
+    await visitor.waitForFunction(() => document.querySelector('#online')?.getAttribute('data-online') === '1');
+    expect(await visitor.textContent('#online')).toBe('1 user online');
+    await someone.close();
+    await visitor.waitForFunction(() => document.querySelector('#online')?.getAttribute('data-online') === '0');
+    expect(await online(visitor)).toBe('0');
+    await visitor.close();
+  }, 60_000);
 
   it('alice and bob log in on two pages and exchange messages', async () => {
     alice = await loggedIn('alice');
@@ -117,12 +162,53 @@ describeIfChromium('sample chat in Chromium', () => {
     await stranger.close();
   }, 60_000);
 
+  it("alice, an admin, sees Clear and clearing empties bob's history; bob sees no button, and his scripted chat:clear is forbidden", async () => {
+    await alice.waitForFunction(() => !(document.querySelector('#clear') as HTMLElement | null)?.hidden);
+    expect(await alice.isVisible('#clear')).toBe(true);
+    expect(await bob.isVisible('#clear')).toBe(false);
+
+    // Bob tries from a script in his own page, with his own token: refused, and still connected.
+    const attempt = await bob.evaluate(async () => {
+      const { io } = await import('/socket.io/socket.io.esm.min.js' as string);
+      const { authenticate } = await import('/client/index.js' as string);
+      const s = io({ transports: ['websocket'], forceNew: true });
+      await authenticate(s, { token: sessionStorage.getItem('token') });
+      const reply = await s.timeout(3000).emitWithAck('chat:clear');
+      await new Promise((r) => setTimeout(r, 200));
+      const connected = s.connected;
+      s.close();
+      return { reply, connected };
+    });
+    expect(attempt.reply).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(attempt.connected).toBe(true);
+    expect((await messages(bob)).length).toBeGreaterThan(0);
+    expect(await messages(alice)).toEqual(await messages(bob));
+
+    await alice.click('#clear');
+    await bob.waitForFunction(() => document.querySelectorAll('#messages > *').length === 0);
+    await alice.waitForFunction(() => document.querySelectorAll('#messages > *').length === 0);
+    // Cleared on the server too: a page loaded now gets no history.
+    const later = await loggedIn('bob');
+    await say(alice, 'after the clear');
+    await later.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('after the clear'));
+    expect(await messages(later)).toEqual(['Aliceafter the clear']);
+    await later.close();
+  }, 60_000);
+
   it('after the server restarts, a logged-in page reconnects and re-authenticates by itself', async () => {
     await stopServer();
     await alice.waitForFunction(() => !document.querySelector('#status')?.textContent?.includes('authenticated as'));
     await startServer();
-    await alice.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'), undefined, { timeout: 20_000 });
-    await bob.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Bob'), undefined, { timeout: 20_000 });
+    await alice.waitForFunction(
+      () => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await bob.waitForFunction(
+      () => document.querySelector('#status')?.textContent?.includes('authenticated as Bob'),
+      undefined,
+      { timeout: 20_000 },
+    );
     await say(alice, 'back again');
     await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('back again'));
   }, 60_000);
@@ -137,6 +223,28 @@ describeIfChromium('sample chat in Chromium', () => {
     await alice.fill('#username', 'alice');
     await alice.fill('#password', 'alice-secret');
     await alice.click('#login');
-    await alice.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('authenticated as Alice'));
+    await alice.waitForFunction(() =>
+      document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+    );
+  }, 60_000);
+
+  it('a page whose token the server no longer accepts (a restart with another secret) goes back to the login form', async () => {
+    await stopServer();
+    await startServer(randomBytes(32).toString('base64url'));
+    await alice.waitForFunction(
+      () => !!document.querySelector('#login-error')?.textContent?.includes('session has ended'),
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await alice.isVisible('#login-panel')).toBe(true);
+    expect(await alice.isVisible('#chat-panel')).toBe(false);
+    expect(await alice.evaluate(() => sessionStorage.getItem('token'))).toBeNull();
+    // Logging in again gets a token from the new server.
+    await alice.fill('#username', 'alice');
+    await alice.fill('#password', 'alice-secret');
+    await alice.click('#login');
+    await alice.waitForFunction(() =>
+      document.querySelector('#status')?.textContent?.includes('authenticated as Alice'),
+    );
   }, 60_000);
 });

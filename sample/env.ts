@@ -1,0 +1,6 @@
+/** A number from the environment, or `fallback` when unset, not a number, or below `min`. Read when called. */
+export function envNumber(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? NaN : Number(raw);
+  return Number.isFinite(value) && value >= min ? value : fallback;
+}
