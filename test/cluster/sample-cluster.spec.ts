@@ -16,6 +16,7 @@ import { closeClients, connect, once, record, sleep } from '../support/harness.j
 import { REDIS_URL, describeWithRedis } from './redis.js';
 import { uniqueKey } from './nodes.js';
 
+process.env.AUTH_SECRET ??= 'sample-cluster-test-secret';
 const suite = await describeWithRedis();
 
 async function sampleNode(adapterFor: (app: any) => Promise<IoAdapter>) {
