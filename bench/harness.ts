@@ -1,0 +1,232 @@
+/**
+ * What every scenario shares: pinned server processes, socket clients, the
+ * interleaved rounds and the recording of results with their intervals.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { io, type Socket } from 'socket.io-client';
+import type { AppOptions, Variant } from './app.js';
+import { bootstrap, goalText, median, pairedDiffs, pairedRatios, verdict, type Estimate, type Goal, type Verdict } from './stats.js';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const now = (): number => performance.timeOrigin + performance.now();
+
+// ── pinning ──────────────────────────────────────────────────────────────────
+/** The load generator (this process and its client workers) on the first core, servers on the last. */
+export const LOAD_CORE = 0;
+export const SERVER_CORE = cpus().length - 1;
+export const pinning: { ok: boolean; why: string } = (() => {
+  if (cpus().length < 2) return { ok: false, why: 'one core only' };
+  const probe = spawnSync('taskset', ['-c', String(SERVER_CORE), 'true']);
+  if (probe.error || probe.status !== 0) return { ok: false, why: `taskset unavailable (${probe.error?.message ?? probe.stderr?.toString().trim()})` };
+  // -a: every thread of this process (V8's GC and libuv's pool too); new threads inherit it.
+  const self = spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)]);
+  if (self.status !== 0) return { ok: false, why: `could not pin the load generator (${self.stderr.toString().trim()})` };
+  return { ok: true, why: `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` };
+})();
+
+/** Starts a Node script with an IPC channel, under taskset when pinning works. */
+export function spawnNode(script: string, args: string[], core: number): ChildProcess {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  const node = [process.execPath, '--expose-gc', path, ...args];
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  return pinning.ok ? spawn('taskset', ['-c', String(core), ...node], { stdio }) : spawn(node[0], node.slice(1), { stdio });
+}
+
+/** Request/reply over a child's IPC channel. */
+export class Ipc {
+  private seq = 0;
+  private readonly waiting = new Map<number, (v: unknown) => void>();
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (m: { id?: number; value?: unknown }) => {
+      if (m.id === undefined) return;
+      this.waiting.get(m.id)?.(m.value);
+      this.waiting.delete(m.id);
+    });
+  }
+  call<T>(cmd: string, extra: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve as (v: unknown) => void);
+      this.child.send({ cmd, id, ...extra });
+    });
+  }
+  /** Resolves with the child's `{ready}` message, rejects if it dies first. */
+  static ready<T>(child: ChildProcess, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`${what} exited with ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (m: { ready?: T }) => {
+        child.off('exit', onExit);
+        resolve(m.ready as T);
+      });
+    });
+  }
+}
+
+const live = new Set<ChildProcess>();
+/** Kills every child still running (on exit or failure). */
+export function killAll(): void {
+  live.forEach((c) => c.kill('SIGKILL'));
+}
+
+export class BenchServer extends Ipc {
+  private constructor(child: ChildProcess, readonly variant: Variant, readonly url: string) {
+    super(child);
+  }
+
+  static async start(variant: Variant, options: AppOptions = {}): Promise<BenchServer> {
+    const child = spawnNode('./server.js', [variant, JSON.stringify(options)], SERVER_CORE);
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    const port = await Ipc.ready<number>(child, `${variant} server`);
+    return new BenchServer(child, variant, `http://127.0.0.1:${port}`);
+  }
+
+  cpu(): Promise<number> {
+    return this.call<number>('cpu');
+  }
+
+  /** Waits until the server has seen at most `left` sockets go. */
+  async settle(left = 0): Promise<void> {
+    for (let i = 0; i < 400 && (await this.call<number>('count')) > left; i++) await sleep(25);
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+// ── clients ──────────────────────────────────────────────────────────────────
+export type Mode = 'plain' | 'handshake-token' | 'message' | 'handshake';
+export const MODE: Record<Variant, Mode> = {
+  bare: 'plain',
+  nest: 'plain',
+  middleware: 'handshake-token',
+  'nest-guard': 'handshake-token',
+  ours: 'message',
+  'ours-handshake': 'handshake',
+  'ours-unmarked': 'message',
+};
+let tokenSeq = 0;
+
+/** Resolves once the socket is ready for work: connected, and authenticated where the variant asks. */
+export function open(url: string, mode: Mode, principal = `u${process.pid}-${++tokenSeq}`): Promise<Socket> {
+  const token = `tok-${principal}`;
+  const auth = mode === 'handshake' || mode === 'handshake-token' ? { token } : undefined;
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
+  return new Promise((resolve, reject) => {
+    socket.once('connect_error', reject);
+    if (mode === 'message') {
+      socket.once('connect', () => socket.emit('authentication', { token }));
+      socket.once('authenticated', () => resolve(socket));
+    } else if (mode === 'handshake') socket.once('authenticated', () => resolve(socket));
+    else socket.once('connect', () => resolve(socket));
+  });
+}
+
+/** Opens n sockets, at most `inFlight` handshakes at a time (the same for every variant). */
+export async function openMany(url: string, n: number, mode: Mode, inFlight = 100): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, n) }, async () => {
+      while (next < n) {
+        next++;
+        sockets.push(await open(url, mode));
+      }
+    }),
+  );
+  return sockets;
+}
+
+export async function closeAll(sockets: Socket[], server: BenchServer, left = 0): Promise<void> {
+  sockets.forEach((s) => s.disconnect());
+  await server.settle(left);
+}
+
+// ── rounds ───────────────────────────────────────────────────────────────────
+export type Samples = Record<string, Record<string, number[]>>;
+
+/**
+ * Warm-up, then `rounds` rounds; each round measures every variant once, the
+ * order rotating from round to round so no variant always goes first.
+ * `measure` returns named metrics; the result is samples[metric][variant][round].
+ */
+export async function interleave<V extends string>(label: string, variants: V[], rounds: number, measure: (v: V) => Promise<Record<string, number>>, warmup = 1): Promise<Samples> {
+  const samples: Samples = {};
+  for (let w = 0; w < warmup; w++) for (const v of variants) await measure(v);
+  const t0 = performance.now();
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + round) % variants.length];
+      for (const [metric, x] of Object.entries(await measure(v))) ((samples[metric] ??= {})[v] ??= []).push(x);
+    }
+    progress(`${label}: round ${round + 1}/${rounds}`, t0);
+  }
+  return samples;
+}
+
+let lastProgress = 0;
+export function progress(text: string, since: number): void {
+  if (performance.now() - lastProgress < 2000 && !text.includes(' 1/')) return;
+  lastProgress = performance.now();
+  process.stderr.write(`    … ${text} (${Math.round((performance.now() - since) / 1000)} s)\n`);
+}
+
+// ── results ──────────────────────────────────────────────────────────────────
+export interface Result {
+  name: string;
+  variant?: string;
+  n: number;
+  unit: string;
+  /** Median of each variant's samples. */
+  variants: Record<string, number>;
+  baseline: string;
+  /** The median of the per-round ratios (or differences, or the statistic itself; see `unit`). */
+  ratio: number;
+  ci: [number, number];
+  rounds: number;
+  goal: string;
+  verdict: Verdict | 'no goal';
+  met: boolean;
+  /** Figures kept for the report (wall clock beside server CPU, heap per N …). */
+  extra?: Record<string, unknown>;
+}
+
+export const results: Result[] = [];
+const sig = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 1 ? Math.round(x * 1000) / 1000 : Number(x.toPrecision(4)));
+
+export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants'> & { samples: Record<string, number[]> }, estimate: Estimate, goal?: Goal, goalUnit = ''): Result {
+  const v = goal ? verdict(estimate.ci, goal, estimate.rounds) : 'no goal';
+  const { samples, ...rest } = r;
+  const result: Result = {
+    ...rest,
+    variants: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, sig(median(xs))])),
+    ratio: sig(estimate.value),
+    ci: [sig(estimate.ci[0]), sig(estimate.ci[1])],
+    rounds: estimate.rounds,
+    goal: goal ? goalText(goal, goalUnit) : '—',
+    verdict: v,
+    met: v === 'met',
+  };
+  results.push(result);
+  const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
+  console.error(`  ${result.name}${result.variant ? ` (${result.variant})` : ''} n=${result.n}: ${result.ratio} [${result.ci.join(', ')}] ${result.goal} → ${mark}`);
+  return result;
+}
+
+/** A ratio ours/baseline taken round by round. */
+export function recordRatio(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal): Result {
+  return record({ ...r, baseline }, bootstrap(pairedRatios(r.samples[ours], r.samples[baseline])), goal);
+}
+
+/** A difference ours − baseline taken round by round (bytes per socket). */
+export function recordDiff(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal, goalUnit = ''): Result {
+  return record({ ...r, baseline: `${baseline} (${ours} − ${baseline})` }, bootstrap(pairedDiffs(r.samples[ours], r.samples[baseline])), goal, goalUnit);
+}
+
+export function pick(samples: Record<string, number[]>, keys: string[]): Record<string, number[]> {
+  return Object.fromEntries(keys.filter((k) => samples[k]).map((k) => [k, samples[k]]));
+}
