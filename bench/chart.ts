@@ -70,7 +70,7 @@ export async function renderChart(scenarios: Result[]): Promise<string> {
         width: 520,
         height: { step: 18 },
         layer: [
-          { data: { values: rows }, mark: { type: 'rule', strokeWidth: 2 }, encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null }, x: { field: 'lo', type: 'quantitative', title: 'ratio', scale: { zero: false } }, x2: { field: 'hi' }, color: { field: 'verdict', type: 'nominal', scale: colors } } },
+          { data: { values: rows }, mark: { type: 'rule', strokeWidth: 2 }, encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null, axis: { labelLimit: 400 } }, x: { field: 'lo', type: 'quantitative', title: 'ratio', scale: { zero: false } }, x2: { field: 'hi' }, color: { field: 'verdict', type: 'nominal', scale: colors } } },
           { data: { values: rows }, mark: { type: 'point', filled: true, size: 40 }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'ratio', type: 'quantitative' }, color: { field: 'verdict', type: 'nominal', scale: colors, title: 'verdict' } } },
           { data: { values: lines }, mark: { type: 'tick', color: '#d32f2f', thickness: 2 }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'goal', type: 'quantitative' } } },
         ],

@@ -19,13 +19,13 @@ export const C = quick
     }
   : {
       connect: [
-        { n: 250, rounds: 20 },
-        { n: 1000, rounds: 8 },
-        { n: 2000, rounds: 4 },
+        { n: 250, rounds: 16 },
+        { n: 1000, rounds: 5 },
+        { n: 2000, rounds: 3 },
       ],
-      fanout: { ns: [250, 1000, 2000], rounds: 20, deliveries: 20_000 },
+      fanout: { ns: [250, 2000], rounds: 16, deliveries: 20_000 },
       rt: { clients: 100, ms: 500, rounds: 20 },
-      scale: { n: 10_000, workers: 4, rounds: 4, broadcasts: 10 },
+      scale: { n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000), workers: 4, rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3), broadcasts: 10 },
       cluster: { perNode: 300, rounds: 20, deliveries: 18_000 },
       revoke: { samples: 60 },
       flood: { n: 2000, timeout: 1000, rounds: 5 },

@@ -26,12 +26,21 @@ export const pinning: { ok: boolean; why: string } = (() => {
   return { ok: true, why: `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` };
 })();
 
-/** Starts a Node script with an IPC channel, under taskset when pinning works. */
-export function spawnNode(script: string, args: string[], core: number): ChildProcess {
+/**
+ * Starts a Node script with an IPC channel. It starts on every core (start-up
+ * is not what is measured, and several start at once) and is pinned to `core`
+ * by pin() once it says it is ready.
+ */
+export function spawnNode(script: string, args: string[]): ChildProcess {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  const node = [process.execPath, '--expose-gc', path, ...args];
-  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
-  return pinning.ok ? spawn('taskset', ['-c', String(core), ...node], { stdio }) : spawn(node[0], node.slice(1), { stdio });
+  return spawn(process.execPath, ['--expose-gc', path, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+/** Pins every thread of a process; threads it starts later inherit the mask. */
+export function pin(child: ChildProcess, core: number): void {
+  if (!pinning.ok || child.pid === undefined) return;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(core), String(child.pid)]);
+  if (r.status !== 0) throw new Error(`taskset could not pin ${child.pid}: ${r.stderr.toString().trim()}`);
 }
 
 /** Request/reply over a child's IPC channel. */
@@ -65,7 +74,7 @@ export class Ipc {
   }
 }
 
-const live = new Set<ChildProcess>();
+export const live = new Set<ChildProcess>();
 /** Kills every child still running (on exit or failure). */
 export function killAll(): void {
   live.forEach((c) => c.kill('SIGKILL'));
@@ -76,11 +85,17 @@ export class BenchServer extends Ipc {
     super(child);
   }
 
+  static async startAll<V extends Variant>(variants: V[], options: AppOptions = {}): Promise<Map<V, BenchServer>> {
+    const started = await Promise.all(variants.map((v) => BenchServer.start(v, options)));
+    return new Map(variants.map((v, i) => [v, started[i]]));
+  }
+
   static async start(variant: Variant, options: AppOptions = {}): Promise<BenchServer> {
-    const child = spawnNode('./server.js', [variant, JSON.stringify(options)], SERVER_CORE);
+    const child = spawnNode('./server.js', [variant, JSON.stringify(options)]);
     live.add(child);
     child.once('exit', () => live.delete(child));
     const port = await Ipc.ready<number>(child, `${variant} server`);
+    pin(child, SERVER_CORE);
     return new BenchServer(child, variant, `http://127.0.0.1:${port}`);
   }
 
@@ -96,6 +111,17 @@ export class BenchServer extends Ipc {
   stop(): void {
     this.child.kill('SIGKILL');
   }
+}
+
+const pool = new Map<Variant, Promise<BenchServer>>();
+/**
+ * Servers with default options, started once and shared by every scenario
+ * (start-up dominates the quick run). Scenarios close their sockets and never
+ * stop these; they die with the run.
+ */
+export async function shared<V extends Variant>(variants: V[]): Promise<Map<V, BenchServer>> {
+  for (const v of variants) if (!pool.has(v)) pool.set(v, BenchServer.start(v));
+  return new Map(await Promise.all(variants.map(async (v) => [v, await pool.get(v)!] as const)));
 }
 
 // ── clients ──────────────────────────────────────────────────────────────────
@@ -188,6 +214,8 @@ export interface Result {
   ratio: number;
   ci: [number, number];
   rounds: number;
+  /** How the interval was made: a bootstrap of the median, or Student's t on the mean for few rounds. */
+  interval: 'bootstrap' | 't';
   goal: string;
   verdict: Verdict | 'no goal';
   met: boolean;
@@ -198,7 +226,7 @@ export interface Result {
 export const results: Result[] = [];
 const sig = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 1 ? Math.round(x * 1000) / 1000 : Number(x.toPrecision(4)));
 
-export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants'> & { samples: Record<string, number[]> }, estimate: Estimate, goal?: Goal, goalUnit = ''): Result {
+export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants'> & { samples: Record<string, number[]> }, estimate: Estimate, goal?: Goal, goalUnit = ''): Result {
   const v = goal ? verdict(estimate.ci, goal, estimate.rounds) : 'no goal';
   const { samples, ...rest } = r;
   const result: Result = {
@@ -207,6 +235,7 @@ export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'ver
     ratio: sig(estimate.value),
     ci: [sig(estimate.ci[0]), sig(estimate.ci[1])],
     rounds: estimate.rounds,
+    interval: estimate.method,
     goal: goal ? goalText(goal, goalUnit) : '—',
     verdict: v,
     met: v === 'met',
@@ -218,12 +247,12 @@ export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'ver
 }
 
 /** A ratio ours/baseline taken round by round. */
-export function recordRatio(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal): Result {
+export function recordRatio(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal): Result {
   return record({ ...r, baseline }, bootstrap(pairedRatios(r.samples[ours], r.samples[baseline])), goal);
 }
 
 /** A difference ours − baseline taken round by round (bytes per socket). */
-export function recordDiff(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal, goalUnit = ''): Result {
+export function recordDiff(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal, goalUnit = ''): Result {
   return record({ ...r, baseline: `${baseline} (${ours} − ${baseline})` }, bootstrap(pairedDiffs(r.samples[ours], r.samples[baseline])), goal, goalUnit);
 }
 

@@ -15,7 +15,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { C, quick } from './config.js';
-import { killAll, pinning, results } from './harness.js';
+import { killAll, pinning, results, shared } from './harness.js';
 import { micro, type MicroResult } from './micro.js';
 import { writeReport } from './report.js';
 import { clusterScenarios } from './scenarios/cluster.js';
@@ -53,14 +53,20 @@ const steps: [string, () => Promise<unknown>][] = [
   ['flood_recovery', floodRecovery],
   ['flood_latency', floodLatency],
 ];
+// `--only=scale_10k,micro` runs a subset (for working on the harness; writes nothing).
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 let microResults: MicroResult[] = [];
 try {
+  if (!only) await shared(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
   for (const [name, step] of steps) {
+    if (only && !only.includes(name)) continue;
     console.error(`[${Math.round((performance.now() - started) / 1000)} s] ${name}`);
     await step();
   }
-  console.error(`[${Math.round((performance.now() - started) / 1000)} s] micro`);
-  microResults = await micro();
+  if (!only || only.includes('micro')) {
+    console.error(`[${Math.round((performance.now() - started) / 1000)} s] micro`);
+    microResults = await micro();
+  }
 } catch (err) {
   console.error('benchmark harness failed:', err);
   process.exit(1);
@@ -87,7 +93,7 @@ const count = (v: string): number => goals.filter((r) => r.verdict === v).length
 console.log(`\n${count('met')} met, ${count('missed')} missed, ${count('inconclusive')} inconclusive of ${goals.length} goals, in ${seconds} s`);
 
 const file = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-if (!quick || process.env.NSA_BENCH_WRITE) {
+if ((!quick && !only) || process.env.NSA_BENCH_WRITE) {
   const out = file('bench/results.json');
   if (!quick && existsSync(out) && !JSON.parse(readFileSync(out, 'utf8')).env?.quick) renameSync(out, file('bench/results.prev.json'));
   writeFileSync(out, `${JSON.stringify({ env, scenarios: results, micro: microResults }, null, 2)}\n`);

@@ -18,6 +18,26 @@ export interface Estimate {
   ci: [number, number];
   /** How many samples (rounds, or events for latency percentiles) it rests on. */
   rounds: number;
+  /** `bootstrap`, or `t` below BOOTSTRAP_MIN rounds (see bootstrap()). */
+  method: 'bootstrap' | 't';
+}
+
+/**
+ * Below this many rounds a percentile bootstrap of the median is far too
+ * narrow (with 3 rounds it is [min, max], which covers the true median only
+ * 75% of the time), so the interval is Student's t on the mean instead:
+ * wide for noisy figures, still tight for steady ones such as heap per socket.
+ */
+export const BOOTSTRAP_MIN = 8;
+/** Two-sided 95% Student t critical values by degrees of freedom. */
+const T95 = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262];
+
+function tInterval(xs: readonly number[]): [number, number] {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  const half = T95[Math.min(n - 1, T95.length - 1)] * (sd / Math.sqrt(n));
+  return [mean - half, mean + half];
 }
 
 export function quantile(xs: readonly number[], q: number): number {
@@ -50,7 +70,8 @@ function prng(seed: number): () => number {
  */
 export function bootstrap(samples: readonly number[], statistic: (xs: number[]) => number = median, resamples = 4000, level = 0.95): Estimate {
   const value = statistic([...samples]);
-  if (samples.length < 2) return { value, ci: [value, value], rounds: samples.length };
+  if (samples.length < 2) return { value, ci: [value, value], rounds: samples.length, method: 't' };
+  if (samples.length < BOOTSTRAP_MIN && statistic === median) return { value, ci: tInterval(samples), rounds: samples.length, method: 't' };
   const random = prng(samples.length * 7919 + Math.round(Math.abs(value) * 1e6));
   const stats: number[] = new Array(resamples);
   const draw: number[] = new Array(samples.length);
@@ -59,7 +80,7 @@ export function bootstrap(samples: readonly number[], statistic: (xs: number[]) 
     stats[r] = statistic(draw);
   }
   const alpha = (1 - level) / 2;
-  return { value, ci: [quantile(stats, alpha), quantile(stats, 1 - alpha)], rounds: samples.length };
+  return { value, ci: [quantile(stats, alpha), quantile(stats, 1 - alpha)], rounds: samples.length, method: 'bootstrap' };
 }
 
 /** Paired per-round ratios ours/baseline: each round's noise cancels within the round. */

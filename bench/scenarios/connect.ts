@@ -4,16 +4,15 @@
  * the server's heap per socket at each N (for the chart).
  */
 import { C } from '../config.js';
-import { BenchServer, closeAll, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
+import { closeAll, shared, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
 import { median } from '../stats.js';
 import type { Variant } from '../app.js';
 
 const VARIANTS: Variant[] = ['nest', 'middleware', 'ours', 'ours-handshake'];
 
 export async function connectAuth(): Promise<void> {
-  const servers = new Map<Variant, BenchServer>();
-  for (const v of VARIANTS) servers.set(v, await BenchServer.start(v));
-  try {
+  const servers = await shared(VARIANTS);
+  {
     for (const { n, rounds } of C.connect) {
       const samples = await interleave(`connect_auth n=${n}`, VARIANTS, rounds, async (variant) => {
         const server = servers.get(variant)!;
@@ -26,7 +25,7 @@ export async function connectAuth(): Promise<void> {
         const heap = ((await server.call<number>('heap')) - heap0) / n;
         await closeAll(sockets, server);
         return { ms, cpuMs: cpu / 1000, heap };
-      });
+      }, n === C.connect[0].n ? 1 : 0); // the servers are warm after the first N
       const extra = {
         serverCpuMs: Object.fromEntries(Object.entries(samples.cpuMs).map(([k, xs]) => [k, Math.round(median(xs) * 10) / 10])),
         heapPerSocket: Object.fromEntries(Object.entries(samples.heap).map(([k, xs]) => [k, Math.round(median(xs))])),
@@ -35,7 +34,5 @@ export async function connectAuth(): Promise<void> {
       recordRatio({ name: 'connect_auth', variant: 'message mode', n, unit: 'ms to open all', samples: pick(ms, ['nest', 'middleware', 'ours']), extra }, 'ours', 'middleware', { op: '<=', value: 1.1 });
       recordRatio({ name: 'connect_auth', variant: 'handshake mode', n, unit: 'ms to open all', samples: pick(ms, ['middleware', 'ours-handshake']) }, 'ours-handshake', 'middleware', { op: '<=', value: 1.05 });
     }
-  } finally {
-    servers.forEach((s) => s.stop());
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Variant } from '../app.js';
 import { C } from '../config.js';
-import { BenchServer, interleave, Ipc, LOAD_CORE, MODE, pick, record, recordDiff, recordRatio, sleep, spawnNode } from '../harness.js';
+import { interleave, shared, type BenchServer, Ipc, live, LOAD_CORE, MODE, pick, pin, record, recordDiff, recordRatio, sleep, spawnNode } from '../harness.js';
 import { bootstrap, pairedRatios, quantile } from '../stats.js';
 
 const VARIANTS: Variant[] = ['nest', 'middleware', 'ours'];
@@ -14,14 +14,12 @@ const VARIANTS: Variant[] = ['nest', 'middleware', 'ours'];
 export async function scale10k(): Promise<void> {
   const { n, workers: w, rounds, broadcasts } = C.scale;
   const workers: Ipc[] = [];
-  const servers = new Map<Variant, BenchServer>();
+  let servers: Map<Variant, BenchServer>;
   try {
-    for (let i = 0; i < w; i++) {
-      const child = spawnNode('./clients.js', [], LOAD_CORE);
-      await Ipc.ready(child, 'client worker');
-      workers.push(new Ipc(child));
-    }
-    for (const v of VARIANTS) servers.set(v, await BenchServer.start(v));
+    const children = Array.from({ length: w }, () => spawnNode('./clients.js', []));
+    children.forEach((c) => (live.add(c), workers.push(new Ipc(c))));
+    [servers] = await Promise.all([shared(VARIANTS), ...children.map((c) => Ipc.ready(c, 'client worker'))]);
+    children.forEach((c) => pin(c, LOAD_CORE));
     const all = <T>(cmd: string, extra: Record<string, unknown> = {}): Promise<T[]> => Promise.all(workers.map((x) => x.call<T>(cmd, extra)));
     const samples = await interleave(
       `scale_10k n=${n}`,
@@ -55,7 +53,6 @@ export async function scale10k(): Promise<void> {
       bootstrap(pairedRatios(samples.p99.ours, samples.p99.nest)),
     );
   } finally {
-    servers.forEach((s) => s.stop());
     workers.forEach((x) => x.child.kill('SIGKILL'));
   }
 }

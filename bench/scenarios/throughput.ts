@@ -6,7 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import type { Variant } from '../app.js';
 import { C, quick } from '../config.js';
-import { BenchServer, closeAll, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
+import { closeAll, interleave, MODE, openMany, pick, recordRatio, shared, type BenchServer } from '../harness.js';
 import { bootstrap, pairedRatios } from '../stats.js';
 
 interface Fleet {
@@ -16,8 +16,9 @@ interface Fleet {
 
 async function fleets(variants: Variant[], n: number): Promise<Map<Variant, Fleet>> {
   const out = new Map<Variant, Fleet>();
+  const servers = await shared(variants);
   for (const v of variants) {
-    const server = await BenchServer.start(v);
+    const server = servers.get(v)!;
     out.set(v, { server, sockets: await openMany(server.url, n, MODE[v]) });
   }
   return out;
@@ -26,7 +27,6 @@ async function fleets(variants: Variant[], n: number): Promise<Map<Variant, Flee
 async function stop(all: Map<Variant, Fleet>): Promise<void> {
   for (const { server, sockets } of all.values()) {
     await closeAll(sockets, server);
-    server.stop();
   }
 }
 
