@@ -20,8 +20,7 @@ export const C = quick
   : {
       connect: [
         { n: 250, rounds: 16 },
-        { n: 1000, rounds: 5 },
-        { n: 2000, rounds: 3 },
+        { n: 1000, rounds: 6 },
       ],
       fanout: { ns: [250, 2000], rounds: 16, deliveries: 20_000 },
       rt: { clients: 100, ms: 500, rounds: 20 },

@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { AppOptions, Variant } from './app.js';
+import { quick } from './config.js';
 import { bootstrap, goalText, median, pairedDiffs, pairedRatios, verdict, type Estimate, type Goal, type Verdict } from './stats.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -115,13 +116,20 @@ export class BenchServer extends Ipc {
 
 const pool = new Map<Variant, Promise<BenchServer>>();
 /**
- * Servers with default options, started once and shared by every scenario
- * (start-up dominates the quick run). Scenarios close their sockets and never
- * stop these; they die with the run.
+ * The servers a scenario measures. Full runs start fresh ones per scenario and
+ * stop them after: a server that has already carried other scenarios is
+ * measurably slower (a bigger heap to collect) than a fresh one, which skews
+ * any comparison between variants with different histories. Quick runs share
+ * one server per variant, since start-up dominates them and they decide nothing.
  */
-export async function shared<V extends Variant>(variants: V[]): Promise<Map<V, BenchServer>> {
+export async function serversFor<V extends Variant>(variants: V[]): Promise<{ servers: Map<V, BenchServer>; release(): void }> {
+  if (!quick) {
+    const servers = await BenchServer.startAll(variants);
+    return { servers, release: () => servers.forEach((s) => s.stop()) };
+  }
   for (const v of variants) if (!pool.has(v)) pool.set(v, BenchServer.start(v));
-  return new Map(await Promise.all(variants.map(async (v) => [v, await pool.get(v)!] as const)));
+  const servers = new Map(await Promise.all(variants.map(async (v) => [v, await pool.get(v)!] as const)));
+  return { servers, release: () => undefined };
 }
 
 // ── clients ──────────────────────────────────────────────────────────────────

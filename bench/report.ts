@@ -67,7 +67,27 @@ function counts(run: Run): string {
   return `${n('met')} met, ${n('missed')} missed, ${n('inconclusive')} inconclusive, of ${goals.length} goals`;
 }
 
-export function renderMarkdown(latest: Run, previous?: Run): string {
+interface HeapBreakdown {
+  n: number;
+  date: string;
+  totals: { nest: number; ours: number; extra: number };
+  rows: { what: string; nest: number; ours: number; extra: number }[];
+}
+
+function heapSection(h: HeapBreakdown): string[] {
+  return [
+    `### Where an authenticated socket's extra bytes go (heap-snapshot diff, N=${h.n}, ${h.date})`,
+    '',
+    `\`npm run bench:heap\` snapshots a \`nest\` and an \`ours\` server, empty and with N sockets, and sums self sizes by constructor or V8 node type: nest ${h.totals.nest} B per socket, ours ${h.totals.ours} B, **${h.totals.extra} B extra** (the goal is ≤ 768 B).`,
+    '',
+    '| retained by | nest B/socket | ours B/socket | extra B/socket |',
+    '|---|---|---|---|',
+    ...h.rows.slice(0, 15).map((r) => `| \`${r.what.replace(/\|/g, '\\|')}\` | ${r.nest} | ${r.ours} | ${r.extra} |`),
+    '',
+  ];
+}
+
+export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown): string {
   const missed = latest.scenarios.filter((r) => r.verdict === 'missed');
   return [
     '## Benchmarks',
@@ -90,6 +110,7 @@ export function renderMarkdown(latest: Run, previous?: Run): string {
     ...(previous
       ? [`### Two consecutive full runs, same code: ${counts(previous)} (A), ${counts(latest)} (B)`, '', envLine(previous, 'Run A'), '', ...comparison(latest, previous), '']
       : []),
+    ...(heap ? heapSection(heap) : []),
     '### Microbenchmarks (in process, tinybench)',
     '',
     'Each case is the same operation with and without the module, on real apps with real sockets; the ratio is ours / without, per round, median time per operation.',
@@ -108,7 +129,9 @@ export async function writeReport(): Promise<void> {
   if (!latest) throw new Error('bench/results.json is missing: run `npm run bench` first');
   const previous = read('bench/results.prev.json');
   writeFileSync(file('docs/bench.svg'), await renderChart(latest.scenarios));
-  writeFileSync(file('docs/readme-bench.md'), renderMarkdown(latest, previous));
+  const heapFile = file('bench/heap-breakdown.json');
+  const heap = existsSync(heapFile) ? (JSON.parse(readFileSync(heapFile, 'utf8')) as HeapBreakdown) : undefined;
+  writeFileSync(file('docs/readme-bench.md'), renderMarkdown(latest, previous, heap));
   console.error('wrote docs/bench.svg and docs/readme-bench.md');
 }
 

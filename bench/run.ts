@@ -15,7 +15,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { C, quick } from './config.js';
-import { killAll, pinning, results, shared } from './harness.js';
+import { killAll, pinning, results, serversFor } from './harness.js';
 import { micro, type MicroResult } from './micro.js';
 import { writeReport } from './report.js';
 import { clusterScenarios } from './scenarios/cluster.js';
@@ -36,6 +36,12 @@ if (ulimit() < needFds && !process.env.NSA_BENCH_REEXEC) {
 }
 
 process.on('exit', killAll);
+// A hung harness must fail CI, not stall it.
+const limitMinutes = quick ? 5 : 40;
+setTimeout(() => {
+  console.error(`benchmark harness failed: still running after ${limitMinutes} minutes`);
+  process.exit(1);
+}, limitMinutes * 60_000).unref();
 process.on('SIGINT', () => process.exit(130));
 
 const started = performance.now();
@@ -57,7 +63,7 @@ const steps: [string, () => Promise<unknown>][] = [
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 let microResults: MicroResult[] = [];
 try {
-  if (!only) await shared(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
+  if (quick && !only) await serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
   for (const [name, step] of steps) {
     if (only && !only.includes(name)) continue;
     console.error(`[${Math.round((performance.now() - started) / 1000)} s] ${name}`);

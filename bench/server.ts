@@ -4,6 +4,9 @@
  * request id. Server CPU is read here, in the server's own process, because
  * wall-clock throughput mostly measures the load generator.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { createBenchApp, type AppOptions, type Variant } from './app.js';
 
 const [variant, rawOptions] = process.argv.slice(2) as [Variant, string?];
@@ -36,6 +39,9 @@ process.on('message', async (msg: Message) => {
       const { user, system } = process.cpuUsage();
       return reply(user + system);
     }
+    case 'snapshot': // for heap.ts: where the bytes per socket go
+      heap();
+      return reply(writeHeapSnapshot(join(tmpdir(), `nsa-bench-${variant}-${process.pid}-${msg.id}.heapsnapshot`)));
     case 'revoke': {
       const t0 = now();
       await app.auth!.revoke(msg.principal!);

@@ -4,15 +4,15 @@
  * the server's heap per socket at each N (for the chart).
  */
 import { C } from '../config.js';
-import { closeAll, shared, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
+import { closeAll, serversFor, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
 import { median } from '../stats.js';
 import type { Variant } from '../app.js';
 
 const VARIANTS: Variant[] = ['nest', 'middleware', 'ours', 'ours-handshake'];
 
 export async function connectAuth(): Promise<void> {
-  const servers = await shared(VARIANTS);
-  {
+  const { servers, release } = await serversFor(VARIANTS);
+  try {
     for (const { n, rounds } of C.connect) {
       const samples = await interleave(`connect_auth n=${n}`, VARIANTS, rounds, async (variant) => {
         const server = servers.get(variant)!;
@@ -34,5 +34,7 @@ export async function connectAuth(): Promise<void> {
       recordRatio({ name: 'connect_auth', variant: 'message mode', n, unit: 'ms to open all', samples: pick(ms, ['nest', 'middleware', 'ours']), extra }, 'ours', 'middleware', { op: '<=', value: 1.1 });
       recordRatio({ name: 'connect_auth', variant: 'handshake mode', n, unit: 'ms to open all', samples: pick(ms, ['middleware', 'ours-handshake']) }, 'ours-handshake', 'middleware', { op: '<=', value: 1.05 });
     }
+  } finally {
+    release();
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Variant } from '../app.js';
 import { C } from '../config.js';
-import { interleave, shared, type BenchServer, Ipc, live, LOAD_CORE, MODE, pick, pin, record, recordDiff, recordRatio, sleep, spawnNode } from '../harness.js';
+import { interleave, serversFor, Ipc, live, LOAD_CORE, MODE, pick, pin, record, recordDiff, recordRatio, sleep, spawnNode } from '../harness.js';
 import { bootstrap, pairedRatios, quantile } from '../stats.js';
 
 const VARIANTS: Variant[] = ['nest', 'middleware', 'ours'];
@@ -14,11 +14,10 @@ const VARIANTS: Variant[] = ['nest', 'middleware', 'ours'];
 export async function scale10k(): Promise<void> {
   const { n, workers: w, rounds, broadcasts } = C.scale;
   const workers: Ipc[] = [];
-  let servers: Map<Variant, BenchServer>;
+  const children = Array.from({ length: w }, () => spawnNode('./clients.js', []));
+  children.forEach((c) => (live.add(c), workers.push(new Ipc(c))));
+  const [{ servers, release }] = await Promise.all([serversFor(VARIANTS), ...children.map((c) => Ipc.ready(c, 'client worker'))]);
   try {
-    const children = Array.from({ length: w }, () => spawnNode('./clients.js', []));
-    children.forEach((c) => (live.add(c), workers.push(new Ipc(c))));
-    [servers] = await Promise.all([shared(VARIANTS), ...children.map((c) => Ipc.ready(c, 'client worker'))]);
     children.forEach((c) => pin(c, LOAD_CORE));
     const all = <T>(cmd: string, extra: Record<string, unknown> = {}): Promise<T[]> => Promise.all(workers.map((x) => x.call<T>(cmd, extra)));
     const samples = await interleave(
@@ -53,6 +52,7 @@ export async function scale10k(): Promise<void> {
       bootstrap(pairedRatios(samples.p99.ours, samples.p99.nest)),
     );
   } finally {
+    release();
     workers.forEach((x) => x.child.kill('SIGKILL'));
   }
 }

@@ -6,7 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import type { Variant } from '../app.js';
 import { C, quick } from '../config.js';
-import { closeAll, interleave, MODE, openMany, pick, recordRatio, shared, type BenchServer } from '../harness.js';
+import { closeAll, interleave, MODE, openMany, pick, recordRatio, serversFor, type BenchServer } from '../harness.js';
 import { bootstrap, pairedRatios } from '../stats.js';
 
 interface Fleet {
@@ -14,20 +14,19 @@ interface Fleet {
   sockets: Socket[];
 }
 
-async function fleets(variants: Variant[], n: number): Promise<Map<Variant, Fleet>> {
+async function fleets(variants: Variant[], n: number): Promise<{ all: Map<Variant, Fleet>; release(): void }> {
   const out = new Map<Variant, Fleet>();
-  const servers = await shared(variants);
+  const { servers, release } = await serversFor(variants);
   for (const v of variants) {
     const server = servers.get(v)!;
     out.set(v, { server, sockets: await openMany(server.url, n, MODE[v]) });
   }
-  return out;
+  return { all: out, release };
 }
 
-async function stop(all: Map<Variant, Fleet>): Promise<void> {
-  for (const { server, sockets } of all.values()) {
-    await closeAll(sockets, server);
-  }
+async function stop({ all, release }: { all: Map<Variant, Fleet>; release(): void }): Promise<void> {
+  for (const { server, sockets } of all.values()) await closeAll(sockets, server);
+  release();
 }
 
 const wallRatio = (samples: Record<string, number[]>, ours: string, base: string) => {
@@ -38,7 +37,8 @@ const wallRatio = (samples: Record<string, number[]>, ours: string, base: string
 export async function broadcastFanout(): Promise<void> {
   const variants: Variant[] = ['bare', 'nest', 'ours'];
   for (const n of C.fanout.ns) {
-    const all = await fleets(variants, n);
+    const fleet = await fleets(variants, n);
+    const all = fleet.all;
     const k = Math.max(2, Math.ceil(C.fanout.deliveries / n));
     const expected = n * k;
     try {
@@ -65,7 +65,7 @@ export async function broadcastFanout(): Promise<void> {
         { op: '>=', value: 0.97 },
       );
     } finally {
-      await stop(all);
+      await stop(fleet);
     }
   }
 }
@@ -87,7 +87,8 @@ async function roundTrips(sockets: Socket[], ms: number): Promise<number> {
 /** guarded_roundtrip and unmarked_roundtrip: one echo handler, four ways of guarding it (or not). */
 export async function roundtrips(): Promise<void> {
   const variants: Variant[] = ['nest', 'nest-guard', 'ours-unmarked', 'ours'];
-  const all = await fleets(variants, C.rt.clients);
+  const fleet = await fleets(variants, C.rt.clients);
+  const all = fleet.all;
   try {
     const samples = await interleave('roundtrip', variants, C.rt.rounds, async (v) => {
       const { server, sockets } = all.get(v)!;
@@ -115,6 +116,6 @@ export async function roundtrips(): Promise<void> {
       { op: '>=', value: 0.99 },
     );
   } finally {
-    await stop(all);
+    await stop(fleet);
   }
 }
