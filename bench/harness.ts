@@ -229,6 +229,8 @@ export interface Result {
   met: boolean;
   /** Figures kept for the report (wall clock beside server CPU, heap per N …). */
   extra?: Record<string, unknown>;
+  /** Every variant's raw per-round figures, in round order, for whoever wants to look closer. */
+  samples?: Record<string, number[]>;
 }
 
 export const results: Result[] = [];
@@ -247,6 +249,7 @@ export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 
     goal: goal ? goalText(goal, goalUnit) : '—',
     verdict: v,
     met: v === 'met',
+    samples: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, xs.map(sig)])),
   };
   results.push(result);
   const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
