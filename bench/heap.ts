@@ -13,22 +13,38 @@ import { BenchServer, closeAll, killAll, MODE, openMany } from './harness.js';
 const N = Number(process.env.NSA_BENCH_HEAP_N ?? 2000);
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]] } };
   nodes: number[];
+  edges: number[];
   strings: string[];
 }
 
-/** Self size summed by `object:Constructor` / `closure:name` / V8 node type. */
+/**
+ * Self size summed by `object:Constructor` / `closure:name` / V8 node type.
+ * Backing stores (`array`: the tables of Maps and Sets, object properties and
+ * elements) are put under their first holder, e.g. `array of object:Map`.
+ */
 function aggregate(path: string): Map<string, number> {
   const snap: Snapshot = JSON.parse(readFileSync(path, 'utf8'));
   rmSync(path);
-  const fields = snap.snapshot.meta.node_fields;
-  const [typeNames] = snap.snapshot.meta.node_types;
-  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+  const { node_fields: fields, node_types: [typeNames], edge_fields: edgeFields, edge_types: [edgeTypes] } = snap.snapshot.meta;
+  const [iType, iName, iSize, iEdges] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f));
+  const [eType, eTo] = ['type', 'to_node'].map((f) => edgeFields.indexOf(f));
+  const nameOf = (i: number): string => {
+    const type = typeNames[snap.nodes[i + iType]];
+    return type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + iName]]}` : type;
+  };
+  const holder = new Map<number, number>();
+  for (let i = 0, e = 0; i < snap.nodes.length; i += fields.length) {
+    for (let k = 0; k < snap.nodes[i + iEdges]; k++, e += edgeFields.length) {
+      const to = snap.edges[e + eTo];
+      if (edgeTypes[snap.edges[e + eType]] !== 'weak' && typeNames[snap.nodes[to + iType]] === 'array' && !holder.has(to)) holder.set(to, i);
+    }
+  }
   const out = new Map<string, number>();
   for (let i = 0; i < snap.nodes.length; i += fields.length) {
-    const type = typeNames[snap.nodes[i + iType]];
-    const key = type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + iName]]}` : type;
+    let key = nameOf(i);
+    if (key === 'array' && holder.has(i)) key = `array of ${nameOf(holder.get(i)!)}`;
     out.set(key, (out.get(key) ?? 0) + snap.nodes[i + iSize]);
   }
   return out;

@@ -34,7 +34,7 @@ function envLine(run: Run, name: string): string {
 
 function goalTable(run: Run): string[] {
   return [
-    '| scenario | N | unit | variants (median) | ratio (median) | 95% CI | rounds | goal | verdict |',
+    '| scenario | N | unit | variants (median) | ratio, or difference in bytes (median) | 95% CI | rounds | goal | verdict |',
     '|---|---|---|---|---|---|---|---|---|',
     ...run.scenarios.map((r) => `| ${r.name}${r.variant ? ` (${r.variant})` : ''} | ${r.n} | ${r.unit} | ${variants(r)} | ${fmt(r.ratio)} | ${ci(r)} | ${r.rounds}${r.interval === 't' ? ' (t)' : ''} | ${r.goal} | ${VERDICT[r.verdict]} |`),
   ];
@@ -48,16 +48,30 @@ function comparison(latest: Run, previous: Run): string[] {
     return p && ((p.verdict === 'met' && r.verdict === 'missed') || (p.verdict === 'missed' && r.verdict === 'met'));
   });
   return [
-    '| goal | run A: ratio [95% CI] → verdict | run B: ratio [95% CI] → verdict | same verdict |',
-    '|---|---|---|---|',
+    '| goal | run A: ratio [95% CI] → verdict | run B: ratio [95% CI] → verdict | same verdict | intervals overlap |',
+    '|---|---|---|---|---|',
     ...rows.map((r) => {
       const p = before.get(label(r));
       const cell = (x?: Result): string => (x ? `${fmt(x.ratio)} ${ci(x)} → ${VERDICT[x.verdict]}` : 'not measured');
       const same = !p ? '—' : p.verdict === r.verdict ? 'yes' : flips.includes(r) ? '**FLIP**' : 'no (one inconclusive)';
-      return `| ${label(r)} (${r.goal}) | ${cell(p)} | ${cell(r)} | ${same} |`;
+      const overlap = !p ? '—' : overlaps(p, r) ? 'yes' : '**no**';
+      return `| ${label(r)} (${r.goal}) | ${cell(p)} | ${cell(r)} | ${same} | ${overlap} |`;
     }),
     '',
     flips.length ? `**${flips.length} goal(s) flipped between met and missed** across the two runs.` : 'No goal flipped between met and missed across the two runs.',
+    ...disagreements(rows, before),
+  ];
+}
+
+const overlaps = (a: Result, b: Result): boolean => a.ci[0] <= b.ci[1] && b.ci[0] <= a.ci[1];
+
+/** Intervals of the same code that do not overlap: noise the intervals did not capture. */
+function disagreements(rows: Result[], before: Map<string, Result>): string[] {
+  const apart = rows.filter((r) => before.has(label(r)) && !overlaps(before.get(label(r))!, r));
+  if (!apart.length) return [];
+  return [
+    '',
+    `For ${apart.length} goal(s) the two runs' intervals do not even overlap (${apart.map(label).join('; ')}): the same code, measured the same way, differed by more than either interval allows. That is noise between server processes, which a run's rounds do not sample (see "Reading these figures"); until the harness samples it, treat these verdicts as unsettled.`,
   ];
 }
 
@@ -102,7 +116,7 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
     '',
     latest.env.quick ? `### Quick run (decides nothing): ${counts(latest)}` : `### Latest full run: ${counts(latest)}`,
     '',
-    envLine(latest, 'Run B'),
+    envLine(latest, previous ? 'Run B' : 'Run'),
     '',
     ...goalTable(latest),
     '',
@@ -119,7 +133,13 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
     '|---|---|---|---|---|---|',
     ...latest.micro.map((m) => `| ${m.name} | ${m.n} | ${variants(m)} | ${fmt(m.ratio)} | ${ci(m)} | ${m.rounds} |`),
     '',
-    `These runs shared a 2-core machine with other busy jobs (see the load averages above): absolute figures are noisy, and the intervals say how much.`,
+    '### Reading these figures',
+    '',
+    '- These runs shared a 2-core machine with other busy jobs (see the load averages above): absolute figures are noisy, and the intervals say how much.',
+    '- Each variant runs in one server process per scenario, so an interval covers the noise from round to round, not the difference between two processes of the same code (JIT decisions, heap layout). When two runs disagree beyond their intervals, suspect that first; an in-process microbenchmark of the same path is the cross-check.',
+    '- Connect times are wall-clock: on a loaded machine they measure the scheduler as much as the server. The server CPU each variant spent on its connections is kept beside them in `bench/results.json` (`extra.serverCpuMs`).',
+    '- Rows marked "(t)" rest on few rounds; their intervals are honest but wide, which is why they rarely decide anything.',
+    '',
     '',
   ].join('\n');
 }
