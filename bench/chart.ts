@@ -47,7 +47,7 @@ export async function renderChart(scenarios: Result[]): Promise<string> {
   };
 
   const colors = { domain: ['met', 'missed', 'inconclusive'], range: ['#2e7d32', '#c62828', '#9e9e9e'] };
-  const versusN = (title: string, yTitle: string, values: { n: number; variant: string; value: number }[]) => ({
+  const versusN = (title: string, yTitle: string, values: { n: number; variant: string; value: number }[], yLog = false) => ({
     title,
     width: 520,
     height: 200,
@@ -55,7 +55,7 @@ export async function renderChart(scenarios: Result[]): Promise<string> {
     mark: { type: 'line' as const, point: true },
     encoding: {
       x: { field: 'n', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'sockets (N, log scale)' },
-      y: { field: 'value', type: 'quantitative' as const, title: yTitle, scale: { zero: false } },
+      y: { field: 'value', type: 'quantitative' as const, title: yTitle, scale: yLog ? { type: 'log' as const } : { zero: false } },
       color: { field: 'variant', type: 'nominal' as const },
     },
   });
@@ -64,6 +64,8 @@ export async function renderChart(scenarios: Result[]): Promise<string> {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',
     padding: 12,
+    // The verdict colours and the variant colours are different scales.
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     vconcat: [
       {
         title: 'Ratio ours / baseline: median, 95% bootstrap interval, goal (red)',
@@ -75,7 +77,7 @@ export async function renderChart(scenarios: Result[]): Promise<string> {
           { data: { values: lines }, mark: { type: 'tick', color: '#d32f2f', thickness: 2 }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'goal', type: 'quantitative' } } },
         ],
       },
-      versusN('Time to connect and authenticate N sockets', 'ms', series('ms')),
+      versusN('Time to connect and authenticate N sockets', 'ms (log scale)', series('ms'), true),
       versusN('Server heap per socket', 'bytes per socket', series('heap')),
     ],
   };
