@@ -8,8 +8,8 @@ export const quick = process.argv.includes('--quick');
 export const C = quick
   ? {
       connect: [{ n: 50, rounds: 3 }],
-      fanout: { ns: [50], rounds: 3, deliveries: 2_000 },
-      rt: { clients: 10, ms: 150, rounds: 3 },
+      fanout: { ns: [50], generations: 1, rounds: 3, deliveries: 2_000 },
+      rt: { clients: 10, ms: 150, generations: 1, rounds: 3 },
       scale: { n: 400, workers: 2, rounds: 1, broadcasts: 3 },
       cluster: { perNode: 20, rounds: 3, deliveries: 1_500 },
       revoke: { samples: 8 },
@@ -22,8 +22,9 @@ export const C = quick
         { n: 250, rounds: 16 },
         { n: 1000, rounds: 6 },
       ],
-      fanout: { ns: [250, 2000], rounds: 16, deliveries: 20_000 },
-      rt: { clients: 100, ms: 500, rounds: 20 },
+      // rounds per set of fresh processes (see acrossProcesses in harness.ts)
+      fanout: { ns: [250, 2000], generations: 6, rounds: 3, deliveries: 20_000 },
+      rt: { clients: 100, ms: 500, generations: 8, rounds: 3 },
       scale: { n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000), workers: 4, rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3), broadcasts: 10 },
       cluster: { perNode: 300, rounds: 20, deliveries: 18_000 },
       revoke: { samples: 60 },

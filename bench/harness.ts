@@ -34,7 +34,9 @@ export const pinning: { ok: boolean; why: string } = (() => {
  */
 export function spawnNode(script: string, args: string[]): ChildProcess {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  return spawn(process.execPath, ['--expose-gc', path, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // NSA_BENCH_NODE_FLAGS: extra V8 flags for the servers and client workers, for experiments.
+  const flags = process.env.NSA_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  return spawn(process.execPath, ['--expose-gc', ...flags, path, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Pins every thread of a process; threads it starts later inherit the mask. */
@@ -202,6 +204,40 @@ export async function interleave<V extends string>(label: string, variants: V[],
   return samples;
 }
 
+/**
+ * interleave() on `generations` sets of fresh server processes in turn. One
+ * process per variant leaves out a large noise: the same code in two
+ * processes can differ by far more than one process does from round to round
+ * (its JIT and GC settle differently), so the interval must sample processes
+ * too. Returns the samples and, for each round, its generation.
+ */
+export async function acrossProcesses<V extends string, F>(
+  label: string,
+  variants: V[],
+  generations: number,
+  roundsEach: number,
+  start: () => Promise<F>,
+  stop: (fleet: F) => Promise<void>,
+  measure: (fleet: F, v: V) => Promise<Record<string, number>>,
+): Promise<{ samples: Samples; generation: number[] }> {
+  const samples: Samples = {};
+  const generation: number[] = [];
+  for (let g = 0; g < generations; g++) {
+    const fleet = await start();
+    try {
+      const tag = generations > 1 ? `${label}, processes ${g + 1}/${generations}` : label;
+      const part = await interleave(tag, variants, roundsEach, (v) => measure(fleet, v));
+      for (const [metric, byVariant] of Object.entries(part)) {
+        for (const [v, xs] of Object.entries(byVariant)) ((samples[metric] ??= {})[v] ??= []).push(...xs);
+      }
+      generation.push(...Array<number>(roundsEach).fill(g));
+    } finally {
+      await stop(fleet);
+    }
+  }
+  return { samples, generation };
+}
+
 let lastProgress = 0;
 export function progress(text: string, since: number): void {
   if (performance.now() - lastProgress < 2000 && !text.includes(' 1/')) return;
@@ -229,6 +265,8 @@ export interface Result {
   met: boolean;
   /** Figures kept for the report (wall clock beside server CPU, heap per N …). */
   extra?: Record<string, unknown>;
+  /** Sets of fresh server processes the rounds were spread over; the interval is over their per-set medians. */
+  generations?: number;
   /** Every variant's raw per-round figures, in round order, for whoever wants to look closer. */
   samples?: Record<string, number[]>;
 }
@@ -253,13 +291,27 @@ export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 
   };
   results.push(result);
   const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
-  console.error(`  ${result.name}${result.variant ? ` (${result.variant})` : ''} n=${result.n}: ${result.ratio} [${result.ci.join(', ')}] ${result.goal} → ${mark}`);
+  const perProcess = (result.extra?.perProcessRatios as number[] | undefined)?.join(" ");
+  console.error(`  ${result.name}${result.variant ? ` (${result.variant})` : ""} n=${result.n}: ${result.ratio} [${result.ci.join(", ")}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ""}`);
   return result;
 }
 
 /** A ratio ours/baseline taken round by round. */
-export function recordRatio(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal): Result {
-  return record({ ...r, baseline }, bootstrap(pairedRatios(r.samples[ours], r.samples[baseline])), goal);
+export function recordRatio(
+  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> },
+  ours: string,
+  baseline: string,
+  goal?: Goal,
+  generation?: number[],
+): Result {
+  const ratios = pairedRatios(r.samples[ours], r.samples[baseline]);
+  const count = generation ? new Set(generation).size : 1;
+  if (!generation || count < 2) return record({ ...r, baseline }, bootstrap(ratios), goal);
+  // Each set of processes gives one median ratio; the interval is over those, so it covers process-to-process noise.
+  const perProcess = [...new Set(generation)].map((g) => median(ratios.filter((_, i) => generation[i] === g)));
+  const estimate = bootstrap(perProcess);
+  const extra = { ...r.extra, perProcessRatios: perProcess.map((x) => Number(x.toFixed(3))) };
+  return record({ ...r, baseline, generations: count, extra }, { ...estimate, value: median(ratios), rounds: ratios.length }, goal);
 }
 
 /** A difference ours − baseline taken round by round (bytes per socket). */

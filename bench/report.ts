@@ -136,7 +136,9 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
     '### Reading these figures',
     '',
     '- These runs shared a 2-core machine with other busy jobs (see the load averages above): absolute figures are noisy, and the intervals say how much.',
-    '- Each variant runs in one server process per scenario, so an interval covers the noise from round to round, not the difference between two processes of the same code (JIT decisions, heap layout). When two runs disagree beyond their intervals, suspect that first; an in-process microbenchmark of the same path is the cross-check.',
+    latest.scenarios.some((r) => r.generations)
+      ? '- The throughput scenarios spread their rounds over several sets of fresh server processes, and their interval is over the per-set medians: the same code in two processes can differ by far more than one process does from round to round (JIT and GC settle differently), and an interval that ignores it is too narrow.'
+      : '- Each variant runs in one server process per scenario, so an interval covers the noise from round to round, not the difference between two processes of the same code (JIT and GC settle differently). When two runs disagree beyond their intervals, suspect that first; an in-process microbenchmark of the same path is the cross-check. (The harness now samples fresh processes for the throughput scenarios; these runs predate that.)',
     '- Connect times are wall-clock: on a loaded machine they measure the scheduler as much as the server. The server CPU each variant spent on its connections is kept beside them in `bench/results.json` (`extra.serverCpuMs`).',
     '- Rows marked "(t)" rest on few rounds; their intervals are honest but wide, which is why they rarely decide anything.',
     '',

@@ -6,7 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import type { Variant } from '../app.js';
 import { C, quick } from '../config.js';
-import { closeAll, interleave, MODE, openMany, pick, recordRatio, serversFor, type BenchServer } from '../harness.js';
+import { acrossProcesses, closeAll, MODE, openMany, pick, recordRatio, serversFor, type BenchServer } from '../harness.js';
 import { bootstrap, pairedRatios } from '../stats.js';
 
 interface Fleet {
@@ -14,7 +14,7 @@ interface Fleet {
   sockets: Socket[];
 }
 
-async function fleets(variants: Variant[], n: number): Promise<{ all: Map<Variant, Fleet>; release(): void }> {
+async function fleets(variants: Variant[], n: number): Promise<Fleets> {
   const out = new Map<Variant, Fleet>();
   const { servers, release } = await serversFor(variants);
   for (const v of variants) {
@@ -24,7 +24,9 @@ async function fleets(variants: Variant[], n: number): Promise<{ all: Map<Varian
   return { all: out, release };
 }
 
-async function stop({ all, release }: { all: Map<Variant, Fleet>; release(): void }): Promise<void> {
+type Fleets = { all: Map<Variant, Fleet>; release(): void };
+
+async function stop({ all, release }: Fleets): Promise<void> {
   for (const { server, sockets } of all.values()) await closeAll(sockets, server);
   release();
 }
@@ -37,12 +39,16 @@ const wallRatio = (samples: Record<string, number[]>, ours: string, base: string
 export async function broadcastFanout(): Promise<void> {
   const variants: Variant[] = ['bare', 'nest', 'ours'];
   for (const n of C.fanout.ns) {
-    const fleet = await fleets(variants, n);
-    const all = fleet.all;
     const k = Math.max(2, Math.ceil(C.fanout.deliveries / n));
     const expected = n * k;
-    try {
-      const samples = await interleave(`broadcast_fanout n=${n}`, variants, C.fanout.rounds, async (v) => {
+    const { samples, generation } = await acrossProcesses(
+      `broadcast_fanout n=${n}`,
+      variants,
+      C.fanout.generations,
+      C.fanout.rounds,
+      () => fleets(variants, n),
+      stop,
+      async ({ all }, v) => {
         const { server, sockets } = all.get(v)!;
         let received = 0;
         const done = new Promise<void>((resolve) => {
@@ -57,16 +63,15 @@ export async function broadcastFanout(): Promise<void> {
         const cpuSeconds = ((await server.cpu()) - cpu0) / 1e6;
         sockets.forEach((s) => s.off('b'));
         return { cpu: expected / cpuSeconds, wall: expected / seconds };
-      });
-      recordRatio(
-        { name: 'broadcast_fanout', variant: 'server CPU', n, unit: 'msgs delivered per server CPU-second', samples: samples.cpu, extra: { wall: wallRatio(samples.wall, 'ours', 'nest'), wallVariants: samples.wall } },
-        'ours',
-        'nest',
-        { op: '>=', value: 0.97 },
-      );
-    } finally {
-      await stop(fleet);
-    }
+      },
+    );
+    recordRatio(
+      { name: 'broadcast_fanout', variant: 'server CPU', n, unit: 'msgs delivered per server CPU-second', samples: samples.cpu, extra: { wall: wallRatio(samples.wall, 'ours', 'nest'), wallVariants: samples.wall } },
+      'ours',
+      'nest',
+      { op: '>=', value: 0.97 },
+      generation,
+    );
   }
 }
 
@@ -87,35 +92,31 @@ async function roundTrips(sockets: Socket[], ms: number): Promise<number> {
 /** guarded_roundtrip and unmarked_roundtrip: one echo handler, four ways of guarding it (or not). */
 export async function roundtrips(): Promise<void> {
   const variants: Variant[] = ['nest', 'nest-guard', 'ours-unmarked', 'ours'];
-  const fleet = await fleets(variants, C.rt.clients);
-  const all = fleet.all;
-  try {
-    const samples = await interleave('roundtrip', variants, C.rt.rounds, async (v) => {
-      const { server, sockets } = all.get(v)!;
-      await roundTrips(sockets, quick ? 30 : 100); // warm the path after the other variants ran
-      const cpu0 = await server.cpu();
-      const t0 = performance.now();
-      const count = await roundTrips(sockets, C.rt.ms);
-      const seconds = (performance.now() - t0) / 1000;
-      const cpuSeconds = ((await server.cpu()) - cpu0) / 1e6;
-      return { cpu: count / cpuSeconds, wall: count / seconds };
-    });
-    const unit = 'round trips per server CPU-second';
-    const n = C.rt.clients;
-    recordRatio(
-      { name: 'guarded_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest-guard', 'ours']), extra: { wall: wallRatio(samples.wall, 'ours', 'nest-guard') } },
-      'ours',
-      'nest-guard',
-      { op: '>=', value: 0.97 },
-    );
-    recordRatio({ name: 'guarded_roundtrip', variant: 'vs nest, no guard', n, unit, samples: pick(samples.cpu, ['nest', 'ours']) }, 'ours', 'nest');
-    recordRatio(
-      { name: 'unmarked_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest', 'ours-unmarked']), extra: { wall: wallRatio(samples.wall, 'ours-unmarked', 'nest') } },
-      'ours-unmarked',
-      'nest',
-      { op: '>=', value: 0.99 },
-    );
-  } finally {
-    await stop(fleet);
-  }
+  const { samples, generation } = await acrossProcesses('roundtrip', variants, C.rt.generations, C.rt.rounds, () => fleets(variants, C.rt.clients), stop, async ({ all }, v) => {
+    const { server, sockets } = all.get(v)!;
+    await roundTrips(sockets, quick ? 30 : 100); // warm the path after the other variants ran
+    const cpu0 = await server.cpu();
+    const t0 = performance.now();
+    const count = await roundTrips(sockets, C.rt.ms);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = ((await server.cpu()) - cpu0) / 1e6;
+    return { cpu: count / cpuSeconds, wall: count / seconds };
+  });
+  const unit = 'round trips per server CPU-second';
+  const n = C.rt.clients;
+  recordRatio(
+    { name: 'guarded_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest-guard', 'ours']), extra: { wall: wallRatio(samples.wall, 'ours', 'nest-guard') } },
+    'ours',
+    'nest-guard',
+    { op: '>=', value: 0.97 },
+    generation,
+  );
+  recordRatio({ name: 'guarded_roundtrip', variant: 'vs nest, no guard', n, unit, samples: pick(samples.cpu, ['nest', 'ours']) }, 'ours', 'nest', undefined, generation);
+  recordRatio(
+    { name: 'unmarked_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest', 'ours-unmarked']), extra: { wall: wallRatio(samples.wall, 'ours-unmarked', 'nest') } },
+    'ours-unmarked',
+    'nest',
+    { op: '>=', value: 0.99 },
+    generation,
+  );
 }
