@@ -6,7 +6,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { Result } from './harness.js';
+import type { Result } from './record.js';
 
 interface Row {
   label: string;

@@ -1,6 +1,6 @@
 /**
  * What every scenario shares: pinned server processes, socket clients, the
- * interleaved rounds and the recording of results with their intervals.
+ * interleaved rounds, on one set of processes or several.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import type { AppOptions, Variant } from './app.js';
 import { quick } from './config.js';
-import { bootstrap, goalText, median, pairedDiffs, pairedRatios, verdict, type Estimate, type Goal, type Verdict } from './stats.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -243,82 +242,4 @@ export function progress(text: string, since: number): void {
   if (performance.now() - lastProgress < 2000 && !text.includes(' 1/')) return;
   lastProgress = performance.now();
   process.stderr.write(`    … ${text} (${Math.round((performance.now() - since) / 1000)} s)\n`);
-}
-
-// ── results ──────────────────────────────────────────────────────────────────
-export interface Result {
-  name: string;
-  variant?: string;
-  n: number;
-  unit: string;
-  /** Median of each variant's samples. */
-  variants: Record<string, number>;
-  baseline: string;
-  /** The median of the per-round ratios (or differences, or the statistic itself; see `unit`). */
-  ratio: number;
-  ci: [number, number];
-  rounds: number;
-  /** How the interval was made: a bootstrap of the median, or Student's t on the mean for few rounds. */
-  interval: 'bootstrap' | 't';
-  goal: string;
-  verdict: Verdict | 'no goal';
-  met: boolean;
-  /** Figures kept for the report (wall clock beside server CPU, heap per N …). */
-  extra?: Record<string, unknown>;
-  /** Sets of fresh server processes the rounds were spread over; the interval is over their per-set medians. */
-  generations?: number;
-  /** Every variant's raw per-round figures, in round order, for whoever wants to look closer. */
-  samples?: Record<string, number[]>;
-}
-
-export const results: Result[] = [];
-const sig = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 1 ? Math.round(x * 1000) / 1000 : Number(x.toPrecision(4)));
-
-export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants'> & { samples: Record<string, number[]> }, estimate: Estimate, goal?: Goal, goalUnit = ''): Result {
-  const v = goal ? verdict(estimate.ci, goal, estimate.rounds) : 'no goal';
-  const { samples, ...rest } = r;
-  const result: Result = {
-    ...rest,
-    variants: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, sig(median(xs))])),
-    ratio: sig(estimate.value),
-    ci: [sig(estimate.ci[0]), sig(estimate.ci[1])],
-    rounds: estimate.rounds,
-    interval: estimate.method,
-    goal: goal ? goalText(goal, goalUnit) : '—',
-    verdict: v,
-    met: v === 'met',
-    samples: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, xs.map(sig)])),
-  };
-  results.push(result);
-  const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
-  const perProcess = (result.extra?.perProcessRatios as number[] | undefined)?.join(" ");
-  console.error(`  ${result.name}${result.variant ? ` (${result.variant})` : ""} n=${result.n}: ${result.ratio} [${result.ci.join(", ")}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ""}`);
-  return result;
-}
-
-/** A ratio ours/baseline taken round by round. */
-export function recordRatio(
-  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> },
-  ours: string,
-  baseline: string,
-  goal?: Goal,
-  generation?: number[],
-): Result {
-  const ratios = pairedRatios(r.samples[ours], r.samples[baseline]);
-  const count = generation ? new Set(generation).size : 1;
-  if (!generation || count < 2) return record({ ...r, baseline }, bootstrap(ratios), goal);
-  // Each set of processes gives one median ratio; the interval is over those, so it covers process-to-process noise.
-  const perProcess = [...new Set(generation)].map((g) => median(ratios.filter((_, i) => generation[i] === g)));
-  const estimate = bootstrap(perProcess);
-  const extra = { ...r.extra, perProcessRatios: perProcess.map((x) => Number(x.toFixed(3))) };
-  return record({ ...r, baseline, generations: count, extra }, { ...estimate, value: median(ratios), rounds: ratios.length }, goal);
-}
-
-/** A difference ours − baseline taken round by round (bytes per socket). */
-export function recordDiff(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal, goalUnit = ''): Result {
-  return record({ ...r, baseline: `${baseline} (${ours} − ${baseline})` }, bootstrap(pairedDiffs(r.samples[ours], r.samples[baseline])), goal, goalUnit);
-}
-
-export function pick(samples: Record<string, number[]>, keys: string[]): Record<string, number[]> {
-  return Object.fromEntries(keys.filter((k) => samples[k]).map((k) => [k, samples[k]]));
 }

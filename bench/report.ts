@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { label, renderChart } from './chart.js';
-import type { Result } from './harness.js';
+import type { Result } from './record.js';
 import type { MicroResult } from './micro.js';
 
 interface Run {

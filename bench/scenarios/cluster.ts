@@ -11,7 +11,8 @@ import { createConnection } from 'node:net';
 import type { Socket } from 'socket.io-client';
 import type { Variant } from '../app.js';
 import { C } from '../config.js';
-import { BenchServer, closeAll, interleave, now, open, openMany, MODE, progress, record, recordRatio } from '../harness.js';
+import { BenchServer, closeAll, interleave, now, open, openMany, MODE, progress } from '../harness.js';
+import { record, recordRatio } from '../record.js';
 import { bootstrap, pairedRatios, quantile } from '../stats.js';
 
 const round = (x: number): number => Math.round(x * 100) / 100;

@@ -4,7 +4,8 @@
  * the server's heap per socket at each N (for the chart).
  */
 import { C } from '../config.js';
-import { closeAll, serversFor, interleave, MODE, openMany, pick, recordRatio } from '../harness.js';
+import { closeAll, serversFor, interleave, MODE, openMany } from '../harness.js';
+import { pick, recordRatio } from '../record.js';
 import { median } from '../stats.js';
 import type { Variant } from '../app.js';
 

@@ -5,7 +5,8 @@
  * unauthenticated sockets sit on the server, against the same without them.
  */
 import { C, quick } from '../config.js';
-import { BenchServer, closeAll, open, openMany, progress, record, sleep } from '../harness.js';
+import { BenchServer, closeAll, open, openMany, progress, sleep } from '../harness.js';
+import { record } from '../record.js';
 import { bootstrap, pairedRatios, quantile } from '../stats.js';
 import type { Socket } from 'socket.io-client';
 

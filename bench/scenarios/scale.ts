@@ -6,7 +6,8 @@
  */
 import type { Variant } from '../app.js';
 import { C } from '../config.js';
-import { interleave, serversFor, Ipc, live, LOAD_CORE, MODE, pick, pin, record, recordDiff, recordRatio, sleep, spawnNode } from '../harness.js';
+import { interleave, serversFor, Ipc, live, LOAD_CORE, MODE, pin, sleep, spawnNode } from '../harness.js';
+import { pick, record, recordDiff, recordRatio } from '../record.js';
 import { bootstrap, pairedRatios, quantile } from '../stats.js';
 
 const VARIANTS: Variant[] = ['nest', 'middleware', 'ours'];

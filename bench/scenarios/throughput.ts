@@ -6,7 +6,8 @@
 import type { Socket } from 'socket.io-client';
 import type { Variant } from '../app.js';
 import { C, quick } from '../config.js';
-import { acrossProcesses, closeAll, MODE, openMany, pick, recordRatio, serversFor, type BenchServer } from '../harness.js';
+import { acrossProcesses, closeAll, MODE, openMany, serversFor, type BenchServer } from '../harness.js';
+import { pick, recordRatio } from '../record.js';
 import { bootstrap, pairedRatios } from '../stats.js';
 
 interface Fleet {
