@@ -101,7 +101,30 @@ function heapSection(h: HeapBreakdown): string[] {
   ];
 }
 
-export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown): string {
+interface RoundTripProfile {
+  date: string;
+  seconds: number;
+  variants: Record<string, { trips: number; usPerTrip: number }>;
+  rows: ({ what: string } & Record<string, number | string>)[];
+}
+
+function profileSection(p: RoundTripProfile): string[] {
+  const [a, b] = Object.keys(p.variants);
+  return [
+    `### Where the server's CPU goes per round trip (\`npm run bench:profile\`, ${p.date})`,
+    '',
+    `Each server ran under \`--cpu-prof\` for ${p.seconds} s of echo round trips from 100 clients; self time per round trip, by function, largest differences first (${a}: ${p.variants[a].trips} round trips, ${b}: ${p.variants[b].trips}).`,
+    '',
+    `| function | ${a} µs/trip | ${b} µs/trip |`,
+    '|---|---|---|',
+    ...p.rows.map((r) => `| \`${r.what}\` | ${r[a]} | ${r[b]} |`),
+    '',
+    "The guard's own frames (`tryActivate`, `canActivateFn`) cost a fraction of a microsecond per trip, as the microbenchmark below also shows. The gap is garbage collection. `--trace-gc` on the two servers (`NSA_BENCH_NODE_FLAGS=--trace-gc`) shows why: with the module present, scavenges promote most of what they see and take several times longer, and the old space grows several-fold between mark-compacts, so objects allocated per message are kept alive for longer than a scavenge cycle. That is a lead for the core, not a property of the guard.",
+    '',
+  ];
+}
+
+export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown, profile?: RoundTripProfile): string {
   const missed = latest.scenarios.filter((r) => r.verdict === 'missed');
   return [
     '## Benchmarks',
@@ -125,6 +148,7 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
       ? [`### Two consecutive full runs, same code: ${counts(previous)} (A), ${counts(latest)} (B)`, '', envLine(previous, 'Run A'), '', ...comparison(latest, previous), '']
       : []),
     ...(heap ? heapSection(heap) : []),
+    ...(profile ? profileSection(profile) : []),
     '### Microbenchmarks (in process, tinybench)',
     '',
     'Each case is the same operation with and without the module, on real apps with real sockets; the ratio is ours / without, per round, median time per operation.',
@@ -153,7 +177,9 @@ export async function writeReport(): Promise<void> {
   writeFileSync(file('docs/bench.svg'), await renderChart(latest.scenarios));
   const heapFile = file('bench/heap-breakdown.json');
   const heap = existsSync(heapFile) ? (JSON.parse(readFileSync(heapFile, 'utf8')) as HeapBreakdown) : undefined;
-  writeFileSync(file('docs/readme-bench.md'), renderMarkdown(latest, previous, heap));
+  const profileFile = file('bench/profile-roundtrip.json');
+  const profile = existsSync(profileFile) ? (JSON.parse(readFileSync(profileFile, 'utf8')) as RoundTripProfile) : undefined;
+  writeFileSync(file('docs/readme-bench.md'), renderMarkdown(latest, previous, heap, profile));
   console.error('wrote docs/bench.svg and docs/readme-bench.md');
 }
 
