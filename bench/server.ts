@@ -1,116 +1,55 @@
 /**
- * One benchmark server, forked by run.ts with --expose-gc, one variant each:
- *   bare            plain socket.io, no Nest (the floor)
- *   nest            the same gateway in Nest, no module
- *   middleware      Nest with an io.use() handshake-token check (@thream/socketio-jwt style)
- *   ours            Nest with AuthSocketModule: post-connect `authentication`
- *   ours-handshake  AuthSocketModule with `handshake: true`
- * Every variant checks tokens the same cheap way, so only the gate differs.
- * Controlled over IPC: broadcast, heap, count.
+ * One server under test, started by harness.ts (pinned to its own core) with
+ * `<variant> <options JSON>`. Controlled over IPC; every reply carries the
+ * request id. Server CPU is read here, in the server's own process, because
+ * wall-clock throughput mostly measures the load generator.
  */
-import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { MessageBody, type OnGatewayInit, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Server } from 'socket.io';
-import { Authenticated, AuthSocketModule, type AuthPrincipal, type AuthStrategy } from '../lib/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
+import { createBenchApp, type AppOptions, type Variant } from './app.js';
 
-const [variant, rawOptions] = process.argv.slice(2);
-const options: { timeout?: number } = JSON.parse(rawOptions ?? '{}');
-
-/** The shared token check: `tok-<n>` is user `<n>`. */
-function check(token: unknown): AuthPrincipal | null {
-  return typeof token === 'string' && token.startsWith('tok-') ? { id: token.slice(4) } : null;
-}
-
-let io: Server;
+const [variant, rawOptions] = process.argv.slice(2) as [Variant, string?];
+const options: AppOptions = JSON.parse(rawOptions ?? '{}');
 const PAYLOAD = { text: 'x'.repeat(64) };
-
-@Injectable()
-class BenchStrategy implements AuthStrategy {
-  async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
-    return check((credentials as { token?: unknown }).token);
-  }
-}
-
-@WebSocketGateway()
-class OpenGateway implements OnGatewayInit {
-  @WebSocketServer() server!: Server;
-  afterInit(server: Server): void {
-    io = server;
-    if (variant === 'middleware') {
-      server.use((socket, next) => (check(socket.handshake.auth?.token) ? next() : next(new Error('unauthorized'))));
-    }
-  }
-  @SubscribeMessage('echo')
-  echo(@MessageBody() body: unknown): unknown {
-    return body;
-  }
-}
-
-@WebSocketGateway()
-class GuardedGateway implements OnGatewayInit {
-  @WebSocketServer() server!: Server;
-  afterInit(server: Server): void {
-    io = server;
-  }
-  @Authenticated()
-  @SubscribeMessage('echo')
-  echo(@MessageBody() body: unknown): unknown {
-    return body;
-  }
-}
-
-async function start(): Promise<number> {
-  if (variant === 'bare') {
-    const http = createServer();
-    io = new Server(http);
-    io.on('connection', (socket) => socket.on('echo', (body, ack) => ack?.(body)));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    return (http.address() as AddressInfo).port;
-  }
-  const ours = variant.startsWith('ours');
-  @Module({
-    imports: ours
-      ? [
-          AuthSocketModule.forRoot({
-            strategy: BenchStrategy,
-            handshake: variant === 'ours-handshake',
-            timeout: options.timeout ?? 60_000,
-            maxPending: 0,
-            maxPendingPerAddress: 0,
-            maxFailuresPerAddress: 0,
-          }),
-        ]
-      : [],
-    providers: [ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway],
-  })
-  class BenchModule {}
-  const app = await NestFactory.create(BenchModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  return (app.getHttpServer().address() as AddressInfo).port;
-}
+const now = (): number => performance.timeOrigin + performance.now();
 
 function heap(): number {
   for (let i = 0; i < 4; i++) (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed;
 }
 
-process.on('message', (msg: { cmd: string; k?: number; id: number }) => {
+const app = await createBenchApp(variant, options);
+
+type Message = { id: number; cmd: string; k?: number; principal?: string };
+process.on('message', async (msg: Message) => {
   const reply = (value: unknown): void => void process.send!({ id: msg.id, value });
-  if (msg.cmd === 'broadcast') {
-    for (let i = 0; i < msg.k!; i++) io.emit('b', PAYLOAD);
-    reply(true);
-  } else if (msg.cmd === 'heap') reply(heap());
-  else if (msg.cmd === 'count') reply(io.of('/').sockets.size);
-  else if (msg.cmd === 'cpu') {
-    const { user, system } = process.cpuUsage();
-    reply(user + system);
+  switch (msg.cmd) {
+    case 'broadcast':
+      for (let i = 0; i < msg.k!; i++) app.io.emit('b', PAYLOAD);
+      return reply(true);
+    case 'stamped': // one broadcast carrying its send time, for delivery latency
+      app.io.emit('b', { t: now(), ...PAYLOAD });
+      return reply(true);
+    case 'heap':
+      return reply(heap());
+    case 'count':
+      return reply(app.io.of('/').sockets.size);
+    case 'cpu': {
+      const { user, system } = process.cpuUsage();
+      return reply(user + system);
+    }
+    case 'snapshot': // for heap.ts: where the bytes per socket go
+      heap();
+      return reply(writeHeapSnapshot(join(tmpdir(), `nsa-bench-${variant}-${process.pid}-${msg.id}.heapsnapshot`)));
+    case 'revoke': {
+      const t0 = now();
+      await app.auth!.revoke(msg.principal!);
+      return reply({ t0, t1: now() });
+    }
   }
 });
 
 // Exit cleanly on SIGINT so --cpu-prof can write its profile.
 process.on('SIGINT', () => process.exit(0));
-start().then((port) => process.send!({ ready: port }));
+process.send!({ ready: app.port });

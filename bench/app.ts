@@ -1,0 +1,186 @@
+/**
+ * The apps under test, one per variant. Used out of process by server.ts and
+ * in process by micro.ts, so both measure the same code:
+ *   bare            plain socket.io, no Nest (the floor)
+ *   nest            the same gateway in Nest, no module
+ *   middleware      Nest with an io.use() handshake-token check (@thream/socketio-jwt style)
+ *   nest-guard      Nest, io.use() sets a flag, a hand-written guard checks it: what a user writes without this module
+ *   ours            Nest with AuthSocketModule and an @Authenticated() handler
+ *   ours-handshake  the same with `handshake: true`
+ *   ours-unmarked   the module present, the handler unmarked: what every other handler pays
+ * Every variant checks tokens the same cheap way, so only the gate differs.
+ * Only the public API is used: the module may register its guard however it likes.
+ */
+import 'reflect-metadata';
+import { type CanActivate, type ExecutionContext, type INestApplication, Injectable, Module, UseGuards } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { MessageBody, type OnGatewayInit, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient } from 'redis';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
+import { Authenticated, AuthSocketModule, AuthSocketService, type AuthPrincipal, type AuthStrategy } from '../lib/index.js';
+import { RedisIoAdapter } from '../lib/redis/index.js';
+
+export const VARIANTS = ['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface AppOptions {
+  /** The module's authentication timeout, ms. */
+  timeout?: number;
+  /** Cluster mode: every node of one cluster shares `key`. */
+  redis?: { url: string; key: string };
+}
+
+export interface BenchApp {
+  io: Server;
+  port: number;
+  /** Present for the `ours*` variants. */
+  auth?: AuthSocketService;
+  close(): Promise<void>;
+}
+
+/** The shared token check: `tok-<id>` is principal `<id>`. */
+export function check(token: unknown): AuthPrincipal | null {
+  return typeof token === 'string' && token.startsWith('tok-') ? { id: token.slice(4) } : null;
+}
+
+@Injectable()
+class BenchStrategy implements AuthStrategy {
+  async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
+    return check((credentials as { token?: unknown } | null)?.token);
+  }
+}
+
+/** The hand-written guard of the `nest-guard` baseline. */
+@Injectable()
+class FlagGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return (context.switchToWs().getClient<Socket>().data as { authed?: boolean }).authed === true;
+  }
+}
+
+/** Nest's IoAdapter on the plain Redis adapter: the cluster baseline without the module. */
+class PlainRedisIoAdapter extends IoAdapter {
+  // Typed loosely: redis's client generics do not line up with the adapter's parameter types.
+  private clients: { connect(): Promise<unknown>; quit(): Promise<unknown> }[] = [];
+  private adapterConstructor?: ReturnType<typeof createAdapter>;
+  async connect(url: string, key: string): Promise<void> {
+    const pub = createClient({ url });
+    const sub = pub.duplicate();
+    this.clients = [pub, sub];
+    await Promise.all(this.clients.map((c) => c.connect()));
+    this.adapterConstructor = createAdapter(pub as never, sub as never, { key });
+  }
+  createIOServer(port: number, options?: ServerOptions): Server {
+    const server = super.createIOServer(port, options) as Server;
+    server.adapter(this.adapterConstructor!);
+    return server;
+  }
+  async dispose(): Promise<void> {
+    await super.dispose?.();
+    await Promise.all(this.clients.map((c) => c.quit().catch(() => undefined)));
+  }
+}
+
+export async function createBenchApp(variant: Variant, options: AppOptions = {}): Promise<BenchApp> {
+  if (variant === 'bare') return bareApp();
+  const holder: { io?: Server } = {};
+  const ours = variant.startsWith('ours');
+
+  // Classes are made per app so several apps can live in one process (micro.ts).
+  @WebSocketGateway()
+  class OpenGateway implements OnGatewayInit {
+    @WebSocketServer() server!: Server;
+    afterInit(server: Server): void {
+      holder.io = server;
+      if (variant === 'middleware') server.use((s, next) => (check(s.handshake.auth?.token) ? next() : next(new Error('unauthorized'))));
+      if (variant === 'nest-guard') {
+        server.use((s, next) => {
+          const data = s.data as { authed?: boolean; user?: AuthPrincipal | null };
+          data.user = check(s.handshake.auth?.token);
+          data.authed = data.user !== null;
+          next();
+        });
+      }
+    }
+    @SubscribeMessage('echo')
+    echo(@MessageBody() body: unknown): unknown {
+      return body;
+    }
+  }
+
+  @WebSocketGateway()
+  class HandGuardedGateway extends OpenGateway {
+    @UseGuards(FlagGuard)
+    @SubscribeMessage('echo')
+    echo(@MessageBody() body: unknown): unknown {
+      return body;
+    }
+  }
+
+  @WebSocketGateway()
+  class GuardedGateway implements OnGatewayInit {
+    @WebSocketServer() server!: Server;
+    afterInit(server: Server): void {
+      holder.io = server;
+    }
+    @Authenticated()
+    @SubscribeMessage('echo')
+    echo(@MessageBody() body: unknown): unknown {
+      return body;
+    }
+  }
+
+  const gateway = variant === 'nest-guard' ? HandGuardedGateway : ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway;
+  @Module({
+    imports: ours
+      ? [
+          AuthSocketModule.forRoot({
+            strategy: BenchStrategy,
+            handshake: variant === 'ours-handshake',
+            timeout: options.timeout ?? 60_000,
+            maxPending: 0,
+            maxPendingPerAddress: 0,
+            maxFailuresPerAddress: 0,
+          }),
+        ]
+      : [],
+    providers: [gateway, FlagGuard],
+  })
+  class BenchModule {}
+
+  const app: INestApplication = await NestFactory.create(BenchModule, { logger: false });
+  if (options.redis) {
+    if (ours) {
+      const adapter = new RedisIoAdapter(app, { url: options.redis.url, key: options.redis.key });
+      await adapter.connect();
+      app.useWebSocketAdapter(adapter);
+    } else {
+      const adapter = new PlainRedisIoAdapter(app);
+      await adapter.connect(options.redis.url, options.redis.key);
+      app.useWebSocketAdapter(adapter);
+    }
+  }
+  await app.listen(0, '127.0.0.1');
+  return {
+    io: holder.io!,
+    port: (app.getHttpServer().address() as AddressInfo).port,
+    auth: ours ? app.get(AuthSocketService) : undefined,
+    close: () => app.close(),
+  };
+}
+
+async function bareApp(): Promise<BenchApp> {
+  const http = createServer();
+  const io = new Server(http);
+  io.on('connection', (socket) => socket.on('echo', (body, ack) => ack?.(body)));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    io,
+    port: (http.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => io.close(() => resolve())),
+  };
+}

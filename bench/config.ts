@@ -1,0 +1,34 @@
+/**
+ * Sizes and round counts. Full: under 15 minutes on a loaded 2-core machine.
+ * Quick (`-- --quick`, run in CI): under a minute with the build, proves the
+ * harness works and decides nothing.
+ */
+export const quick = process.argv.includes('--quick');
+
+export const C = quick
+  ? {
+      connect: [{ n: 50, rounds: 3 }],
+      fanout: { ns: [50], generations: 1, rounds: 3, deliveries: 2_000 },
+      rt: { clients: 10, ms: 150, generations: 1, rounds: 3 },
+      scale: { n: 400, workers: 2, rounds: 1, broadcasts: 3 },
+      cluster: { perNode: 20, rounds: 3, deliveries: 1_500 },
+      revoke: { samples: 8 },
+      flood: { n: 100, timeout: 400, rounds: 1 },
+      latency: { clients: 5, ms: 200, idle: 100, rounds: 1 },
+      micro: { rounds: 3, time: 20, sockets: 50 },
+    }
+  : {
+      connect: [
+        { n: 250, rounds: 16 },
+        { n: 1000, rounds: 6 },
+      ],
+      // rounds per set of fresh processes (see acrossProcesses in harness.ts)
+      fanout: { ns: [250, 2000], generations: 6, rounds: 3, deliveries: 20_000 },
+      rt: { clients: 100, ms: 500, generations: 8, rounds: 3 },
+      scale: { n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000), workers: 4, rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3), broadcasts: 10 },
+      cluster: { perNode: 300, rounds: 20, deliveries: 18_000 },
+      revoke: { samples: 60 },
+      flood: { n: 2000, timeout: 1000, rounds: 5 },
+      latency: { clients: 50, ms: 1000, idle: 2000, rounds: 6 },
+      micro: { rounds: 12, time: 100, sockets: 1000 },
+    };

@@ -1,0 +1,77 @@
+/**
+ * `npm run bench:profile -- [ours-unmarked nest]`: where the server's CPU goes
+ * per echo round trip, for two variants. Each server runs under --cpu-prof
+ * while 100 clients do round trips; self time is summed by function and
+ * divided by the round trips served, then the two are set side by side.
+ * Writes bench/profile-roundtrip.json, which report.ts puts in the README section.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { Variant } from './app.js';
+import { BenchServer, closeAll, MODE, openMany } from './harness.js';
+
+const [a = 'ours-unmarked', b = 'nest'] = process.argv.slice(2) as Variant[];
+const SECONDS = Number(process.env.NSA_BENCH_PROFILE_SECONDS ?? 8);
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Microseconds of self time per round trip, by `function file:line`. */
+async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<string, number> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nsa-prof-'));
+  process.env.NSA_BENCH_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${dir}`;
+  const server = await BenchServer.start(variant);
+  const sockets = await openMany(server.url, 100, MODE[variant]);
+  let trips = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    sockets.map(async (s) => {
+      while (performance.now() < end) {
+        await s.emitWithAck('echo', 1);
+        trips++;
+      }
+    }),
+  );
+  await closeAll(sockets, server);
+  await new Promise((resolve) => {
+    server.child.once('exit', resolve);
+    server.child.kill('SIGINT'); // server.ts exits cleanly on SIGINT, so the profile is written
+  });
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+  const prof: CpuProfile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  rmSync(dir, { recursive: true });
+  const byId = new Map(prof.nodes.map((n) => [n.id, n.callFrame]));
+  const perTrip = new Map<string, number>();
+  prof.samples.forEach((id, i) => {
+    const f = byId.get(id)!;
+    const key = `${f.functionName || '(anonymous)'} ${basename(f.url) || ''}:${f.lineNumber + 1}`;
+    perTrip.set(key, (perTrip.get(key) ?? 0) + prof.timeDeltas[i] / trips);
+  });
+  return { trips, perTrip };
+}
+
+const pa = await profile(a);
+const pb = await profile(b);
+const total = (m: Map<string, number>): number => [...m.values()].reduce((x, y) => x + y, 0);
+console.log(`${a}: ${pa.trips} round trips, ${total(pa.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
+console.log(`${b}: ${pb.trips} round trips, ${total(pb.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
+const keys = new Set([...pa.perTrip.keys(), ...pb.perTrip.keys()]);
+const rows = [...keys].map((k) => ({ k, a: pa.perTrip.get(k) ?? 0, b: pb.perTrip.get(k) ?? 0 })).filter((r) => !r.k.startsWith('(idle)') && !r.k.startsWith('(program)'));
+console.log(`\nlargest differences, µs per round trip (${a} − ${b}):`);
+for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 20)) {
+  console.log(`  ${(r.a - r.b).toFixed(2).padStart(7)}  ${r.a.toFixed(2).padStart(6)} vs ${r.b.toFixed(2).padStart(6)}  ${r.k}`);
+}
+const top = rows.sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 10);
+const out = {
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  seconds: SECONDS,
+  variants: { [a]: { trips: pa.trips, usPerTrip: Number(total(pa.perTrip).toFixed(1)) }, [b]: { trips: pb.trips, usPerTrip: Number(total(pb.perTrip).toFixed(1)) } },
+  rows: top.map((r) => ({ what: r.k, [a]: Number(r.a.toFixed(2)), [b]: Number(r.b.toFixed(2)) })),
+};
+writeFileSync(fileURLToPath(new URL('../../bench/profile-roundtrip.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
+process.exit(0);
