@@ -3,6 +3,7 @@
  * (node:cluster workers on one port, sticky sessions, cluster adapter) and
  * `REDIS_ADAPTER=streams` (the Redis streams adapter), each in real processes.
  */
+import { stripVTControlCharacters } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
@@ -36,7 +37,7 @@ async function joinChat(url: string, token: string, transports = ['websocket']) 
 
 /** The pid of the process whose ChatGateway logged "<user> joined" (Nest prints its pid on every line). */
 function joinedOn(output: string, user: string): string | undefined {
-  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const plain = stripVTControlCharacters(output); // Nest colours its log lines
   return plain.match(new RegExp(`\\[Nest\\] (\\d+)[^\\n]*\\[ChatGateway\\] ${user} joined`))?.[1];
 }
 
