@@ -1,0 +1,242 @@
+/**
+ * The commands: each acts on the real system, waits (bounded) until the server
+ * has settled, updates the model, then checks every invariant.
+ */
+import type { AsyncCommand } from 'fast-check';
+import { checkInvariants, fail, missedBy, type Model, receivers, settleServer } from './model.js';
+import { NSPS, type Nsp, type Principal, type System } from './system.js';
+import { sleep } from '../support/harness.js';
+
+type Cmd = AsyncCommand<Model, System>;
+type Credential = Principal | 'invalid';
+
+const token = (cred: Credential): string => (cred === 'invalid' ? 'mallory-token' : `${cred}-token`);
+const other = (n: Nsp): Nsp => (n === '/' ? '/b' : '/');
+
+/** Waits until every socket in `targets` logged a matching entry since `marks`. */
+async function allLogged(r: System, targets: Array<[number, Nsp]>, marks: Map<string, number>, kind: string, ms = 1000): Promise<void> {
+  await Promise.all(targets.map(([c, n]) => r.clients[c].sockets[n].until(marks.get(`${c}|${n}`) ?? 0, (e) => e.kind === kind, ms)));
+}
+
+function marks(r: System): Map<string, number> {
+  const out = new Map<string, number>();
+  r.clients.forEach((client, c) => NSPS.forEach((n) => out.set(`${c}|${n}`, client.sockets[n].log.length)));
+  return out;
+}
+
+/** Commands run so far in this process, for the summary line. */
+export const stats = { commands: 0 };
+
+async function finish(m: Model, r: System): Promise<void> {
+  stats.commands++;
+  await settleServer(m, r);
+  checkInvariants(m, r);
+}
+
+/** Applies the model's answer to a valid credential for principal `p` on (c, n); returns whether it succeeds. */
+function modelAuthenticate(m: Model, r: System, c: number, n: Nsp, cred: Credential): boolean {
+  const current = m.socket(c, n).auth;
+  if (cred === 'invalid' || (current && current !== cred)) {
+    m.closeSession(c, n); // invalid_credentials, or identity_changed on a refresh
+    return false;
+  }
+  if (!current) m.authenticateSession(r, c, n, cred);
+  return true;
+}
+
+export class ConnectCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean => !m.socket(this.c, this.n).connected;
+  async run(m: Model, r: System): Promise<void> {
+    const client = r.clients[this.c];
+    // Opening the manager again also reconnects every socket the transport dropped (still active).
+    const opening = m.clients[this.c].open ? [] : NSPS.filter((x) => x !== this.n && m.socket(this.c, x).active);
+    const joinsAuthenticated = m.config.scope === 'connection' ? NSPS.map((x) => m.socket(this.c, x).auth).find(Boolean) : undefined;
+    const before = marks(r);
+    client.sockets[this.n].sock.connect();
+    for (const x of [this.n, ...opening]) {
+      const rs = client.sockets[x];
+      if (!(await rs.until(before.get(`${this.c}|${x}`)!, (e) => e.kind === 'connect', 3000))) fail(`client ${this.c} ${x}: did not connect`);
+      Object.assign(m.socket(this.c, x), { connected: true, active: true, dropped: undefined, auth: undefined });
+    }
+    m.clients[this.c].open = true;
+    if (joinsAuthenticated) {
+      // Joining an authenticated connection: hook, then `authenticated`.
+      m.socket(this.c, this.n).auth = joinsAuthenticated;
+      m.hookRan(r, this.c, this.n, joinsAuthenticated);
+      await client.sockets[this.n].until(before.get(`${this.c}|${this.n}`)!, (e) => e.kind === 'authenticated', 300);
+    }
+    await finish(m, r);
+  }
+  toString = (): string => `connect(${this.c}, ${this.n})`;
+}
+
+export class AuthenticateCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp, readonly cred: Credential, readonly label = 'authenticate') {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && (this.label !== 'refresh' || !!m.socket(this.c, this.n).auth);
+  async run(m: Model, r: System): Promise<void> {
+    const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
+    const before = marks(r);
+    const answer = await r.clients[this.c].sockets[this.n].authenticate({ token: token(this.cred) });
+    const ok = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    if (!!answer?.ok !== ok) fail(`${this}: ack ${JSON.stringify(answer)}, model expected ok=${ok}`);
+    if (!ok) await allLogged(r, mates, before, 'disconnect');
+    await finish(m, r);
+  }
+  toString = (): string => `${this.label}(${this.c}, ${this.n}, ${this.cred})`;
+}
+
+export class GuardedCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected;
+  async run(m: Model, r: System): Promise<void> {
+    const rs = r.clients[this.c].sockets[this.n];
+    const answer = await rs.sock.timeout(2000).emitWithAck('guarded').catch((err) => ({ noAck: String(err) }));
+    const auth = m.socket(this.c, this.n).auth;
+    if (!!answer?.ok !== !!auth) fail(`${this}: ack ${JSON.stringify(answer)} while ${auth ?? 'pending'}`);
+    if (auth) {
+      const k = `${this.n}|${rs.sid}|${auth}`;
+      m.guarded.set(k, (m.guarded.get(k) ?? 0) + 1);
+    }
+    await finish(m, r);
+  }
+  toString = (): string => `guarded(${this.c}, ${this.n})`;
+}
+
+export class BroadcastCmd implements Cmd {
+  constructor(readonly n: Nsp, readonly room?: Principal) {}
+  check = (): boolean => true;
+  async run(m: Model, r: System): Promise<void> {
+    stats.commands++;
+    const b = r.broadcast(this.n, this.room);
+    await settleServer(m, r);
+    // Receivers are the model's authenticated sockets (of the room's principal: joined by the hook).
+    b.expected = receivers(m, r, this.n, this.room);
+    b.missedBy = this.room ? new Map() : missedBy(m, this.n);
+    if (this.room) for (const [k, p] of missedBy(m, this.n)) if (p === this.room) b.missedBy.set(k, p);
+    checkInvariants(m, r);
+  }
+  toString = (): string => `broadcast(${this.n}${this.room ? `, team:${this.room}` : ''})`;
+}
+
+export class DeauthenticateCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected;
+  async run(m: Model, r: System): Promise<void> {
+    const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
+    const before = marks(r);
+    const done = r.t.auth.deauthenticate(r.serverSocket(this.c, this.n)!);
+    const was = m.socket(this.c, this.n).auth;
+    if (done !== !!was) fail(`${this}: returned ${done} while ${was ?? 'pending'}`);
+    if (was) {
+      m.demoteSession(this.c, this.n);
+      await allLogged(r, mates, before, 'unauthorized');
+    }
+    await finish(m, r);
+  }
+  toString = (): string => `deauthenticate(${this.c}, ${this.n})`;
+}
+
+/** Authenticates with an `expiresAt` 150 ms ahead, optionally with hooks slower than that, and waits past it. */
+export class ExpireCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly duringHooks: boolean) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected;
+  async run(m: Model, r: System): Promise<void> {
+    const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
+    const before = marks(r);
+    if (this.duringHooks) r.probe.hookDelayMs = 300;
+    const expiresAt = Date.now() + 150;
+    try {
+      await r.clients[this.c].sockets[this.n].authenticate({ token: token(this.p), expiresAt });
+    } finally {
+      r.probe.hookDelayMs = 0;
+    }
+    await sleep(Math.max(0, expiresAt + 100 - Date.now()));
+    if (!modelAuthenticate(m, r, this.c, this.n, this.p)) {
+      await allLogged(r, mates, before, 'disconnect');
+    } else if (m.config.onExpiry === 'reauthenticate') {
+      m.demoteSession(this.c, this.n);
+      await allLogged(r, mates, before, 'unauthorized', 500);
+    } else {
+      m.closeSession(this.c, this.n);
+      await allLogged(r, mates, before, 'disconnect', 500);
+    }
+    await finish(m, r);
+  }
+  toString = (): string => `expire(${this.c}, ${this.n}, ${this.p}${this.duringHooks ? ', during hooks' : ''})`;
+}
+
+export class RevokeCmd implements Cmd {
+  constructor(readonly p: Principal) {}
+  check = (): boolean => true;
+  async run(m: Model, r: System): Promise<void> {
+    const hit = m.clients.map((_, c) => c).filter((c) => NSPS.some((n) => m.socket(c, n).auth === this.p));
+    const targets = hit.flatMap((c) => NSPS.filter((n) => m.socket(c, n).connected).map((n): [number, Nsp] => [c, n]));
+    const before = marks(r);
+    await r.t.auth.revoke(this.p);
+    hit.forEach((c) => m.closeClient(c)); // disconnectSockets(true) closes each whole connection
+    await allLogged(r, targets, before, 'disconnect');
+    await finish(m, r);
+  }
+  toString = (): string => `revoke(${this.p})`;
+}
+
+export class DisconnectCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected;
+  async run(m: Model, r: System): Promise<void> {
+    r.clients[this.c].sockets[this.n].sock.disconnect();
+    m.disconnect(this.c, this.n);
+    await finish(m, r);
+  }
+  toString = (): string => `disconnect(${this.c}, ${this.n})`;
+}
+
+/** The transport drops under the whole client: with recovery on, its sockets may be recovered on the next connect. */
+export class DropCmd implements Cmd {
+  constructor(readonly c: number) {}
+  check = (m: Readonly<Model>): boolean => m.clients[this.c].open;
+  async run(m: Model, r: System): Promise<void> {
+    const targets = NSPS.filter((n) => m.socket(this.c, n).connected).map((n): [number, Nsp] => [this.c, n]);
+    const before = marks(r);
+    (r.clients[this.c].manager as unknown as { engine: { close(): void } }).engine.close();
+    m.drop(this.c);
+    await allLogged(r, targets, before, 'disconnect');
+    await finish(m, r);
+  }
+  toString = (): string => `drop(${this.c})`;
+}
+
+/** A further namespace connects while the first one's attempt is in the strategy or in the hooks. */
+export class JoinDuringAuthCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly during: 'strategy' | 'hooks') {}
+  check = (m: Readonly<Model>): boolean =>
+    m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && !m.socket(this.c, other(this.n)).connected;
+  async run(m: Model, r: System): Promise<void> {
+    const first = r.clients[this.c].sockets[this.n];
+    const late = r.clients[this.c].sockets[other(this.n)];
+    const from = late.log.length;
+    const hooksBefore = r.probe.hooks.get(`${this.n}|${first.sid}`)?.length ?? 0;
+    if (this.during === 'hooks') r.probe.hookDelayMs = 200;
+    try {
+      const answer = first.authenticate({ token: token(this.p), ...(this.during === 'strategy' ? { delayMs: 200 } : {}) });
+      if (this.during === 'hooks') {
+        const deadline = Date.now() + 1000;
+        while ((r.probe.hooks.get(`${this.n}|${first.sid}`)?.length ?? 0) === hooksBefore && Date.now() < deadline) await sleep(2);
+      } else {
+        await sleep(50);
+      }
+      late.sock.connect();
+      if (!(await late.until(from, (e) => e.kind === 'connect', 3000))) fail(`${this}: did not connect`);
+      Object.assign(m.socket(this.c, other(this.n)), { connected: true, active: true, dropped: undefined });
+      const ack = await answer;
+      if (!ack?.ok) fail(`${this}: ack ${JSON.stringify(ack)}`);
+    } finally {
+      r.probe.hookDelayMs = 0;
+    }
+    m.authenticateSession(r, this.c, this.n, this.p);
+    if (m.config.scope === 'connection') await late.until(from, (e) => e.kind === 'authenticated', 300);
+    await finish(m, r);
+  }
+  toString = (): string => `joinDuringAuth(${this.c}, ${this.n}, ${this.p}, in ${this.during})`;
+}

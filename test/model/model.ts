@@ -1,0 +1,233 @@
+/**
+ * The simple model: which client sockets are connected, and as whom each is
+ * authenticated. Everything the real system does is checked against it after
+ * every command (see `checkInvariants`).
+ */
+import { principalRoom } from '../../lib/index.js';
+import { type Config, NSPS, type Nsp, type Principal, type System, teamRoom } from './system.js';
+
+export interface MSocket {
+  connected: boolean;
+  /**
+   * socket.io-client's `active`: connected, or dropped with the transport. An
+   * active socket reconnects by itself whenever its manager opens again.
+   */
+  active?: boolean;
+  /** undefined: pending. */
+  auth?: Principal;
+  /** Set when the transport dropped under it (recoverable with recovery on): the principal it had. */
+  dropped?: { principal?: Principal };
+}
+
+export interface MClient {
+  /** Whether the client's connection (engine.io) is up. */
+  open: boolean;
+  sockets: Record<Nsp, MSocket>;
+}
+
+export class Model {
+  readonly clients: MClient[];
+  /** Expected hook runs, `${nsp}|${sid}` → principals in order. */
+  readonly hooks = new Map<string, string[]>();
+  /** Expected guarded-handler runs, `${nsp}|${sid}|${principal}` → count. */
+  readonly guarded = new Map<string, number>();
+
+  constructor(
+    readonly config: Config,
+    clientCount: number,
+  ) {
+    this.clients = Array.from({ length: clientCount }, () => ({ open: false, sockets: { '/': { connected: false }, '/b': { connected: false } } }));
+  }
+
+  socket(c: number, n: Nsp): MSocket {
+    return this.clients[c].sockets[n];
+  }
+
+  /** The namespaces sharing (c, n)'s session: its whole connection with scope 'connection'. */
+  mates(c: number, n: Nsp): Nsp[] {
+    if (this.config.scope === 'namespace') return [n];
+    return NSPS.filter((x) => this.socket(c, x).connected);
+  }
+
+  /** A session became authenticated: every socket of it runs the hooks once. */
+  authenticateSession(r: System, c: number, n: Nsp, p: Principal): void {
+    for (const x of this.mates(c, n)) {
+      this.socket(c, x).auth = p;
+      this.hookRan(r, c, x, p);
+    }
+  }
+
+  hookRan(r: System, c: number, n: Nsp, p: Principal): void {
+    const key = `${n}|${r.clients[c].sockets[n].sid}`;
+    this.hooks.set(key, [...(this.hooks.get(key) ?? []), p]);
+  }
+
+  demoteSession(c: number, n: Nsp): void {
+    for (const x of this.mates(c, n)) this.socket(c, x).auth = undefined;
+  }
+
+  /** The server ended the session: with scope 'connection' the whole connection closes. */
+  closeSession(c: number, n: Nsp): void {
+    if (this.config.scope === 'connection') return this.closeClient(c);
+    this.disconnect(c, n);
+  }
+
+  closeClient(c: number): void {
+    for (const n of NSPS) this.disconnect(c, n);
+  }
+
+  disconnect(c: number, n: Nsp): void {
+    const s = this.socket(c, n);
+    s.connected = false;
+    s.active = false;
+    s.auth = undefined;
+    // The client closes its connection once its last namespace socket has gone.
+    if (NSPS.every((x) => !this.socket(c, x).connected)) this.clients[c].open = false;
+  }
+
+  drop(c: number): void {
+    for (const n of NSPS) {
+      const s = this.socket(c, n);
+      if (s.connected && this.config.recovery) s.dropped = { principal: s.auth };
+      s.connected = false;
+      s.auth = undefined;
+    }
+    this.clients[c].open = false;
+  }
+
+  /** The (c, n) pairs that are connected. */
+  connected(): Array<[number, Nsp]> {
+    const out: Array<[number, Nsp]> = [];
+    this.clients.forEach((client, c) => NSPS.forEach((n) => client.sockets[n].connected && out.push([c, n])));
+    return out;
+  }
+}
+
+export function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** Waits (bounded) until the server holds exactly the sockets the model says are connected. */
+export async function settleServer(m: Model, r: System, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  const matches = (): boolean =>
+    NSPS.every((n) => {
+      const expected = m.connected().filter(([, x]) => x === n);
+      return r.nsp(n).sockets.size === expected.length && expected.every(([c]) => !!r.serverSocket(c, n));
+    });
+  while (Date.now() < deadline && !matches()) await new Promise((res) => setTimeout(res, 5));
+  // A round trip on every connected socket: whatever the server wrote before has now arrived.
+  await Promise.all(m.connected().map(([c, n]) => r.clients[c].sockets[n].sock.timeout(1000).emitWithAck('fence').catch(() => undefined)));
+}
+
+const key = (c: number, n: Nsp, epoch: number): string => `${c}|${n}|${epoch}`;
+
+/** Expected receivers of a broadcast sent now: the authenticated sockets (of `room`'s principal) of the namespace. */
+export function receivers(m: Model, r: System, n: Nsp, room?: Principal): Set<string> {
+  const out = new Set<string>();
+  for (const [c, x] of m.connected()) {
+    const auth = m.socket(c, x).auth;
+    if (x === n && auth && (!room || auth === room)) out.add(key(c, n, r.clients[c].sockets[n].epoch));
+  }
+  return out;
+}
+
+export function missedBy(m: Model, n: Nsp): Map<string, Principal | undefined> {
+  const out = new Map<string, Principal | undefined>();
+  m.clients.forEach((client, c) => client.sockets[n].dropped && out.set(`${c}|${n}`, client.sockets[n].dropped!.principal));
+  return out;
+}
+
+export function checkInvariants(m: Model, r: System): void {
+  for (const b of r.broadcasts) {
+    if (b.expected) continue; // probes: their receivers are the model's state after the command
+    b.expected = receivers(m, r, b.nsp);
+    b.missedBy = missedBy(m, b.nsp);
+  }
+  checkServer(m, r);
+  checkReceipts(m, r);
+  checkRecords(m, r);
+}
+
+function checkServer(m: Model, r: System): void {
+  for (const n of NSPS) {
+    const nsp = r.nsp(n);
+    const expected = m.connected().filter(([, x]) => x === n);
+    if (nsp.sockets.size !== expected.length) fail(`${n}: server has ${nsp.sockets.size} sockets, model ${expected.length}`);
+    const principalOfSid = new Map<string, Principal | undefined>();
+    for (const [c] of expected) {
+      const s = r.serverSocket(c, n) ?? fail(`client ${c} ${n}: no server socket`);
+      const want = m.socket(c, n).auth;
+      principalOfSid.set(s.id, want);
+      const where = `client ${c} ${n} (${want ?? 'pending'})`;
+      if (r.t.auth.isAuthenticated(s) !== !!want) fail(`${where}: isAuthenticated is ${r.t.auth.isAuthenticated(s)}`);
+      const data = s.data.auth as { state?: string; principalId?: string } | undefined;
+      if (data?.state !== (want ? 'authenticated' : 'pending')) fail(`${where}: data.auth.state is ${data?.state}`);
+      if (want && data?.principalId !== want) fail(`${where}: data.auth.principalId is ${data?.principalId}`);
+      const adapterRooms = (nsp.adapter as unknown as { sids: Map<string, Set<string>> }).sids.get(s.id);
+      if (!want) {
+        if (adapterRooms?.size) fail(`${where}: pending socket is in adapter rooms ${[...adapterRooms]}`);
+        continue;
+      }
+      const allowed = new Set([s.id, principalRoom(want), teamRoom(want)]);
+      for (const room of new Set([...(adapterRooms ?? []), ...s.rooms])) {
+        if (!allowed.has(room)) fail(`${where}: in room ${room}`);
+      }
+      if (!adapterRooms?.has(s.id)) fail(`${where}: authenticated socket is not released (not in its own room)`);
+    }
+    for (const [room, members] of (nsp.adapter as unknown as { rooms: Map<string, Set<string>> }).rooms) {
+      for (const sid of members) {
+        const p = principalOfSid.get(sid);
+        if (!p) fail(`${n}: adapter room ${room} holds ${principalOfSid.has(sid) ? 'a pending' : 'an unknown'} socket ${sid}`);
+        if (room.startsWith('team:') && room !== teamRoom(p)) fail(`${n}: socket of ${p} is in ${room}`);
+      }
+    }
+  }
+}
+
+function checkReceipts(m: Model, r: System): void {
+  const byPayload = new Map(r.broadcasts.map((b) => [b.payload, b]));
+  r.clients.forEach((client, c) =>
+    NSPS.forEach((n) => {
+      const rs = client.sockets[n];
+      // Rule: between an `unauthorized` and the client's next attempt (or reconnect), no broadcast arrives.
+      let toldUnauthorized = false;
+      rs.log.forEach((e, i) => {
+        if (e.kind === 'unauthorized') toldUnauthorized = true;
+        if (e.kind === 'authsent' || e.kind === 'connect') toldUnauthorized = false;
+        if (e.kind !== 'bc' || i < rs.checked) return;
+        if (toldUnauthorized) fail(`client ${c} ${n}: got broadcast ${e.payload} after "unauthorized"`);
+        const b = byPayload.get(e.payload)!;
+        if (b.expected!.has(key(c, n, e.epoch))) return;
+        const dropped = b.missedBy?.get(`${c}|${n}`);
+        if (b.missedBy?.has(`${c}|${n}`) && dropped && m.socket(c, n).auth === dropped) return; // a recovery replay
+        fail(`client ${c} ${n}: got ${b.payload} (${b.nsp}) but was not an authenticated receiver (now ${m.socket(c, n).auth ?? 'pending'})`);
+      });
+      rs.checked = rs.log.length;
+    }),
+  );
+  for (const b of r.broadcasts) {
+    if (b.checked) continue;
+    b.checked = true;
+    for (const k of b.expected!) {
+      const [c, n, epoch] = k.split('|');
+      const got = r.clients[+c].sockets[n as Nsp].log.some((e) => e.kind === 'bc' && e.payload === b.payload && e.epoch === +epoch);
+      if (!got) fail(`client ${c} ${n}: authenticated but missed broadcast ${b.payload}`);
+    }
+  }
+}
+
+function checkRecords(m: Model, r: System): void {
+  const hookKeys = new Set([...m.hooks.keys(), ...r.probe.hooks.keys()]);
+  for (const k of hookKeys) {
+    const want = JSON.stringify(m.hooks.get(k) ?? []);
+    const got = JSON.stringify(r.probe.hooks.get(k) ?? []);
+    if (want !== got) fail(`hooks for ${k}: ran ${got}, expected ${want}`);
+  }
+  const guardedKeys = new Set([...m.guarded.keys(), ...r.probe.guarded.keys()]);
+  for (const k of guardedKeys) {
+    if ((m.guarded.get(k) ?? 0) !== (r.probe.guarded.get(k) ?? 0)) {
+      fail(`guarded handler for ${k}: ran ${r.probe.guarded.get(k) ?? 0} times, expected ${m.guarded.get(k) ?? 0}`);
+    }
+  }
+}
