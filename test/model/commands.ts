@@ -151,8 +151,11 @@ export class ExpireCmd implements Cmd {
     } finally {
       r.probe.hookDelayMs = 0;
     }
-    await sleep(Math.max(0, expiresAt + 100 - Date.now()));
-    if (!modelAuthenticate(m, r, this.c, this.n, this.p)) {
+    const ok = modelAuthenticate(m, r, this.c, this.n, this.p);
+    // Past the expiry and, when the hooks are slow, past every mate's hook: the session expires right after them.
+    const hooksEnd = this.duringHooks ? expiresAt - 150 + 300 * mates.length : 0;
+    await sleep(Math.max(0, expiresAt + 100 - Date.now(), hooksEnd + 100 - Date.now()));
+    if (!ok) {
       await allLogged(r, mates, before, 'disconnect');
     } else if (m.config.onExpiry === 'reauthenticate') {
       m.demoteSession(this.c, this.n);

@@ -58,7 +58,7 @@ export class Model {
   }
 
   hookRan(r: System, c: number, n: Nsp, p: Principal): void {
-    const key = `${n}|${r.clients[c].sockets[n].sid}`;
+    const key = `${n}|${r.clients[c].sockets[n].lastSid}`;
     this.hooks.set(key, [...(this.hooks.get(key) ?? []), p]);
   }
 

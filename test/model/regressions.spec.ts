@@ -4,6 +4,7 @@
  */
 import { ConnectedSocket, type OnGatewayAuthenticated, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Server, Socket } from 'socket.io';
+import { Manager, type Socket as ClientSocket } from 'socket.io-client';
 import { Authenticated, type AuthPrincipal, type AuthSocketModuleOptions } from '../../lib/index.js';
 import { authenticate, closeClients, connect, connected, createApp, once, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
@@ -57,12 +58,21 @@ describe('model-based test counterexamples', () => {
     return seen;
   }
 
+  const managers: Manager[] = [];
+  /** One client connection with a socket on each namespace, neither connected yet. */
+  function multiplexed(): { root: ClientSocket; b: ClientSocket } {
+    const manager = new Manager(t.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
+    managers.push(manager);
+    return { root: manager.socket('/'), b: manager.socket('/b') };
+  }
+
   beforeEach(() => {
     hooks.clear();
     hookDelayMs = 0;
   });
   afterEach(async () => {
     closeClients();
+    for (const manager of managers.splice(0)) for (const nsp of ['/', '/b']) manager.socket(nsp).disconnect();
     await t?.close();
   });
 
@@ -82,5 +92,43 @@ describe('model-based test counterexamples', () => {
     expect(await once(bob, 'bc')).toBe('after-unauthorized'); // the broadcast went out to authenticated sockets
     await once(alice, 'disconnect');
     expect(seen).toEqual(['authenticated', 'unauthorized']);
+  });
+
+  // Shrunk: ["reauthenticate", expire(0, /, alice, during hooks)].
+  it("with onExpiry 'reauthenticate', a session that expires while its hooks run is demoted right after them", async () => {
+    await start({ onExpiry: 'reauthenticate' });
+    hookDelayMs = 300;
+    const alice = connect(t.url);
+    const unauthorized = once(alice, 'unauthorized', 2000);
+    expect((await authenticate(alice, { token: 'alice-token', expiresAt: Date.now() + 150 })).ok).toBe(true);
+    expect(await unauthorized).toMatchObject({ code: 'expired', reauthenticate: true });
+    expect(alice.connected).toBe(true);
+    expect(t.auth.isAuthenticated(serverSocket(root, alice.id!))).toBe(false);
+    expect(await alice.timeout(1000).emitWithAck('guarded')).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+  });
+
+  // Shrunk: ["disconnect", joinDuringAuth(0, /, alice, in hooks)] with scope 'connection'.
+  it("with scope 'connection', a namespace that connects while the connection's hooks run ends authenticated, released and hooked once", async () => {
+    await start({ scope: 'connection' });
+    hookDelayMs = 200;
+    const { root: first, b: late } = multiplexed();
+    first.connect();
+    await connected(first);
+    const answer = first.timeout(2000).emitWithAck('authentication', { token: 'alice-token' });
+    while (!hooks.get(first.id!)) await sleep(2); // the first socket's hook is running
+    const lateAuthenticated = once(late, 'authenticated', 2000);
+    late.connect();
+    await connected(late);
+    expect((await answer).ok).toBe(true);
+    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+
+    const nsp = t.app.get(RootGateway).server.of('/b');
+    const lateServer = serverSocket(nsp, late.id!);
+    expect(t.auth.isAuthenticated(lateServer)).toBe(true);
+    expect(lateServer.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice' });
+    expect(hooks.get(late.id!)).toEqual(['/b alice']);
+    const news = once(late, 'bc', 1000);
+    nsp.to('team:alice').emit('bc', 'to-team');
+    expect(await news).toBe('to-team');
   });
 });

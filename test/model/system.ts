@@ -104,8 +104,14 @@ export class RealSocket {
   /** How far the receipt checks have read `log`. */
   checked = 0;
 
+  /** The server socket id of the latest connection, kept after it ends (socket.io-client forgets `id`). */
+  lastSid?: string;
+
   constructor(readonly sock: ClientSocket) {
-    sock.on('connect', () => this.log.push({ kind: 'connect', epoch: ++this.epoch }));
+    sock.on('connect', () => {
+      this.lastSid = sock.id;
+      this.log.push({ kind: 'connect', epoch: ++this.epoch });
+    });
     sock.on('disconnect', () => this.log.push({ kind: 'disconnect', epoch: this.epoch }));
     sock.on('authenticated', (payload) => this.log.push({ kind: 'authenticated', epoch: this.epoch, payload }));
     sock.on('unauthorized', (payload) => this.log.push({ kind: 'unauthorized', epoch: this.epoch, payload }));
