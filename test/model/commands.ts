@@ -6,6 +6,7 @@ import type { AsyncCommand } from 'fast-check';
 import { checkInvariants, fail, missedBy, type Model, receivers, settleServer } from './model.js';
 import { NSPS, type Nsp, type Principal, type System } from './system.js';
 import { sleep } from '../support/harness.js';
+import { EXCLUDE } from './exclusions.js';
 
 type Cmd = AsyncCommand<Model, System>;
 type Credential = Principal | 'invalid';
@@ -46,7 +47,8 @@ function modelAuthenticate(m: Model, r: System, c: number, n: Nsp, cred: Credent
 
 export class ConnectCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp) {}
-  check = (m: Readonly<Model>): boolean => !m.socket(this.c, this.n).connected;
+  check = (m: Readonly<Model>): boolean =>
+    !m.socket(this.c, this.n).connected && !(EXCLUDE.has('late-join') && m.config.scope === 'connection' && NSPS.some((x) => m.socket(this.c, x).auth));
   async run(m: Model, r: System): Promise<void> {
     const client = r.clients[this.c];
     // Opening the manager again also reconnects every socket the transport dropped (still active).
@@ -140,7 +142,7 @@ export class DeauthenticateCmd implements Cmd {
 /** Authenticates with an `expiresAt` 150 ms ahead, optionally with hooks slower than that, and waits past it. */
 export class ExpireCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly duringHooks: boolean) {}
-  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected;
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && !(this.duringHooks && EXCLUDE.has('expire-during-hooks'));
   async run(m: Model, r: System): Promise<void> {
     const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
     const before = marks(r);
@@ -214,6 +216,7 @@ export class DropCmd implements Cmd {
 export class JoinDuringAuthCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly during: 'strategy' | 'hooks') {}
   check = (m: Readonly<Model>): boolean =>
+    !(EXCLUDE.has(`join-during-${this.during}`) && m.config.scope === 'connection') &&
     m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && !m.socket(this.c, other(this.n)).connected;
   async run(m: Model, r: System): Promise<void> {
     const first = r.clients[this.c].sockets[this.n];

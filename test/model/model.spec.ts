@@ -30,10 +30,15 @@ const client = fc.integer({ min: 0, max: CLIENTS - 1 });
 const nsp = fc.constantFrom(...NSPS);
 const principal = fc.constantFrom(...PRINCIPALS);
 const connectCmd = fc.tuple(client, nsp).map(([c, n]) => new ConnectCmd(c, n));
-const commands = [
+const credential = fc.constantFrom('alice', 'bob', 'alice', 'bob', 'invalid') as fc.Arbitrary<'alice' | 'bob' | 'invalid'>;
+const authenticateCmd = fc.tuple(client, nsp, credential).map(([c, n, p]) => new AuthenticateCmd(c, n, p));
+// Listed more than once: most interesting states need a connected, authenticated socket first.
+export const modelCommands = [
   connectCmd,
-  connectCmd, // twice: sockets come and go often
-  fc.tuple(client, nsp, fc.constantFrom('alice', 'bob', 'invalid') as fc.Arbitrary<'alice' | 'bob' | 'invalid'>).map(([c, n, p]) => new AuthenticateCmd(c, n, p)),
+  connectCmd,
+  authenticateCmd,
+  authenticateCmd,
+  authenticateCmd,
   fc.tuple(client, nsp, principal).map(([c, n, p]) => new AuthenticateCmd(c, n, p, 'refresh')),
   fc.tuple(client, nsp).map(([c, n]) => new GuardedCmd(c, n)),
   fc.tuple(nsp, fc.option(principal, { nil: undefined })).map(([n, p]) => new BroadcastCmd(n, p)),
@@ -56,6 +61,7 @@ async function runSequence(config: Config, cmds: Iterable<fc.AsyncCommand<Model,
     const model = new Model(config, CLIENTS);
     for (let c = 0; c < CLIENTS; c++) await new ConnectCmd(c, '/').run(model, system);
     await fc.asyncModelRun(() => ({ model, real: system }), cmds);
+    if (process.env.MODEL_TRACE) process.stderr.write(`${config.scope} ${config.recovery} ${config.onExpiry}: ${String(cmds)}\n`);
     for (const c of system.clients) for (const n of NSPS) c.sockets[n].sock.disconnect();
     const deadline = Date.now() + 2000;
     while (NSPS.some((n) => system.nsp(n).sockets.size > 0) && Date.now() < deadline) await sleep(5);
@@ -79,7 +85,7 @@ describe('model-based: sessions, rooms and broadcasts stay consistent under rand
 
   it.each(configs.map((c, i) => [c.scope, c.recovery, i] as const))('scope %s, recovery %s', async (scope, recovery, i) => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('disconnect', 'reauthenticate') as fc.Arbitrary<Config['onExpiry']>, fc.commands(commands, { maxCommands: MAX_COMMANDS, size: 'max' }), (onExpiry, cmds) =>
+      fc.asyncProperty(fc.constantFrom('disconnect', 'reauthenticate') as fc.Arbitrary<Config['onExpiry']>, fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max' }), (onExpiry, cmds) =>
         runSequence({ scope, recovery, onExpiry }, cmds),
       ),
       { numRuns: RUNS, seed: SEED + i, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },

@@ -131,4 +131,21 @@ describe('model-based test counterexamples', () => {
     nsp.to('team:alice').emit('bc', 'to-team');
     expect(await news).toBe('to-team');
   });
+
+  // Shrunk: ["disconnect", authenticate(1, /, alice), connect(1, /b)] with scope 'connection'.
+  it("with scope 'connection', a namespace that connects to an authenticated connection runs its hook once, then gets 'authenticated'", async () => {
+    await start({ scope: 'connection' });
+    const { root: first, b: late } = multiplexed();
+    first.connect();
+    expect((await authenticate(first, { token: 'alice-token' })).ok).toBe(true);
+    const order: string[] = [];
+    late.on('authenticated', () => order.push(`authenticated after hooks ${JSON.stringify(hooks.get(late.id!))}`));
+    const lateAuthenticated = once(late, 'authenticated', 2000);
+    late.connect();
+    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(order).toEqual(['authenticated after hooks ["/b alice"]']);
+    const news = once(late, 'bc', 1000);
+    t.app.get(RootGateway).server.of('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook
+    expect(await news).toBe('to-team');
+  });
 });
