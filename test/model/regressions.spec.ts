@@ -148,4 +148,40 @@ describe('model-based test counterexamples', () => {
     t.app.get(RootGateway).server.of('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook
     expect(await news).toBe('to-team');
   });
+
+  /** Alice's room reaches another alice socket but not `socket`, which gets bob's room: it is connected and listening. */
+  async function expectOnlyInBobsRooms(socket: ClientSocket): Promise<void> {
+    const otherAlice = connect(t.url);
+    await authenticate(otherAlice, { token: 'alice-token' });
+    const seen = events(socket as ReturnType<typeof connect>);
+    root.to('team:alice').emit('bc', 'to-alice');
+    expect(await once(otherAlice, 'bc')).toBe('to-alice');
+    root.to('team:bob').emit('bc', 'to-bob');
+    await once(socket, 'bc');
+    expect(seen).toEqual(['bc:to-bob']);
+    expect([...serverSocket(root, socket.id!).rooms].filter((room) => room.includes('alice'))).toEqual([]);
+  }
+
+  // Shrunk: ["disconnect", authenticate(0, /, bob), deauthenticate(0, /), authenticate(0, /, alice)] (and alice/bob swapped).
+  it('after deauthenticate(), a socket that authenticates as another principal is in none of the previous principal\'s rooms', async () => {
+    await start();
+    const c = connect(t.url);
+    await authenticate(c, { token: 'alice-token' });
+    const demoted = once(c, 'unauthorized');
+    expect(t.auth.deauthenticate(serverSocket(root, c.id!))).toBe(true);
+    await demoted;
+    expect((await authenticate(c, { token: 'bob-token' })).ok).toBe(true);
+    await expectOnlyInBobsRooms(c);
+  });
+
+  // Shrunk: ["reauthenticate", expire(1, /, alice), authenticate(1, /, bob)].
+  it("after expiry with onExpiry 'reauthenticate', a socket that authenticates as another principal is in none of the previous principal's rooms", async () => {
+    await start({ onExpiry: 'reauthenticate' });
+    const c = connect(t.url);
+    const expired = once(c, 'unauthorized', 2000);
+    await authenticate(c, { token: 'alice-token', expiresAt: Date.now() + 150 });
+    expect(await expired).toMatchObject({ code: 'expired', reauthenticate: true });
+    expect((await authenticate(c, { token: 'bob-token' })).ok).toBe(true);
+    await expectOnlyInBobsRooms(c);
+  });
 });
