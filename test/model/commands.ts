@@ -13,6 +13,9 @@ type Credential = Principal | 'invalid';
 
 const token = (cred: Credential): string => (cred === 'invalid' ? 'mallory-token' : `${cred}-token`);
 const other = (n: Nsp): Nsp => (n === '/' ? '/b' : '/');
+/** TEMPORARY exclusion: authenticating as another principal after a demotion (rooms carried across identities). */
+const switches = (m: Readonly<Model>, c: number, n: Nsp, p: Credential): boolean =>
+  EXCLUDE.has('identity-switch') && m.mates(c, n).some((x) => m.socket(c, x).previous && m.socket(c, x).previous !== p && !m.socket(c, x).auth);
 
 /** Waits until every socket in `targets` logged a matching entry since `marks`. */
 async function allLogged(r: System, targets: Array<[number, Nsp]>, marks: Map<string, number>, kind: string, ms = 1000): Promise<void> {
@@ -75,7 +78,8 @@ export class ConnectCmd implements Cmd {
 
 export class AuthenticateCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly cred: Credential, readonly label = 'authenticate') {}
-  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && (this.label !== 'refresh' || !!m.socket(this.c, this.n).auth);
+  check = (m: Readonly<Model>): boolean =>
+    m.socket(this.c, this.n).connected && (this.label !== 'refresh' || !!m.socket(this.c, this.n).auth) && !switches(m, this.c, this.n, this.cred);
   async run(m: Model, r: System): Promise<void> {
     const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
     const before = marks(r);
@@ -103,6 +107,19 @@ export class GuardedCmd implements Cmd {
     await finish(m, r);
   }
   toString = (): string => `guarded(${this.c}, ${this.n})`;
+}
+
+/** The server emits to one socket with an ack: a direct emit reaches a pending socket too, and its ack comes back. */
+export class DirectAckCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean =>
+    m.socket(this.c, this.n).connected && !(EXCLUDE.has('direct-ack-pending') && m.config.recovery && !m.socket(this.c, this.n).auth);
+  async run(m: Model, r: System): Promise<void> {
+    const answer = await r.serverSocket(this.c, this.n)!.timeout(1000).emitWithAck('ping').catch((err: Error) => err.message);
+    if (answer !== 'pong') fail(`${this}: ack ${JSON.stringify(answer)} while ${m.socket(this.c, this.n).auth ?? 'pending'}`);
+    await finish(m, r);
+  }
+  toString = (): string => `directAck(${this.c}, ${this.n})`;
 }
 
 export class BroadcastCmd implements Cmd {
@@ -142,7 +159,8 @@ export class DeauthenticateCmd implements Cmd {
 /** Authenticates with an `expiresAt` 150 ms ahead, optionally with hooks slower than that, and waits past it. */
 export class ExpireCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly duringHooks: boolean) {}
-  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && !(this.duringHooks && EXCLUDE.has('expire-during-hooks'));
+  check = (m: Readonly<Model>): boolean =>
+    m.socket(this.c, this.n).connected && !(this.duringHooks && EXCLUDE.has('expire-during-hooks')) && !switches(m, this.c, this.n, this.p);
   async run(m: Model, r: System): Promise<void> {
     const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
     const before = marks(r);
@@ -217,7 +235,7 @@ export class JoinDuringAuthCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly during: 'strategy' | 'hooks') {}
   check = (m: Readonly<Model>): boolean =>
     !(EXCLUDE.has(`join-during-${this.during}`) && m.config.scope === 'connection') &&
-    m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && !m.socket(this.c, other(this.n)).connected;
+    m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && !m.socket(this.c, other(this.n)).connected && !switches(m, this.c, this.n, this.p);
   async run(m: Model, r: System): Promise<void> {
     const first = r.clients[this.c].sockets[this.n];
     const late = r.clients[this.c].sockets[other(this.n)];

@@ -17,6 +17,8 @@ export interface MSocket {
   auth?: Principal;
   /** Set when the transport dropped under it (recoverable with recovery on): the principal it had. */
   dropped?: { principal?: Principal };
+  /** TEMPORARY (exclusions): the principal before the last demotion. */
+  previous?: Principal;
 }
 
 export interface MClient {
@@ -63,7 +65,7 @@ export class Model {
   }
 
   demoteSession(c: number, n: Nsp): void {
-    for (const x of this.mates(c, n)) this.socket(c, x).auth = undefined;
+    for (const x of this.mates(c, n)) Object.assign(this.socket(c, x), { previous: this.socket(c, x).auth, auth: undefined });
   }
 
   /** The server ended the session: with scope 'connection' the whole connection closes. */
@@ -81,6 +83,7 @@ export class Model {
     s.connected = false;
     s.active = false;
     s.auth = undefined;
+    s.previous = undefined;
     // The client closes its connection once its last namespace socket has gone.
     if (NSPS.every((x) => !this.socket(c, x).connected)) this.clients[c].open = false;
   }

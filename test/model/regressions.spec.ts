@@ -2,10 +2,12 @@
  * Counterexamples the model-based test found, shrunk and written out by hand.
  * Each name states the behaviour; the comment gives the shrunk command sequence.
  */
-import { ConnectedSocket, type OnGatewayAuthenticated, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import type { Namespace, Server, Socket } from 'socket.io';
+import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { INestApplication } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { Manager, type Socket as ClientSocket } from 'socket.io-client';
-import { Authenticated, type AuthPrincipal, type AuthSocketModuleOptions } from '../../lib/index.js';
+import { Authenticated, type AuthPrincipal, type AuthSocketModuleOptions, type OnGatewayAuthenticated } from '../../lib/index.js';
 import { authenticate, closeClients, connect, connected, createApp, once, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
@@ -41,13 +43,21 @@ class BGateway implements OnGatewayAuthenticated {
   }
 }
 
+/** Nest's IoAdapter with socket.io's connection-state recovery on. */
+class RecoveryAdapter extends IoAdapter {
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    return super.createIOServer(port, { ...options, connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } as ServerOptions);
+  }
+}
+
 describe('model-based test counterexamples', () => {
   let t: TestApp;
   let root: Namespace;
   const serverSocket = (nsp: Namespace, id: string): Socket => nsp.sockets.get(id)!;
 
-  async function start(options: Partial<AuthSocketModuleOptions> = {}): Promise<void> {
-    t = await createApp({ ...tokenAuth, timeout: 10_000, ...options }, { providers: [RootGateway, BGateway] });
+  async function start(options: Partial<AuthSocketModuleOptions> = {}, recovery = false): Promise<void> {
+    const configure = (app: INestApplication): void => void (recovery && app.useWebSocketAdapter(new RecoveryAdapter(app)));
+    t = await createApp({ ...tokenAuth, timeout: 10_000, ...options }, { providers: [RootGateway, BGateway] }, configure);
     root = t.app.get(RootGateway).server.of('/');
   }
 
@@ -183,5 +193,20 @@ describe('model-based test counterexamples', () => {
     expect(await expired).toMatchObject({ code: 'expired', reauthenticate: true });
     expect((await authenticate(c, { token: 'bob-token' })).ok).toBe(true);
     await expectOnlyInBobsRooms(c);
+  });
+
+  // Shrunk: [directAck(0, /)] with connection-state recovery on.
+  it('with connection-state recovery on, a direct emit with an ack to a pending socket is delivered with its ack', async () => {
+    await start({}, true);
+    const c = connect(t.url);
+    await connected(c);
+    const asked: unknown[] = [];
+    c.on('ping', (...args: unknown[]) => {
+      asked.push(typeof args[0]);
+      if (typeof args[0] === 'function') args[0]('pong');
+    });
+    const answer = await serverSocket(root, c.id!).timeout(1000).emitWithAck('ping').catch((err: Error) => err.message);
+    expect(asked).toEqual(['function']);
+    expect(answer).toBe('pong');
   });
 });

@@ -116,6 +116,8 @@ export class RealSocket {
     sock.on('authenticated', (payload) => this.log.push({ kind: 'authenticated', epoch: this.epoch, payload }));
     sock.on('unauthorized', (payload) => this.log.push({ kind: 'unauthorized', epoch: this.epoch, payload }));
     sock.on('bc', (payload) => this.log.push({ kind: 'bc', epoch: this.epoch, payload }));
+    // A direct server → client emit with an ack: answered whatever the socket's state.
+    sock.on('ping', (ack?: (answer: string) => void) => typeof ack === 'function' && ack('pong'));
   }
 
   get sid(): string | undefined {
