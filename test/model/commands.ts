@@ -51,7 +51,9 @@ function modelAuthenticate(m: Model, r: System, c: number, n: Nsp, cred: Credent
 export class ConnectCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp) {}
   check = (m: Readonly<Model>): boolean =>
-    !m.socket(this.c, this.n).connected && !(EXCLUDE.has('late-join') && m.config.scope === 'connection' && NSPS.some((x) => m.socket(this.c, x).auth));
+    !m.socket(this.c, this.n).connected &&
+    !(EXCLUDE.has('handshake-recovery') && m.config.handshake && NSPS.some((x) => m.socket(this.c, x).dropped)) &&
+    !(EXCLUDE.has('late-join') && m.config.scope === 'connection' && NSPS.some((x) => m.socket(this.c, x).auth));
   async run(m: Model, r: System): Promise<void> {
     const client = r.clients[this.c];
     // Opening the manager again also reconnects every socket the transport dropped (still active).

@@ -63,7 +63,7 @@ async function runSequence(config: Config, cmds: Iterable<fc.AsyncCommand<Model,
     const model = new Model(config, CLIENTS);
     for (let c = 0; c < CLIENTS; c++) await new ConnectCmd(c, '/').run(model, system);
     await fc.asyncModelRun(() => ({ model, real: system }), cmds);
-    if (process.env.MODEL_TRACE) process.stderr.write(`${config.scope} ${config.recovery} ${config.onExpiry}: ${String(cmds)}\n`);
+    if (process.env.MODEL_TRACE) process.stderr.write(`${JSON.stringify(config)}: ${String(cmds)}\n`);
     for (const c of system.clients) for (const n of NSPS) c.sockets[n].sock.disconnect();
     const deadline = Date.now() + 2000;
     while (NSPS.some((n) => system.nsp(n).sockets.size > 0) && Date.now() < deadline) await sleep(5);
@@ -75,7 +75,8 @@ async function runSequence(config: Config, cmds: Iterable<fc.AsyncCommand<Model,
   }
 }
 
-const configs: Array<Omit<Config, 'onExpiry'>> = [
+const onExpiry = fc.constantFrom('disconnect', 'reauthenticate') as fc.Arbitrary<Config['onExpiry']>;
+const configs: Array<Pick<Config, 'scope' | 'recovery'>> = [
   { scope: 'connection', recovery: false },
   { scope: 'connection', recovery: true },
   { scope: 'namespace', recovery: false },
@@ -87,8 +88,8 @@ describe('model-based: sessions, rooms and broadcasts stay consistent under rand
 
   it.each(configs.map((c, i) => [c.scope, c.recovery, i] as const))('scope %s, recovery %s', async (scope, recovery, i) => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('disconnect', 'reauthenticate') as fc.Arbitrary<Config['onExpiry']>, fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max' }), (onExpiry, cmds) =>
-        runSequence({ scope, recovery, onExpiry }, cmds),
+      fc.asyncProperty(onExpiry, fc.boolean(), fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max' }), (expiry, handshake, cmds) =>
+        runSequence({ scope, recovery, onExpiry: expiry, handshake }, cmds),
       ),
       { numRuns: RUNS, seed: SEED + i, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
     );

@@ -209,4 +209,21 @@ describe('model-based test counterexamples', () => {
     expect(asked).toEqual(['function']);
     expect(answer).toBe('pong');
   });
+
+  // Shrunk: [drop(0), connect(0, /)] with handshake: true and connection-state recovery on.
+  it('with handshake: true and recovery on, the pid and offset a client adds on reconnect are not taken as credentials', async () => {
+    await start({ handshake: true }, true);
+    const c = connect(t.url, { reconnection: true, reconnectionDelay: 50 });
+    await authenticate(c, { token: 'alice-token' });
+    const seen = events(c);
+    const dropped = once(c, 'disconnect');
+    (c.io as unknown as { engine: { close(): void } }).engine.close();
+    await dropped;
+    await once(c, 'connect', 3000);
+    expect(c.recovered).toBe(true); // the client did send {pid, offset}
+    await sleep(100);
+    expect(seen).toEqual([]); // no unauthorized {invalid_credentials}
+    expect(c.connected).toBe(true);
+    expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
+  });
 });

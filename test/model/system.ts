@@ -23,6 +23,8 @@ export interface Config {
   scope: 'connection' | 'namespace';
   recovery: boolean;
   onExpiry: 'disconnect' | 'reauthenticate';
+  /** The module's `handshake` option; clients here never send credentials in the handshake. */
+  handshake: boolean;
 }
 
 /** What the gateways saw: hook runs and guarded-handler runs, keyed `${nsp}|${sid}`. */
@@ -183,7 +185,7 @@ export class System {
   static async start(config: Config, clientCount: number): Promise<System> {
     let adapter: ModelIoAdapter | undefined;
     const t = await createApp(
-      { ...tokenAuth, scope: config.scope, onExpiry: config.onExpiry, timeout: 10_000, maxFailuresPerAddress: 0, maxPendingPerAddress: 0 },
+      { ...tokenAuth, scope: config.scope, onExpiry: config.onExpiry, handshake: config.handshake, timeout: 10_000, maxFailuresPerAddress: 0, maxPendingPerAddress: 0 },
       { providers: [Probe, RootGateway, BGateway] },
       (app) => {
         adapter = new ModelIoAdapter(app, config.recovery);
