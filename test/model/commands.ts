@@ -52,7 +52,6 @@ export class ConnectCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp) {}
   check = (m: Readonly<Model>): boolean =>
     !m.socket(this.c, this.n).connected &&
-    !(EXCLUDE.has('handshake-recovery') && m.config.handshake && NSPS.some((x) => m.socket(this.c, x).dropped)) &&
     !(EXCLUDE.has('late-join') && m.config.scope === 'connection' && NSPS.some((x) => m.socket(this.c, x).auth));
   async run(m: Model, r: System): Promise<void> {
     const client = r.clients[this.c];
