@@ -27,6 +27,8 @@ const RUNS = Number(process.env.MODEL_RUNS ?? 25);
 const SEED = Number(process.env.MODEL_SEED ?? 20260901);
 const MAX_COMMANDS = Number(process.env.MODEL_MAX_COMMANDS ?? 15);
 const CLIENTS = 2;
+/** Per configuration: generous, since a failure is shrunk by re-running sequences on fresh apps. */
+const TIMEOUT = Math.max(180_000, RUNS * MAX_COMMANDS * 600);
 
 const client = fc.integer({ min: 0, max: CLIENTS - 1 });
 const nsp = fc.constantFrom(...NSPS);
@@ -94,5 +96,5 @@ describe('model-based: sessions, rooms and broadcasts stay consistent under rand
       ),
       { numRuns: RUNS, seed: SEED + i, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
     );
-  });
+  }, TIMEOUT);
 });

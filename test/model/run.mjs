@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs the model-based test longer than CI does:
+//   npm run test:model -- --runs 500 --seed 42 [--commands 25] [--no-shrink]
+// Options reach the spec through environment variables; jest runs only that spec.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const args = process.argv.slice(2);
+const env = { ...process.env };
+const names = { '--runs': 'MODEL_RUNS', '--seed': 'MODEL_SEED', '--commands': 'MODEL_MAX_COMMANDS' };
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i];
+  const [flag, inline] = arg.split('=');
+  if (names[flag]) {
+    const value = inline ?? args[++i];
+    if (!/^\d+$/.test(value ?? '')) {
+      console.error(`${flag} needs a whole number`);
+      process.exit(2);
+    }
+    env[names[flag]] = value;
+  } else if (arg === '--no-shrink') {
+    env.MODEL_NO_SHRINK = '1';
+  } else {
+    console.error(`unknown option ${arg} (use --runs N, --seed S, --commands N, --no-shrink)`);
+    process.exit(2);
+  }
+}
+const result = spawnSync(
+  process.execPath,
+  ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runTestsByPath', 'test/model/model.spec.ts', '--testTimeout', String(24 * 3600 * 1000)],
+  { cwd: root, env, stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
