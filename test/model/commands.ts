@@ -161,7 +161,7 @@ export class DeauthenticateCmd implements Cmd {
 export class ExpireCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly duringHooks: boolean) {}
   check = (m: Readonly<Model>): boolean =>
-    m.socket(this.c, this.n).connected && !(this.duringHooks && EXCLUDE.has('expire-during-hooks')) && !switches(m, this.c, this.n, this.p);
+    m.socket(this.c, this.n).connected && !(this.duringHooks && EXCLUDE.has('expire-during-hooks') && m.config.onExpiry === 'reauthenticate') && !switches(m, this.c, this.n, this.p);
   async run(m: Model, r: System): Promise<void> {
     const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
     const before = marks(r);
