@@ -110,6 +110,31 @@ export class GuardedCmd implements Cmd {
   toString = (): string => `guarded(${this.c}, ${this.n})`;
 }
 
+/** A guarded message sent right behind credentials the strategy is still checking: it waits for the outcome. */
+export class GuardedDuringAuthCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp, readonly cred: Credential) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && !switches(m, this.c, this.n, this.cred);
+  async run(m: Model, r: System): Promise<void> {
+    const rs = r.clients[this.c].sockets[this.n];
+    const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
+    const before = marks(r);
+    const was = m.socket(this.c, this.n).auth;
+    const sid = rs.sid;
+    const answer = rs.authenticate({ token: token(this.cred), delayMs: 100 });
+    const guarded = rs.sock.timeout(2000).emitWithAck('guarded').catch((err: Error) => ({ noAck: err.message }));
+    const [auth, guard] = await Promise.all([answer, guarded]);
+    const ok = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    if (!!auth?.ok !== ok) fail(`${this}: ack ${JSON.stringify(auth)}, model expected ok=${ok}`);
+    // An authenticated session runs it at once as its current principal; a pending one once the attempt settles.
+    const runsAs = was ?? (ok ? (this.cred as Principal) : undefined);
+    if (!!guard?.ok !== !!runsAs) fail(`${this}: guarded ack ${JSON.stringify(guard)}, expected ok=${!!runsAs}`);
+    if (runsAs) m.guarded.set(`${this.n}|${sid}|${runsAs}`, (m.guarded.get(`${this.n}|${sid}|${runsAs}`) ?? 0) + 1);
+    if (!ok) await allLogged(r, mates, before, 'disconnect');
+    await finish(m, r);
+  }
+  toString = (): string => `guardedDuringAuth(${this.c}, ${this.n}, ${this.cred})`;
+}
+
 /** The server emits to one socket with an ack: a direct emit reaches a pending socket too, and its ack comes back. */
 export class DirectAckCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp) {}
