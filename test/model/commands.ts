@@ -39,9 +39,10 @@ async function finish(m: Model, r: System): Promise<void> {
 
 /** Applies the model's answer to a valid credential for principal `p` on (c, n); returns whether it succeeds. */
 function modelAuthenticate(m: Model, r: System, c: number, n: Nsp, cred: Credential): boolean {
-  const current = m.socket(c, n).auth;
-  if (cred === 'invalid' || (current && current !== cred)) {
-    m.closeSession(c, n); // invalid_credentials, or identity_changed on a refresh
+  const { auth: current, expected } = m.socket(c, n);
+  // invalid_credentials; identity_changed on a refresh, or after an expiry that asked to re-authenticate.
+  if (cred === 'invalid' || (current && current !== cred) || (!current && expected && expected !== cred)) {
+    m.closeSession(c, n);
     return false;
   }
   if (!current) m.authenticateSession(r, c, n, cred);
@@ -58,6 +59,7 @@ export class ConnectCmd implements Cmd {
     // Opening the manager again also reconnects every socket the transport dropped (still active).
     const opening = m.clients[this.c].open ? [] : NSPS.filter((x) => x !== this.n && m.socket(this.c, x).active);
     const joinsAuthenticated = m.config.scope === 'connection' ? NSPS.map((x) => m.socket(this.c, x).auth).find(Boolean) : undefined;
+    const joinsBound = m.config.scope === 'connection' && m.clients[this.c].open ? NSPS.map((x) => m.socket(this.c, x).expected).find(Boolean) : undefined;
     const before = marks(r);
     client.sockets[this.n].sock.connect();
     for (const x of [this.n, ...opening]) {
@@ -66,6 +68,7 @@ export class ConnectCmd implements Cmd {
       Object.assign(m.socket(this.c, x), { connected: true, active: true, dropped: undefined, auth: undefined });
     }
     m.clients[this.c].open = true;
+    m.socket(this.c, this.n).expected = joinsBound;
     if (joinsAuthenticated) {
       // Joining an authenticated connection: hook, then `authenticated`.
       m.socket(this.c, this.n).auth = joinsAuthenticated;
@@ -204,7 +207,7 @@ export class ExpireCmd implements Cmd {
     if (!ok) {
       await allLogged(r, mates, before, 'disconnect');
     } else if (m.config.onExpiry === 'reauthenticate') {
-      m.demoteSession(this.c, this.n);
+      m.demoteSession(this.c, this.n, true);
       await allLogged(r, mates, before, 'unauthorized', 500);
     } else {
       m.closeSession(this.c, this.n);
@@ -261,7 +264,11 @@ export class JoinDuringAuthCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly during: 'strategy' | 'hooks') {}
   check = (m: Readonly<Model>): boolean =>
     !(EXCLUDE.has(`join-during-${this.during}`) && m.config.scope === 'connection') &&
-    m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && !m.socket(this.c, other(this.n)).connected && !switches(m, this.c, this.n, this.p);
+    m.socket(this.c, this.n).connected &&
+    !m.socket(this.c, this.n).auth &&
+    [undefined, this.p].includes(m.socket(this.c, this.n).expected) && // the happy path only: the attempt succeeds
+    !m.socket(this.c, other(this.n)).connected &&
+    !switches(m, this.c, this.n, this.p);
   async run(m: Model, r: System): Promise<void> {
     const first = r.clients[this.c].sockets[this.n];
     const late = r.clients[this.c].sockets[other(this.n)];

@@ -71,7 +71,8 @@ async function runSequence(config: Config, cmds: Iterable<fc.AsyncCommand<Model,
     if (process.env.MODEL_TRACE) process.stderr.write(`${JSON.stringify(config)}: ${String(cmds)}\n`);
     for (const c of system.clients) for (const n of NSPS) c.sockets[n].sock.disconnect();
     const deadline = Date.now() + 2000;
-    while (NSPS.some((n) => system.nsp(n).sockets.size > 0) && Date.now() < deadline) await sleep(5);
+    // Gone means the connections too, not only the namespace sockets.
+    while ((system.io.engine.clientsCount > 0 || NSPS.some((n) => system.nsp(n).sockets.size > 0)) && Date.now() < deadline) await sleep(5);
     const counts = system.t.auth.resourceCounts();
     const leftover = Object.entries(counts).filter(([name, v]) => v !== 0 && name !== 'connectionListeners');
     if (leftover.length) throw new Error(`resources left once every client has gone: ${JSON.stringify(Object.fromEntries(leftover))}`);

@@ -17,6 +17,8 @@ export interface MSocket {
   auth?: Principal;
   /** Set when the transport dropped under it (recoverable with recovery on): the principal it had. */
   dropped?: { principal?: Principal };
+  /** After an expiry with 'reauthenticate': only this principal may authenticate the session again. */
+  expected?: Principal;
   /** TEMPORARY (exclusions): the principal before the last demotion. */
   previous?: Principal;
 }
@@ -54,7 +56,7 @@ export class Model {
   /** A session became authenticated: every socket of it runs the hooks once. */
   authenticateSession(r: System, c: number, n: Nsp, p: Principal): void {
     for (const x of this.mates(c, n)) {
-      this.socket(c, x).auth = p;
+      Object.assign(this.socket(c, x), { auth: p, expected: undefined });
       this.hookRan(r, c, x, p);
     }
   }
@@ -64,8 +66,12 @@ export class Model {
     this.hooks.set(key, [...(this.hooks.get(key) ?? []), p]);
   }
 
-  demoteSession(c: number, n: Nsp): void {
-    for (const x of this.mates(c, n)) Object.assign(this.socket(c, x), { previous: this.socket(c, x).auth, auth: undefined });
+  /** Back to pending; after an expiry the session stays bound to its principal. */
+  demoteSession(c: number, n: Nsp, expired = false): void {
+    for (const x of this.mates(c, n)) {
+      const s = this.socket(c, x);
+      Object.assign(s, { previous: s.auth, expected: expired ? s.auth : undefined, auth: undefined });
+    }
   }
 
   /** The server ended the session: with scope 'connection' the whole connection closes. */
@@ -84,6 +90,7 @@ export class Model {
     s.active = false;
     s.auth = undefined;
     s.previous = undefined;
+    s.expected = undefined;
     // The client closes its connection once its last namespace socket has gone.
     if (NSPS.every((x) => !this.socket(c, x).connected)) this.clients[c].open = false;
   }
@@ -94,6 +101,7 @@ export class Model {
       if (s.connected && this.config.recovery) s.dropped = { principal: s.auth };
       s.connected = false;
       s.auth = undefined;
+      s.expected = undefined;
     }
     this.clients[c].open = false;
   }
