@@ -222,11 +222,12 @@ export class RevokeCmd implements Cmd {
   constructor(readonly p: Principal) {}
   check = (): boolean => true;
   async run(m: Model, r: System): Promise<void> {
-    const hit = m.clients.map((_, c) => c).filter((c) => NSPS.some((n) => m.socket(c, n).auth === this.p));
-    const targets = hit.flatMap((c) => NSPS.filter((n) => m.socket(c, n).connected).map((n): [number, Nsp] => [c, n]));
+    // Every session of the principal ends: with scope 'connection' its whole connection, else its own socket.
+    const hit = m.connected().filter(([c, n]) => m.socket(c, n).auth === this.p);
+    const targets = hit.flatMap(([c, n]) => m.mates(c, n).map((x): [number, Nsp] => [c, x]));
     const before = marks(r);
     await r.t.auth.revoke(this.p);
-    hit.forEach((c) => m.closeClient(c)); // disconnectSockets(true) closes each whole connection
+    hit.forEach(([c, n]) => m.socket(c, n).connected && m.closeSession(c, n));
     await allLogged(r, targets, before, 'disconnect');
     await finish(m, r);
   }

@@ -239,4 +239,20 @@ describe('model-based test counterexamples', () => {
     expect(c.connected).toBe(true);
     expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
   });
+
+  // Found against the redesign (main 7636051): [authenticate(1, /, alice), drop(1)], then every client gone.
+  it('when the transport drops under an authenticated socket, no timer outlives the closed connection', async () => {
+    await start();
+    const c = connect(t.url);
+    await authenticate(c, { token: 'alice-token' });
+    const dropped = once(c, 'disconnect');
+    (c.io as unknown as { engine: { close(): void } }).engine.close();
+    await dropped;
+    const io = t.app.get(RootGateway).server;
+    while (io.engine.clientsCount > 0 || root.sockets.size > 0) await sleep(5);
+    await sleep(50);
+    const { connectionListeners, ...counts } = t.auth.resourceCounts();
+    expect(connectionListeners).toBeGreaterThan(0); // the module is still attached: the counts are live
+    expect(Object.entries(counts).filter(([, n]) => n !== 0)).toEqual([]);
+  });
 });
