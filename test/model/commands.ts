@@ -248,7 +248,7 @@ export class DisconnectCmd implements Cmd {
 /** The transport drops under the whole client: with recovery on, its sockets may be recovered on the next connect. */
 export class DropCmd implements Cmd {
   constructor(readonly c: number) {}
-  check = (m: Readonly<Model>): boolean => m.clients[this.c].open;
+  check = (m: Readonly<Model>): boolean => m.clients[this.c].open && !(EXCLUDE.has('drop-authenticated') && NSPS.some((n) => m.socket(this.c, n).auth));
   async run(m: Model, r: System): Promise<void> {
     const targets = NSPS.filter((n) => m.socket(this.c, n).connected).map((n): [number, Nsp] => [this.c, n]);
     const before = marks(r);

@@ -160,7 +160,25 @@ export function checkInvariants(m: Model, r: System): void {
   checkRecords(m, r);
 }
 
+/** What the client was last told in its current connection: `authenticated`, or pending (connect, `unauthorized`). */
+function clientView(r: System, c: number, n: Nsp): 'authenticated' | 'pending' {
+  const rs = r.clients[c].sockets[n];
+  let view: 'authenticated' | 'pending' = 'pending';
+  for (const e of rs.log) {
+    if (e.epoch !== rs.epoch) continue;
+    if (e.kind === 'authenticated') view = 'authenticated';
+    if (e.kind === 'unauthorized' || e.kind === 'connect') view = 'pending';
+  }
+  return view;
+}
+
 function checkServer(m: Model, r: System): void {
+  const stats = r.t.auth.stats();
+  const authenticated = m.connected().filter(([c, n]) => m.socket(c, n).auth).length;
+  const pending = m.connected().length - authenticated;
+  if (stats.authenticated !== authenticated || stats.pending !== pending) {
+    fail(`stats() counts ${stats.authenticated} authenticated and ${stats.pending} pending, model ${authenticated} and ${pending}`);
+  }
   for (const n of NSPS) {
     const nsp = r.nsp(n);
     const expected = m.connected().filter(([, x]) => x === n);
@@ -175,6 +193,10 @@ function checkServer(m: Model, r: System): void {
       const data = s.data.auth as { state?: string; principalId?: string } | undefined;
       if (data?.state !== (want ? 'authenticated' : 'pending')) fail(`${where}: data.auth.state is ${data?.state}`);
       if (want && data?.principalId !== want) fail(`${where}: data.auth.principalId is ${data?.principalId}`);
+      const principal = r.t.auth.getPrincipal(s)?.id;
+      if (principal !== want) fail(`${where}: getPrincipal() is ${principal}`);
+      const view = clientView(r, c, n);
+      if (view !== (want ? 'authenticated' : 'pending')) fail(`${where}: the client was last told it is ${view}`);
       const adapterRooms = (nsp.adapter as unknown as { sids: Map<string, Set<string>> }).sids.get(s.id);
       if (!want) {
         if (adapterRooms?.size) fail(`${where}: pending socket is in adapter rooms ${[...adapterRooms]}`);
