@@ -240,6 +240,24 @@ describe('model-based test counterexamples', () => {
     expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
   });
 
+  // Shrunk: ["disconnect", connect(0, /b), authenticate(0, /, bob), revoke(bob)] with scope 'namespace'.
+  it("with scope 'namespace', revoke() ends the principal's sessions only: a pending socket on another namespace of the same connection stays", async () => {
+    await start({ scope: 'namespace' });
+    const { root: bob, b: other } = multiplexed();
+    bob.connect();
+    other.connect();
+    await connected(other);
+    await authenticate(bob, { token: 'bob-token' });
+    const revoked = once(bob, 'unauthorized');
+    const gone = once(bob, 'disconnect');
+    await t.auth.revoke('bob');
+    expect(await revoked).toMatchObject({ code: 'revoked' });
+    await gone;
+    await sleep(50);
+    expect(other.connected).toBe(true);
+    expect((await authenticate(other, { token: 'alice-token' })).ok).toBe(true);
+  });
+
   // Found against the redesign (main 7636051): [authenticate(1, /, alice), drop(1)], then every client gone.
   it('when the transport drops under an authenticated socket, no timer outlives the closed connection', async () => {
     await start();
