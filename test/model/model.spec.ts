@@ -92,12 +92,12 @@ const configs: Array<Pick<Config, 'scope' | 'recovery'>> = [
 describe('model-based: sessions, rooms and broadcasts stay consistent under random command sequences', () => {
   afterAll(() => process.stderr.write(`model: ${sequences} sequences, ${stats.commands} commands run (${RUNS} per configuration, seed ${SEED})\n`));
 
-  it.each(configs.map((c, i) => [c.scope, c.recovery, i] as const))('scope %s, recovery %s', async (scope, recovery, i) => {
+  it.each(configs.map((c) => [c.scope, c.recovery] as const))('scope %s, recovery %s', async (scope, recovery) => {
     await fc.assert(
-      fc.asyncProperty(onExpiry, recovery && EXCLUDE.has('handshake-recovery') ? fc.constant(false) : fc.boolean(), fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max' }), (expiry, handshake, cmds) =>
+      fc.asyncProperty(onExpiry, recovery && EXCLUDE.has('handshake-recovery') ? fc.constant(false) : fc.boolean(), fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max', replayPath: process.env.MODEL_REPLAY_PATH }), (expiry, handshake, cmds) =>
         runSequence({ scope, recovery, onExpiry: expiry, handshake }, cmds),
       ),
-      { numRuns: RUNS, seed: SEED + i, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
+      { numRuns: RUNS, seed: SEED, path: process.env.MODEL_PATH, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
     );
   }, TIMEOUT);
 });
