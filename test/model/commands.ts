@@ -185,6 +185,26 @@ export class DeauthenticateCmd implements Cmd {
   toString = (): string => `deauthenticate(${this.c}, ${this.n})`;
 }
 
+/** deauthenticate() while the session's refresh is still in the strategy: the session ends pending, and the refresh is answered. */
+export class DeauthenticateDuringRefreshCmd implements Cmd {
+  constructor(readonly c: number, readonly n: Nsp) {}
+  check = (m: Readonly<Model>): boolean => m.socket(this.c, this.n).connected && !!m.socket(this.c, this.n).auth && !EXCLUDE.has('deauth-during-refresh');
+  async run(m: Model, r: System): Promise<void> {
+    const rs = r.clients[this.c].sockets[this.n];
+    const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
+    const before = marks(r);
+    const refresh = rs.authenticate({ token: token(m.socket(this.c, this.n).auth!), delayMs: 150 }, 1000);
+    await sleep(50);
+    if (!r.t.auth.deauthenticate(r.serverSocket(this.c, this.n)!)) fail(`${this}: deauthenticate() returned false`);
+    m.demoteSession(this.c, this.n);
+    const answer = await refresh;
+    if (answer?.ok !== false || answer.noAck) fail(`${this}: the refresh was answered ${JSON.stringify(answer)}, expected a refusal`);
+    await allLogged(r, mates, before, 'unauthorized');
+    await finish(m, r);
+  }
+  toString = (): string => `deauthenticateDuringRefresh(${this.c}, ${this.n})`;
+}
+
 /** Authenticates with an `expiresAt` 150 ms ahead, optionally with hooks slower than that, and waits past it. */
 export class ExpireCmd implements Cmd {
   constructor(readonly c: number, readonly n: Nsp, readonly p: Principal, readonly duringHooks: boolean) {}

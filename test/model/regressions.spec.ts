@@ -258,6 +258,21 @@ describe('model-based test counterexamples', () => {
     expect((await authenticate(other, { token: 'alice-token' })).ok).toBe(true);
   });
 
+  // Shrunk: [authenticate(0, /, alice), deauthenticateDuringRefresh(0, /)], either scope; also on the redesign (main 7636051).
+  it('a refresh still in the strategy when deauthenticate() runs is answered with a refusal, not left without an ack', async () => {
+    await start();
+    const c = connect(t.url);
+    await authenticate(c, { token: 'alice-token' });
+    const demoted = once(c, 'unauthorized');
+    const refresh = c.timeout(1000).emitWithAck('authentication', { token: 'alice-token', delayMs: 150 });
+    await sleep(50);
+    expect(t.auth.deauthenticate(serverSocket(root, c.id!))).toBe(true);
+    expect(await demoted).toMatchObject({ code: 'deauthenticated' });
+    await expect(refresh).resolves.toMatchObject({ ok: false });
+    expect(c.connected).toBe(true);
+    expect(t.auth.isAuthenticated(serverSocket(root, c.id!))).toBe(false);
+  });
+
   // Found against the redesign (main 7636051): [authenticate(1, /, alice), drop(1)], then every client gone.
   it('when the transport drops under an authenticated socket, no timer outlives the closed connection', async () => {
     await start();
