@@ -3,7 +3,8 @@
  * has settled, updates the model, then checks every invariant.
  */
 import type { AsyncCommand } from 'fast-check';
-import { checkInvariants, fail, missedBy, type Model, receivers, settleServer } from './model.js';
+import { checkInvariants, fail, missedBy, receivers, settleServer } from './invariants.js';
+import type { Model } from './model.js';
 import { NSPS, type Nsp, type Principal, type System } from './system.js';
 import { sleep } from '../support/harness.js';
 import { EXCLUDE } from './exclusions.js';
