@@ -20,7 +20,14 @@ export async function settleServer(m: Model, r: System, ms = 2000): Promise<void
     });
   while (Date.now() < deadline && !matches()) await new Promise((res) => setTimeout(res, 5));
   // A round trip on every connected socket: whatever the server wrote before has now arrived.
-  await Promise.all(m.connected().map(([c, n]) => r.clients[c].sockets[n].sock.timeout(1000).emitWithAck('fence').catch(() => undefined)));
+  await Promise.all(
+    m.connected().map(([c, n]) =>
+      r.clients[c].sockets[n].sock
+        .timeout(1000)
+        .emitWithAck('fence')
+        .catch(() => undefined),
+    ),
+  );
 }
 
 const key = (c: number, n: Nsp, epoch: number): string => `${c}|${n}|${epoch}`;
@@ -37,7 +44,9 @@ export function receivers(m: Model, r: System, n: Nsp, room?: Principal): Set<st
 
 export function missedBy(m: Model, n: Nsp): Map<string, Principal | undefined> {
   const out = new Map<string, Principal | undefined>();
-  m.clients.forEach((client, c) => client.sockets[n].dropped && out.set(`${c}|${n}`, client.sockets[n].dropped!.principal));
+  m.clients.forEach(
+    (client, c) => client.sockets[n].dropped && out.set(`${c}|${n}`, client.sockets[n].dropped!.principal),
+  );
   return out;
 }
 
@@ -69,12 +78,15 @@ function checkServer(m: Model, r: System): void {
   const authenticated = m.connected().filter(([c, n]) => m.socket(c, n).auth).length;
   const pending = m.connected().length - authenticated;
   if (stats.authenticated !== authenticated || stats.pending !== pending) {
-    fail(`stats() counts ${stats.authenticated} authenticated and ${stats.pending} pending, model ${authenticated} and ${pending}`);
+    fail(
+      `stats() counts ${stats.authenticated} authenticated and ${stats.pending} pending, model ${authenticated} and ${pending}`,
+    );
   }
   for (const n of NSPS) {
     const nsp = r.nsp(n);
     const expected = m.connected().filter(([, x]) => x === n);
-    if (nsp.sockets.size !== expected.length) fail(`${n}: server has ${nsp.sockets.size} sockets, model ${expected.length}`);
+    if (nsp.sockets.size !== expected.length)
+      fail(`${n}: server has ${nsp.sockets.size} sockets, model ${expected.length}`);
     const principalOfSid = new Map<string, Principal | undefined>();
     for (const [c] of expected) {
       const s = r.serverSocket(c, n) ?? fail(`client ${c} ${n}: no server socket`);
@@ -103,7 +115,10 @@ function checkServer(m: Model, r: System): void {
     for (const [room, members] of (nsp.adapter as unknown as { rooms: Map<string, Set<string>> }).rooms) {
       for (const sid of members) {
         const p = principalOfSid.get(sid);
-        if (!p) fail(`${n}: adapter room ${room} holds ${principalOfSid.has(sid) ? 'a pending' : 'an unknown'} socket ${sid}`);
+        if (!p)
+          fail(
+            `${n}: adapter room ${room} holds ${principalOfSid.has(sid) ? 'a pending' : 'an unknown'} socket ${sid}`,
+          );
         if (room.startsWith('team:') && room !== teamRoom(p)) fail(`${n}: socket of ${p} is in ${room}`);
       }
     }
@@ -127,7 +142,9 @@ function checkReceipts(m: Model, r: System): void {
         if (b.expected!.has(key(c, n, e.epoch))) return;
         const dropped = b.missedBy?.get(`${c}|${n}`);
         if (b.missedBy?.has(`${c}|${n}`) && dropped && m.socket(c, n).auth === dropped) return; // a recovery replay
-        fail(`client ${c} ${n}: got ${b.payload} (${b.nsp}) but was not an authenticated receiver (now ${m.socket(c, n).auth ?? 'pending'})`);
+        fail(
+          `client ${c} ${n}: got ${b.payload} (${b.nsp}) but was not an authenticated receiver (now ${m.socket(c, n).auth ?? 'pending'})`,
+        );
       });
       rs.checked = rs.log.length;
     }),
@@ -137,7 +154,9 @@ function checkReceipts(m: Model, r: System): void {
     b.checked = true;
     for (const k of b.expected!) {
       const [c, n, epoch] = k.split('|');
-      const got = r.clients[+c].sockets[n as Nsp].log.some((e) => e.kind === 'bc' && e.payload === b.payload && e.epoch === +epoch);
+      const got = r.clients[+c].sockets[n as Nsp].log.some(
+        (e) => e.kind === 'bc' && e.payload === b.payload && e.epoch === +epoch,
+      );
       if (!got) fail(`client ${c} ${n}: authenticated but missed broadcast ${b.payload}`);
     }
   }

@@ -10,18 +10,14 @@ import {
   BroadcastCmd,
   ConnectCmd,
   DeauthenticateCmd,
-  DeauthenticateDuringRefreshCmd,
   DirectAckCmd,
   DisconnectCmd,
   DropCmd,
-  ExpireCmd,
   GuardedCmd,
-  GuardedDuringAuthCmd,
-  JoinDuringAuthCmd,
   RevokeCmd,
   stats,
 } from './commands.js';
-import { EXCLUDE } from './exclusions.js';
+import { DeauthenticateDuringRefreshCmd, ExpireCmd, GuardedDuringAuthCmd, JoinDuringAuthCmd } from './races.js';
 import { Model } from './model.js';
 import { type Config, NSPS, PRINCIPALS, System } from './system.js';
 
@@ -36,7 +32,9 @@ const client = fc.integer({ min: 0, max: CLIENTS - 1 });
 const nsp = fc.constantFrom(...NSPS);
 const principal = fc.constantFrom(...PRINCIPALS);
 const connectCmd = fc.tuple(client, nsp).map(([c, n]) => new ConnectCmd(c, n));
-const credential = fc.constantFrom('alice', 'bob', 'alice', 'bob', 'invalid') as fc.Arbitrary<'alice' | 'bob' | 'invalid'>;
+const credential = fc.constantFrom('alice', 'bob', 'alice', 'bob', 'invalid') as fc.Arbitrary<
+  'alice' | 'bob' | 'invalid'
+>;
 const authenticateCmd = fc.tuple(client, nsp, credential).map(([c, n, p]) => new AuthenticateCmd(c, n, p));
 // Listed more than once: most interesting states need a connected, authenticated socket first.
 export const modelCommands = [
@@ -56,7 +54,9 @@ export const modelCommands = [
   principal.map((p) => new RevokeCmd(p)),
   fc.tuple(client, nsp).map(([c, n]) => new DisconnectCmd(c, n)),
   client.map((c) => new DropCmd(c)),
-  fc.tuple(client, nsp, principal, fc.constantFrom('strategy', 'hooks') as fc.Arbitrary<'strategy' | 'hooks'>).map(([c, n, p, d]) => new JoinDuringAuthCmd(c, n, p, d)),
+  fc
+    .tuple(client, nsp, principal, fc.constantFrom('strategy', 'hooks') as fc.Arbitrary<'strategy' | 'hooks'>)
+    .map(([c, n, p, d]) => new JoinDuringAuthCmd(c, n, p, d)),
 ];
 
 let sequences = 0;
@@ -74,10 +74,15 @@ async function runSequence(config: Config, cmds: Iterable<fc.AsyncCommand<Model,
     for (const c of system.clients) for (const n of NSPS) c.sockets[n].sock.disconnect();
     const deadline = Date.now() + 2000;
     // Gone means the connections too, not only the namespace sockets.
-    while ((system.io.engine.clientsCount > 0 || NSPS.some((n) => system.nsp(n).sockets.size > 0)) && Date.now() < deadline) await sleep(5);
+    while (
+      (system.io.engine.clientsCount > 0 || NSPS.some((n) => system.nsp(n).sockets.size > 0)) &&
+      Date.now() < deadline
+    )
+      await sleep(5);
     const counts = system.t.auth.resourceCounts();
     const leftover = Object.entries(counts).filter(([name, v]) => v !== 0 && name !== 'connectionListeners');
-    if (leftover.length) throw new Error(`resources left once every client has gone: ${JSON.stringify(Object.fromEntries(leftover))}`);
+    if (leftover.length)
+      throw new Error(`resources left once every client has gone: ${JSON.stringify(Object.fromEntries(leftover))}`);
   } finally {
     await system.close();
   }
@@ -92,14 +97,29 @@ const configs: Array<Pick<Config, 'scope' | 'recovery'>> = [
 ];
 
 describe('model-based: sessions, rooms and broadcasts stay consistent under random command sequences', () => {
-  afterAll(() => process.stderr.write(`model: ${sequences} sequences, ${stats.commands} commands run (${RUNS} per configuration, seed ${SEED})\n`));
+  afterAll(() =>
+    process.stderr.write(
+      `model: ${sequences} sequences, ${stats.commands} commands run (${RUNS} per configuration, seed ${SEED})\n`,
+    ),
+  );
 
-  it.each(configs.map((c) => [c.scope, c.recovery] as const))('scope %s, recovery %s', async (scope, recovery) => {
-    await fc.assert(
-      fc.asyncProperty(onExpiry, recovery && EXCLUDE.has('handshake-recovery') ? fc.constant(false) : fc.boolean(), fc.commands(modelCommands, { maxCommands: MAX_COMMANDS, size: 'max', replayPath: process.env.MODEL_REPLAY_PATH }), (expiry, handshake, cmds) =>
-        runSequence({ scope, recovery, onExpiry: expiry, handshake }, cmds),
-      ),
-      { numRuns: RUNS, seed: SEED, path: process.env.MODEL_PATH, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
-    );
-  }, TIMEOUT);
+  it.each(configs.map((c) => [c.scope, c.recovery] as const))(
+    'scope %s, recovery %s',
+    async (scope, recovery) => {
+      await fc.assert(
+        fc.asyncProperty(
+          onExpiry,
+          fc.boolean(),
+          fc.commands(modelCommands, {
+            maxCommands: MAX_COMMANDS,
+            size: 'max',
+            replayPath: process.env.MODEL_REPLAY_PATH,
+          }),
+          (expiry, handshake, cmds) => runSequence({ scope, recovery, onExpiry: expiry, handshake }, cmds),
+        ),
+        { numRuns: RUNS, seed: SEED, path: process.env.MODEL_PATH, endOnFailure: process.env.MODEL_NO_SHRINK === '1' },
+      );
+    },
+    TIMEOUT,
+  );
 });

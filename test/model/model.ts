@@ -18,8 +18,6 @@ export interface MSocket {
   dropped?: { principal?: Principal };
   /** After an expiry with 'reauthenticate': only this principal may authenticate the session again. */
   expected?: Principal;
-  /** TEMPORARY (exclusions): the principal before the last demotion. */
-  previous?: Principal;
 }
 
 export interface MClient {
@@ -39,7 +37,10 @@ export class Model {
     readonly config: Config,
     clientCount: number,
   ) {
-    this.clients = Array.from({ length: clientCount }, () => ({ open: false, sockets: { '/': { connected: false }, '/b': { connected: false } } }));
+    this.clients = Array.from({ length: clientCount }, () => ({
+      open: false,
+      sockets: { '/': { connected: false }, '/b': { connected: false } },
+    }));
   }
 
   socket(c: number, n: Nsp): MSocket {
@@ -69,7 +70,7 @@ export class Model {
   demoteSession(c: number, n: Nsp, expired = false): void {
     for (const x of this.mates(c, n)) {
       const s = this.socket(c, x);
-      Object.assign(s, { previous: s.auth, expected: expired ? s.auth : undefined, auth: undefined });
+      Object.assign(s, { expected: expired ? s.auth : undefined, auth: undefined });
     }
   }
 
@@ -88,7 +89,6 @@ export class Model {
     s.connected = false;
     s.active = false;
     s.auth = undefined;
-    s.previous = undefined;
     s.expected = undefined;
     // The client closes its connection once its last namespace socket has gone.
     if (NSPS.every((x) => !this.socket(c, x).connected)) this.clients[c].open = false;

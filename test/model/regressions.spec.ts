@@ -2,89 +2,25 @@
  * Counterexamples the model-based test found, shrunk and written out by hand.
  * Each name states the behaviour; the comment gives the shrunk command sequence.
  */
-import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import type { INestApplication } from '@nestjs/common';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
-import { Manager, type Socket as ClientSocket } from 'socket.io-client';
-import { Authenticated, type AuthPrincipal, type AuthSocketModuleOptions, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, sleep, type TestApp } from '../support/harness.js';
-import { tokenAuth } from '../support/strategies.js';
-
-/** Hook runs, as `${namespace} ${principal}`, per server socket id. */
-const hooks = new Map<string, string[]>();
-let hookDelayMs = 0;
-
-async function joinTeam(client: Socket, principal: AuthPrincipal): Promise<void> {
-  hooks.set(client.id, [...(hooks.get(client.id) ?? []), `${client.nsp.name} ${principal.id}`]);
-  if (hookDelayMs) await sleep(hookDelayMs);
-  await client.join(`team:${principal.id}`);
-}
-
-@WebSocketGateway()
-class RootGateway implements OnGatewayAuthenticated {
-  @WebSocketServer() server!: Server;
-
-  handleAuthenticated(client: Socket, principal: AuthPrincipal): Promise<void> {
-    return joinTeam(client, principal);
-  }
-
-  @Authenticated()
-  @SubscribeMessage('guarded')
-  guarded(@ConnectedSocket() client: Socket): string {
-    return client.id;
-  }
-}
-
-@WebSocketGateway({ namespace: '/b' })
-class BGateway implements OnGatewayAuthenticated {
-  handleAuthenticated(client: Socket, principal: AuthPrincipal): Promise<void> {
-    return joinTeam(client, principal);
-  }
-}
-
-/** Nest's IoAdapter with socket.io's connection-state recovery on. */
-class RecoveryAdapter extends IoAdapter {
-  override createIOServer(port: number, options?: ServerOptions): Server {
-    return super.createIOServer(port, { ...options, connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } as ServerOptions);
-  }
-}
+import type { Namespace, Socket } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import type { AuthSocketModuleOptions } from '../../lib/index.js';
+import { authenticate, connect, connected, once, sleep, type TestApp } from '../support/harness.js';
+import { events, hookDelay, hooks, RegressionApp } from './regression-app.js';
 
 describe('model-based test counterexamples', () => {
+  const app = new RegressionApp();
   let t: TestApp;
   let root: Namespace;
-  const serverSocket = (nsp: Namespace, id: string): Socket => nsp.sockets.get(id)!;
+  const serverSocket = (nsp: Namespace, id: string): Socket => app.serverSocket(nsp, id);
+  const multiplexed = () => app.multiplexed();
 
   async function start(options: Partial<AuthSocketModuleOptions> = {}, recovery = false): Promise<void> {
-    const configure = (app: INestApplication): void => void (recovery && app.useWebSocketAdapter(new RecoveryAdapter(app)));
-    t = await createApp({ ...tokenAuth, timeout: 10_000, ...options }, { providers: [RootGateway, BGateway] }, configure);
-    root = t.app.get(RootGateway).server.of('/');
+    t = await app.start(options, recovery);
+    root = app.nsp('/');
   }
 
-  /** Every event `client` receives, in order, as `event` or `event:payload` for broadcasts. */
-  function events(client: ReturnType<typeof connect>): string[] {
-    const seen: string[] = [];
-    client.onAny((event: string, payload: unknown) => seen.push(event === 'bc' ? `bc:${payload}` : event));
-    return seen;
-  }
-
-  const managers: Manager[] = [];
-  /** One client connection with a socket on each namespace, neither connected yet. */
-  function multiplexed(): { root: ClientSocket; b: ClientSocket } {
-    const manager = new Manager(t.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
-    managers.push(manager);
-    return { root: manager.socket('/'), b: manager.socket('/b') };
-  }
-
-  beforeEach(() => {
-    hooks.clear();
-    hookDelayMs = 0;
-  });
-  afterEach(async () => {
-    closeClients();
-    for (const manager of managers.splice(0)) for (const nsp of ['/', '/b']) manager.socket(nsp).disconnect();
-    await t?.close();
-  });
+  afterEach(() => app.stop());
 
   // Shrunk: ["disconnect", expire(0, /, alice)] (a broadcast goes out on the tick after `unauthorized`).
   it("a socket told unauthorized {code:'expired'} gets no broadcast sent right after it", async () => {
@@ -107,20 +43,23 @@ describe('model-based test counterexamples', () => {
   // Shrunk: ["reauthenticate", expire(0, /, alice, during hooks)].
   it("with onExpiry 'reauthenticate', a session that expires while its hooks run is demoted right after them", async () => {
     await start({ onExpiry: 'reauthenticate' });
-    hookDelayMs = 300;
+    hookDelay.ms = 300;
     const alice = connect(t.url);
     const unauthorized = once(alice, 'unauthorized', 2000);
     expect((await authenticate(alice, { token: 'alice-token', expiresAt: Date.now() + 150 })).ok).toBe(true);
     expect(await unauthorized).toMatchObject({ code: 'expired', reauthenticate: true });
     expect(alice.connected).toBe(true);
     expect(t.auth.isAuthenticated(serverSocket(root, alice.id!))).toBe(false);
-    expect(await alice.timeout(1000).emitWithAck('guarded')).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
+    expect(await alice.timeout(1000).emitWithAck('guarded')).toMatchObject({
+      ok: false,
+      error: { code: 'unauthenticated' },
+    });
   });
 
   // Shrunk: ["disconnect", joinDuringAuth(0, /, alice, in hooks)] with scope 'connection'.
   it("with scope 'connection', a namespace that connects while the connection's hooks run ends authenticated, released and hooked once", async () => {
     await start({ scope: 'connection' });
-    hookDelayMs = 200;
+    hookDelay.ms = 200;
     const { root: first, b: late } = multiplexed();
     first.connect();
     await connected(first);
@@ -132,7 +71,7 @@ describe('model-based test counterexamples', () => {
     expect((await answer).ok).toBe(true);
     expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
 
-    const nsp = t.app.get(RootGateway).server.of('/b');
+    const nsp = app.nsp('/b');
     const lateServer = serverSocket(nsp, late.id!);
     expect(t.auth.isAuthenticated(lateServer)).toBe(true);
     expect(lateServer.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice' });
@@ -155,7 +94,7 @@ describe('model-based test counterexamples', () => {
     expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
     expect(order).toEqual(['authenticated after hooks ["/b alice"]']);
     const news = once(late, 'bc', 1000);
-    t.app.get(RootGateway).server.of('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook
+    app.nsp('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook
     expect(await news).toBe('to-team');
   });
 
@@ -173,7 +112,7 @@ describe('model-based test counterexamples', () => {
   }
 
   // Shrunk: ["disconnect", authenticate(0, /, bob), deauthenticate(0, /), authenticate(0, /, alice)] (and alice/bob swapped).
-  it('after deauthenticate(), a socket that authenticates as another principal is in none of the previous principal\'s rooms', async () => {
+  it("after deauthenticate(), a socket that authenticates as another principal is in none of the previous principal's rooms", async () => {
     await start();
     const c = connect(t.url);
     await authenticate(c, { token: 'alice-token' });
@@ -218,7 +157,10 @@ describe('model-based test counterexamples', () => {
       asked.push(typeof args[0]);
       if (typeof args[0] === 'function') args[0]('pong');
     });
-    const answer = await serverSocket(root, c.id!).timeout(1000).emitWithAck('ping').catch((err: Error) => err.message);
+    const answer = await serverSocket(root, c.id!)
+      .timeout(1000)
+      .emitWithAck('ping')
+      .catch((err: Error) => err.message);
     expect(asked).toEqual(['function']);
     expect(answer).toBe('pong');
   });
@@ -238,54 +180,5 @@ describe('model-based test counterexamples', () => {
     expect(seen).toEqual([]); // no unauthorized {invalid_credentials}
     expect(c.connected).toBe(true);
     expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
-  });
-
-  // Shrunk: ["disconnect", connect(0, /b), authenticate(0, /, bob), revoke(bob)] with scope 'namespace'.
-  it("with scope 'namespace', revoke() ends the principal's sessions only: a pending socket on another namespace of the same connection stays", async () => {
-    await start({ scope: 'namespace' });
-    const { root: bob, b: other } = multiplexed();
-    bob.connect();
-    other.connect();
-    await connected(other);
-    await authenticate(bob, { token: 'bob-token' });
-    const revoked = once(bob, 'unauthorized');
-    const gone = once(bob, 'disconnect');
-    await t.auth.revoke('bob');
-    expect(await revoked).toMatchObject({ code: 'revoked' });
-    await gone;
-    await sleep(50);
-    expect(other.connected).toBe(true);
-    expect((await authenticate(other, { token: 'alice-token' })).ok).toBe(true);
-  });
-
-  // Shrunk: [authenticate(0, /, alice), deauthenticateDuringRefresh(0, /)], either scope; also on the redesign (main 7636051).
-  it('a refresh still in the strategy when deauthenticate() runs is answered with a refusal, not left without an ack', async () => {
-    await start();
-    const c = connect(t.url);
-    await authenticate(c, { token: 'alice-token' });
-    const demoted = once(c, 'unauthorized');
-    const refresh = c.timeout(1000).emitWithAck('authentication', { token: 'alice-token', delayMs: 150 });
-    await sleep(50);
-    expect(t.auth.deauthenticate(serverSocket(root, c.id!))).toBe(true);
-    expect(await demoted).toMatchObject({ code: 'deauthenticated' });
-    await expect(refresh).resolves.toMatchObject({ ok: false });
-    expect(c.connected).toBe(true);
-    expect(t.auth.isAuthenticated(serverSocket(root, c.id!))).toBe(false);
-  });
-
-  // Found against the redesign (main 7636051): [authenticate(1, /, alice), drop(1)], then every client gone.
-  it('when the transport drops under an authenticated socket, no timer outlives the closed connection', async () => {
-    await start();
-    const c = connect(t.url);
-    await authenticate(c, { token: 'alice-token' });
-    const dropped = once(c, 'disconnect');
-    (c.io as unknown as { engine: { close(): void } }).engine.close();
-    await dropped;
-    const io = t.app.get(RootGateway).server;
-    while (io.engine.clientsCount > 0 || root.sockets.size > 0) await sleep(5);
-    await sleep(50);
-    const { connectionListeners, ...counts } = t.auth.resourceCounts();
-    expect(connectionListeners).toBeGreaterThan(0); // the module is still attached: the counts are live
-    expect(Object.entries(counts).filter(([, n]) => n !== 0)).toEqual([]);
   });
 });

@@ -33,13 +33,23 @@ for (let i = 0; i < args.length; i++) {
   } else if (arg === '--no-shrink') {
     env.MODEL_NO_SHRINK = '1';
   } else {
-    console.error(`unknown option ${arg} (use --runs N, --seed S, --commands N, --path P, --replay-path R, --only NAME, --no-shrink)`);
+    console.error(
+      `unknown option ${arg} (use --runs N, --seed S, --commands N, --path P, --replay-path R, --only NAME, --no-shrink)`,
+    );
     process.exit(2);
   }
 }
 const result = spawnSync(
   process.execPath,
-  ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runTestsByPath', 'test/model/model.spec.ts', '--testTimeout', String(24 * 3600 * 1000), ...(only ? ['-t', only] : [])],
+  [
+    '--experimental-vm-modules',
+    'node_modules/jest/bin/jest.js',
+    '--runTestsByPath',
+    'test/model/model.spec.ts',
+    '--testTimeout',
+    String(24 * 3600 * 1000),
+    ...(only ? ['-t', only] : []),
+  ],
   { cwd: root, env, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

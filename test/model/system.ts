@@ -11,7 +11,6 @@ import type { Server, ServerOptions, Socket } from 'socket.io';
 import { Authenticated, type AuthPrincipal, type OnGatewayAuthenticated } from '../../lib/index.js';
 import { createApp, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
-import { EXCLUDE } from './exclusions.js';
 
 export type Nsp = '/' | '/b';
 export const NSPS: Nsp[] = ['/', '/b'];
@@ -44,8 +43,7 @@ function gatewayFor(namespace: Nsp) {
     constructor(readonly probe: Probe) {}
 
     handleConnection(client: Socket): void {
-      client.onAnyOutgoing((event, payload) => {
-        if (EXCLUDE.has('probe-after-close') && !payload?.reauthenticate) return;
+      client.onAnyOutgoing((event) => {
         if (event === 'unauthorized') this.probe.onUnauthorized();
       });
     }
@@ -88,7 +86,9 @@ class ModelIoAdapter extends IoAdapter {
     super(app);
   }
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const opts = this.recovery ? ({ ...options, connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } as ServerOptions) : options;
+    const opts = this.recovery
+      ? ({ ...options, connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } as ServerOptions)
+      : options;
     this.server = super.createIOServer(port, opts);
     return this.server;
   }
@@ -185,7 +185,15 @@ export class System {
   static async start(config: Config, clientCount: number): Promise<System> {
     let adapter: ModelIoAdapter | undefined;
     const t = await createApp(
-      { ...tokenAuth, scope: config.scope, onExpiry: config.onExpiry, handshake: config.handshake, timeout: 10_000, maxFailuresPerAddress: 0, maxPendingPerAddress: 0 },
+      {
+        ...tokenAuth,
+        scope: config.scope,
+        onExpiry: config.onExpiry,
+        handshake: config.handshake,
+        timeout: 10_000,
+        maxFailuresPerAddress: 0,
+        maxPendingPerAddress: 0,
+      },
       { providers: [Probe, RootGateway, BGateway] },
       (app) => {
         adapter = new ModelIoAdapter(app, config.recovery);
