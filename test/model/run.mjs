@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the model-based test longer than CI does:
-//   npm run test:model -- --runs 500 --seed 42 [--commands 25] [--no-shrink]
+//   npm run test:model -- --runs 500 --seed 42 [--commands 25] [--no-shrink] [--trace]
 // Replaying a failure printed as `{ seed: S, path: "P" }` ... `/*replayPath="R"*/` under "scope namespace, recovery true",
 // with the same --runs and --commands as the run that found it:
 //   npm run test:model -- --runs N --seed S --path P --replay-path R --only "scope namespace, recovery true"
@@ -30,11 +30,13 @@ for (let i = 0; i < args.length; i++) {
     env.MODEL_REPLAY_PATH = inline ?? args[++i];
   } else if (flag === '--only') {
     only = inline ?? args[++i];
+  } else if (arg === '--trace') {
+    env.MODEL_TRACE = '1'; // prints every sequence as it ran
   } else if (arg === '--no-shrink') {
     env.MODEL_NO_SHRINK = '1';
   } else {
     console.error(
-      `unknown option ${arg} (use --runs N, --seed S, --commands N, --path P, --replay-path R, --only NAME, --no-shrink)`,
+      `unknown option ${arg} (use --runs N, --seed S, --commands N, --path P, --replay-path R, --only NAME, --trace, --no-shrink)`,
     );
     process.exit(2);
   }
