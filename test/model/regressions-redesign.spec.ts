@@ -1,6 +1,6 @@
 /**
  * Counterexamples the model-based test found against the redesigned core
- * (main at 7636051), shrunk and written out by hand.
+ * (main at 7636051 and the lead's tree after be9b5af), shrunk and written out by hand.
  */
 import type { Namespace, Socket } from 'socket.io';
 import type { AuthSocketModuleOptions } from '../../lib/index.js';
@@ -14,8 +14,8 @@ describe('model-based test counterexamples on the redesign', () => {
   const serverSocket = (nsp: Namespace, id: string): Socket => app.serverSocket(nsp, id);
   const multiplexed = () => app.multiplexed();
 
-  async function start(options: Partial<AuthSocketModuleOptions> = {}): Promise<void> {
-    t = await app.start(options);
+  async function start(options: Partial<AuthSocketModuleOptions> = {}, recovery = false): Promise<void> {
+    t = await app.start(options, recovery);
     root = app.nsp('/');
   }
 
@@ -68,5 +68,25 @@ describe('model-based test counterexamples on the redesign', () => {
     const { connectionListeners, ...counts } = t.auth.resourceCounts();
     expect(connectionListeners).toBeGreaterThan(0); // the module is still attached: the counts are live
     expect(Object.entries(counts).filter(([, n]) => n !== 0)).toEqual([]);
+  });
+
+  // Found against the lead's working tree (be9b5af + changes): [guarded(1, /), drop(1), connect(1, /)], recovery on.
+  it('a pending socket that connection-state recovery brings back counts as pending, also towards maxPendingPerAddress', async () => {
+    await start({ maxPendingPerAddress: 1 }, true);
+    const c = connect(t.url);
+    await connected(c);
+    // Any packet gives the client an offset, so its next connect is a recovery.
+    expect(await c.timeout(1000).emitWithAck('guarded')).toMatchObject({ ok: false });
+    const dropped = once(c, 'disconnect');
+    (c.io as unknown as { engine: { close(): void } }).engine.close();
+    await dropped;
+    c.connect();
+    await connected(c);
+    expect(c.recovered).toBe(true);
+    await c.timeout(1000).emitWithAck('guarded'); // a round trip: the server has finished the connection
+    expect(t.auth.stats()).toMatchObject({ pending: 1, authenticated: 0 });
+    const another = connect(t.url);
+    const refused = await once(another, 'connect_error');
+    expect(refused.data).toMatchObject({ code: 'too_many_pending' });
   });
 });
