@@ -1,0 +1,186 @@
+/**
+ * Counterexamples the model-based test found, shrunk and written out by hand.
+ * Each name states the behaviour; the comment gives the shrunk command sequence.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import type { AuthSocketModuleOptions } from '../../lib/index.js';
+import { authenticate, connect, connected, once, sleep, type TestApp } from '../support/harness.js';
+import { events, hookDelay, hooks, RegressionApp } from './regression-app.js';
+
+describe('model-based test counterexamples', () => {
+  const app = new RegressionApp();
+  let t: TestApp;
+  let root: Namespace;
+  const serverSocket = (nsp: Namespace, id: string): Socket => app.serverSocket(nsp, id);
+  const multiplexed = () => app.multiplexed();
+
+  async function start(options: Partial<AuthSocketModuleOptions> = {}, recovery = false): Promise<void> {
+    t = await app.start(options, recovery);
+    root = app.nsp('/');
+  }
+
+  afterEach(() => app.stop());
+
+  // Shrunk: ["disconnect", expire(0, /, alice)] (a broadcast goes out on the tick after `unauthorized`).
+  it("a socket told unauthorized {code:'expired'} gets no broadcast sent right after it", async () => {
+    await start({ onExpiry: 'disconnect' });
+    const bob = connect(t.url);
+    await authenticate(bob, { token: 'bob-token' });
+    const alice = connect(t.url);
+    await connected(alice);
+    const seen = events(alice);
+    serverSocket(root, alice.id!).onAnyOutgoing((event) => {
+      if (event === 'unauthorized') process.nextTick(() => root.emit('bc', 'after-unauthorized'));
+    });
+
+    await authenticate(alice, { token: 'alice-token', expiresAt: Date.now() + 150 });
+    expect(await once(bob, 'bc')).toBe('after-unauthorized'); // the broadcast went out to authenticated sockets
+    await once(alice, 'disconnect');
+    expect(seen).toEqual(['authenticated', 'unauthorized']);
+  });
+
+  // Shrunk: ["reauthenticate", expire(0, /, alice, during hooks)].
+  it("with onExpiry 'reauthenticate', a session that expires while its hooks run is demoted right after them", async () => {
+    await start({ onExpiry: 'reauthenticate' });
+    hookDelay.ms = 300;
+    const alice = connect(t.url);
+    const unauthorized = once(alice, 'unauthorized', 2000);
+    expect((await authenticate(alice, { token: 'alice-token', expiresAt: Date.now() + 150 })).ok).toBe(true);
+    expect(await unauthorized).toMatchObject({ code: 'expired', reauthenticate: true });
+    expect(alice.connected).toBe(true);
+    expect(t.auth.isAuthenticated(serverSocket(root, alice.id!))).toBe(false);
+    expect(await alice.timeout(1000).emitWithAck('guarded')).toMatchObject({
+      ok: false,
+      error: { code: 'unauthenticated' },
+    });
+  });
+
+  // Shrunk: ["disconnect", joinDuringAuth(0, /, alice, in hooks)] with scope 'connection'.
+  it("with scope 'connection', a namespace that connects while the connection's hooks run ends authenticated, released and hooked once", async () => {
+    await start({ scope: 'connection' });
+    hookDelay.ms = 200;
+    const { root: first, b: late } = multiplexed();
+    first.connect();
+    await connected(first);
+    const answer = first.timeout(2000).emitWithAck('authentication', { token: 'alice-token' });
+    while (!hooks.get(first.id!)) await sleep(2); // the first socket's hook is running
+    const lateAuthenticated = once(late, 'authenticated', 2000);
+    late.connect();
+    await connected(late);
+    expect((await answer).ok).toBe(true);
+    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+
+    const nsp = app.nsp('/b');
+    const lateServer = serverSocket(nsp, late.id!);
+    expect(t.auth.isAuthenticated(lateServer)).toBe(true);
+    expect(lateServer.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice' });
+    expect(hooks.get(late.id!)).toEqual(['/b alice']);
+    const news = once(late, 'bc', 1000);
+    nsp.to('team:alice').emit('bc', 'to-team');
+    expect(await news).toBe('to-team');
+  });
+
+  // Shrunk: ["disconnect", authenticate(1, /, alice), connect(1, /b)] with scope 'connection'.
+  it("with scope 'connection', a namespace that connects to an authenticated connection runs its hook once, then gets 'authenticated'", async () => {
+    await start({ scope: 'connection' });
+    const { root: first, b: late } = multiplexed();
+    first.connect();
+    expect((await authenticate(first, { token: 'alice-token' })).ok).toBe(true);
+    const order: string[] = [];
+    late.on('authenticated', () => order.push(`authenticated after hooks ${JSON.stringify(hooks.get(late.id!))}`));
+    const lateAuthenticated = once(late, 'authenticated', 2000);
+    late.connect();
+    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(order).toEqual(['authenticated after hooks ["/b alice"]']);
+    const news = once(late, 'bc', 1000);
+    app.nsp('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook
+    expect(await news).toBe('to-team');
+  });
+
+  /** Alice's room reaches another alice socket but not `socket`, which gets bob's room: it is connected and listening. */
+  async function expectOnlyInBobsRooms(socket: ClientSocket): Promise<void> {
+    const otherAlice = connect(t.url);
+    await authenticate(otherAlice, { token: 'alice-token' });
+    const seen = events(socket as ReturnType<typeof connect>);
+    root.to('team:alice').emit('bc', 'to-alice');
+    expect(await once(otherAlice, 'bc')).toBe('to-alice');
+    root.to('team:bob').emit('bc', 'to-bob');
+    await once(socket, 'bc');
+    expect(seen).toEqual(['bc:to-bob']);
+    expect([...serverSocket(root, socket.id!).rooms].filter((room) => room.includes('alice'))).toEqual([]);
+  }
+
+  // Shrunk: ["disconnect", authenticate(0, /, bob), deauthenticate(0, /), authenticate(0, /, alice)] (and alice/bob swapped).
+  it("after deauthenticate(), a socket that authenticates as another principal is in none of the previous principal's rooms", async () => {
+    await start();
+    const c = connect(t.url);
+    await authenticate(c, { token: 'alice-token' });
+    const demoted = once(c, 'unauthorized');
+    expect(t.auth.deauthenticate(serverSocket(root, c.id!))).toBe(true);
+    await demoted;
+    expect((await authenticate(c, { token: 'bob-token' })).ok).toBe(true);
+    await expectOnlyInBobsRooms(c);
+  });
+
+  // Shrunk: ["reauthenticate", expire(1, /, alice), authenticate(1, /, bob)].
+  it("after expiry with onExpiry 'reauthenticate', re-authenticating as another principal is refused with identity_changed, never let into the previous principal's rooms", async () => {
+    await start({ onExpiry: 'reauthenticate' });
+    const c = connect(t.url);
+    const expired = once(c, 'unauthorized', 2000);
+    await authenticate(c, { token: 'alice-token', expiresAt: Date.now() + 150 });
+    expect(await expired).toMatchObject({ code: 'expired', reauthenticate: true });
+    expect(c.connected).toBe(true);
+    const answer = await authenticate(c, { token: 'bob-token' });
+    expect(answer).toMatchObject({ ok: false, error: { code: 'identity_changed' } });
+  });
+
+  it("after expiry with onExpiry 'reauthenticate', the same principal re-authenticates and is back in the rooms it had", async () => {
+    await start({ onExpiry: 'reauthenticate' });
+    const c = connect(t.url);
+    const expired = once(c, 'unauthorized', 2000);
+    await authenticate(c, { token: 'alice-token', expiresAt: Date.now() + 150 });
+    // A room no hook joins again: only the session's own memory can give it back.
+    await serverSocket(root, c.id!).join('picked-by-alice');
+    await expired;
+    expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
+    const news = once(c, 'bc', 1000);
+    root.to('picked-by-alice').emit('bc', 'to-alice');
+    expect(await news).toBe('to-alice');
+  });
+
+  // Shrunk: [directAck(0, /)] with connection-state recovery on.
+  it('with connection-state recovery on, a direct emit with an ack to a pending socket is delivered with its ack', async () => {
+    await start({}, true);
+    const c = connect(t.url);
+    await connected(c);
+    const asked: unknown[] = [];
+    c.on('ping', (...args: unknown[]) => {
+      asked.push(typeof args[0]);
+      if (typeof args[0] === 'function') args[0]('pong');
+    });
+    const answer = await serverSocket(root, c.id!)
+      .timeout(1000)
+      .emitWithAck('ping')
+      .catch((err: Error) => err.message);
+    expect(asked).toEqual(['function']);
+    expect(answer).toBe('pong');
+  });
+
+  // Shrunk: [drop(0), connect(0, /)] with handshake: true and connection-state recovery on.
+  it('with handshake: true and recovery on, the pid and offset a client adds on reconnect are not taken as credentials', async () => {
+    await start({ handshake: true }, true);
+    const c = connect(t.url, { reconnection: true, reconnectionDelay: 50 });
+    await authenticate(c, { token: 'alice-token' });
+    const seen = events(c);
+    const dropped = once(c, 'disconnect');
+    (c.io as unknown as { engine: { close(): void } }).engine.close();
+    await dropped;
+    await once(c, 'connect', 3000);
+    expect(c.recovered).toBe(true); // the client did send {pid, offset}
+    await sleep(100);
+    expect(seen).toEqual([]); // no unauthorized {invalid_credentials}
+    expect(c.connected).toBe(true);
+    expect((await authenticate(c, { token: 'alice-token' })).ok).toBe(true);
+  });
+});
