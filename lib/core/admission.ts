@@ -95,7 +95,19 @@ export class Admission {
     return [...(this.opened.get(client)?.values() ?? [])].filter(isConnectingOrConnected);
   }
 
-  /** Counts an unauthenticated socket again (after a demotion). */
+  /**
+   * A socket that reached the namespace: recorded for the one-per-namespace
+   * rule and counted, if it skipped the middleware (connection-state recovery
+   * does by default: socket.io#5491).
+   */
+  arrived(socket: Socket, counted: boolean): void {
+    let opened = this.opened.get(socket.client);
+    if (!opened) this.opened.set(socket.client, (opened = new Map()));
+    opened.set(socket.nsp.name, socket);
+    if (counted) this.enterPending(socket);
+  }
+
+  /** Counts an unauthenticated socket again (after a demotion). Idempotent. */
   enterPending(socket: Socket): void {
     if (this.pending.has(socket.id)) return;
     const address = this.socketAddress(socket);

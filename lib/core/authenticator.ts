@@ -122,7 +122,7 @@ export class Authenticator {
       return this.fail(session, parsed.code, ack);
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
-    const attempt = (session.attempt = new Attempt());
+    const attempt = (session.attempt = new Attempt(ack));
     const current = session.state === 'authenticated' ? session.principal : undefined;
     if (!current) session.transition('authenticating');
     const reserved = await admission.reserve(address);
@@ -141,11 +141,11 @@ export class Authenticator {
       return this.fail(session, verdict.code, ack, verdict.message);
     }
     admission.giveBack(address); // a success returns its slot
-    if (current) return this.refresh(session, attempt, verdict, ack);
-    await this.accept(session, attempt, verdict, ack);
+    if (current) return this.refresh(session, attempt, verdict);
+    await this.accept(session, attempt, verdict);
   }
 
-  private async accept(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted, ack?: Ack) {
+  private async accept(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
     // Rooms belong to the principal they were joined for.
     if (session.roomsOwner !== undefined && session.roomsOwner !== principal.id) {
       session.sockets.forEach((s) => this.parts.membership.resetRooms(s));
@@ -165,11 +165,11 @@ export class Authenticator {
       if (!socket.connected) continue;
       const ok = await this.hook(socket, principal, attempt);
       if (session.attempt !== attempt) return;
-      if (!ok) return this.fail(session, 'server_error', ack);
+      if (!ok) return this.fail(session, 'server_error');
     }
     session.attempt = session.hooking = undefined;
     session.startExpiry(); // at once if it passed while the hooks ran
-    this.tell(session, false, ack);
+    this.tell(session, false, attempt);
     attempt.settle(true);
   }
 
@@ -188,11 +188,11 @@ export class Authenticator {
     attempt.settle(true);
   }
 
-  private refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted, ack?: Ack): void {
+  private refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted): void {
     session.attempt = undefined;
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = this.authData(session);
-    this.tell(session, true, ack);
+    this.tell(session, true, attempt);
     attempt.settle(true);
   }
 
@@ -202,13 +202,13 @@ export class Authenticator {
   }
 
   /** `authenticated {user}` to the sockets (joining ones hear it after their own hooks), the ack, the outcome. */
-  private tell(session: Session, refreshed: boolean, ack?: Ack): void {
+  private tell(session: Session, refreshed: boolean, attempt: Attempt): void {
     const principal = session.principal!;
     const user = publicView(principal);
     for (const socket of session.sockets) {
       if (!session.joining?.has(socket)) socket.emit(this.options.events.authenticated, { user });
     }
-    ack?.({ ok: true, user });
+    attempt.answer({ ok: true, user });
     this.parts.logger.debug?.(`socket ${where(session).socketId} authenticated as ${principal.id}`);
     const { address } = session;
     this.parts.outcomes.report({ type: 'authenticated', ...where(session), principalId: principal.id, address, refreshed });
@@ -247,6 +247,7 @@ export class Authenticator {
   end(session: Session, error?: AuthErrorPayload): void {
     if (session.state === 'closed') return;
     const { membership } = this.parts;
+    if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
     this.sessions.forget(session);
     const sockets = [...session.sockets];
@@ -267,6 +268,7 @@ export class Authenticator {
     if (session.state !== 'authenticated') return;
     const { membership } = this.parts;
     const owner = session.principal!.id;
+    session.attempt?.answer(refusal(error)); // a refresh in flight hears why
     session.transition('pending'); // stops the expiry, settles joiners, clears the principal
     session.roomsOwner = owner;
     for (const socket of session.sockets) membership.unrelease(socket, owner, true);

@@ -28,6 +28,7 @@ export interface EngineConnection {
   readonly remoteAddress: string;
   readonly transport: { readonly name: string; readonly writable?: boolean };
   readonly writeBuffer: unknown[];
+  readonly readyState: string;
   close(discard?: boolean): void;
   once(event: 'close', listener: () => void): unknown;
   on(event: 'packet', listener: (packet: { type: string; data?: unknown }) => void): unknown;
@@ -117,7 +118,8 @@ export class ConnectionGuard {
 
   private arm(conn: EngineConnection): void {
     const { timeout } = this.options;
-    if (this.closed || !timeout || this.idle.has(conn)) return;
+    // A connection already closed (its last socket leaves inside its 'close' event) needs no timer.
+    if (this.closed || !timeout || this.idle.has(conn) || conn.readyState === 'closed') return;
     this.idle.set(
       conn,
       setTimeout(() => {

@@ -41,6 +41,7 @@ export class Membership {
   /** A socket on a public namespace keeps its connection alive from the start. */
   arrived(socket: Socket): void {
     this.clients.set(conn(socket), socket.client);
+    this.admission.arrived(socket, !this.isPublic(socket)); // pending until released
     if (this.isPublic(socket)) this.guard.markUseful(conn(socket), 1);
   }
 

@@ -49,9 +49,22 @@ export const ABANDONED = Symbol('abandoned');
 /** One strategy call and its hooks, or one socket's hooks. Handlers that arrive meanwhile wait on it. */
 export class Attempt {
   private waiters?: Array<(ok: boolean) => void>;
+  /** The client's ack for this attempt, answered once: by the outcome, or by whatever ended it. */
+  private ack?: (response: unknown) => void;
   private timer?: ReturnType<typeof setTimeout>;
   private abandon?: () => void;
   settled = false;
+
+  constructor(ack?: (response: unknown) => void) {
+    this.ack = ack;
+  }
+
+  /** Answers the client's ack, once. */
+  answer(response: unknown): void {
+    const ack = this.ack;
+    this.ack = undefined;
+    ack?.(response);
+  }
 
   wait(): Promise<boolean> {
     return new Promise((resolve) => (this.waiters ??= []).push(resolve));
