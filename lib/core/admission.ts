@@ -21,8 +21,8 @@ type Decision = AuthErrorCode | undefined;
 export class Admission {
   /** Unauthenticated sockets counted in the caps, by socket id (ids are unique across namespaces). */
   private readonly pending = new Map<string, string>();
-  /** The last socket each connection opened on each namespace. Weak: it dies with the connection. */
-  private readonly opened = new WeakMap<object, Map<string, Socket>>();
+  /** The last socket each connection opened on each namespace. */
+  private readonly opened = new OpenedSockets();
   /** Per-address counters: failures (attempts in flight included) and pending sockets. */
   private readonly store: LimitStore;
   /** How long a per-address pending count outlives its last change (a node that dies cannot decrement). */
@@ -65,16 +65,11 @@ export class Admission {
 
     // One socket per namespace per connection: a second CONNECT would double
     // every broadcast and multiply the sockets one request can create.
-    let opened = this.opened.get(socket.client);
-    if (!opened) this.opened.set(socket.client, (opened = new Map()));
-    const previous = opened.get(socket.nsp.name);
+    const previous = this.opened.get(socket.client, socket.nsp.name);
     if (previous && isConnectingOrConnected(previous)) return 'duplicate_namespace';
-    if (!previous && maxNamespacesPerConnection && opened.size >= maxNamespacesPerConnection) {
-      // Forget namespaces whose sockets are gone before refusing.
-      for (const [name, s] of opened) if (!isConnectingOrConnected(s)) opened.delete(name);
-      if (opened.size >= maxNamespacesPerConnection) return 'too_many_pending';
-    }
-    opened.set(socket.nsp.name, socket);
+    const open = this.opened.live(socket.client).length;
+    if (!previous && maxNamespacesPerConnection && open >= maxNamespacesPerConnection) return 'too_many_pending';
+    this.opened.set(socket);
     if (!counted) return undefined;
     if (maxPending && this.pending.size >= maxPending) return 'too_many_pending';
 
@@ -92,7 +87,7 @@ export class Admission {
 
   /** The connection's sockets that are connected or connecting, one per namespace. */
   socketsOf(client: object): Socket[] {
-    return [...(this.opened.get(client)?.values() ?? [])].filter(isConnectingOrConnected);
+    return this.opened.live(client);
   }
 
   /**
@@ -101,9 +96,7 @@ export class Admission {
    * does by default: socket.io#5491).
    */
   arrived(socket: Socket, counted: boolean): void {
-    let opened = this.opened.get(socket.client);
-    if (!opened) this.opened.set(socket.client, (opened = new Map()));
-    opened.set(socket.nsp.name, socket);
+    this.opened.set(socket);
     if (counted) this.enterPending(socket);
   }
 
@@ -172,5 +165,40 @@ export class Admission {
   clear(): void {
     for (const id of [...this.pending.keys()]) this.leavePending(id);
     if (!this.options.limitStore) void this.store.close?.();
+  }
+}
+
+/**
+ * The last socket each connection opened on each namespace, weakly keyed by
+ * the connection. Most connections use one namespace, so a lone socket is
+ * stored bare: a Map per connection would cost more than the rest of this file.
+ */
+class OpenedSockets {
+  private readonly byClient = new WeakMap<object, Socket | Map<string, Socket>>();
+
+  get(client: object, namespace: string): Socket | undefined {
+    const entry = this.byClient.get(client);
+    if (!(entry instanceof Map)) return entry?.nsp.name === namespace ? entry : undefined;
+    return entry.get(namespace);
+  }
+
+  set(socket: Socket): void {
+    const entry = this.byClient.get(socket.client);
+    if (!entry || (!(entry instanceof Map) && entry.nsp.name === socket.nsp.name)) {
+      this.byClient.set(socket.client, socket);
+      return;
+    }
+    const map = entry instanceof Map ? entry : new Map([[entry.nsp.name, entry]]);
+    map.set(socket.nsp.name, socket);
+    this.byClient.set(socket.client, map);
+  }
+
+  /** The connection's sockets that are still connected or connecting; gone ones are forgotten. */
+  live(client: object): Socket[] {
+    const entry = this.byClient.get(client);
+    if (!entry) return [];
+    if (!(entry instanceof Map)) return isConnectingOrConnected(entry) ? [entry] : [];
+    for (const [name, socket] of entry) if (!isConnectingOrConnected(socket)) entry.delete(name);
+    return [...entry.values()];
   }
 }

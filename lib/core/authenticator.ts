@@ -61,7 +61,6 @@ export class Authenticator {
   readonly onConnection = (socket: Socket): void => {
     if (this.closed) return;
     const session = this.sessionFor(socket);
-    session.sockets.push(socket);
     socket.on(this.options.events.authentication, this.authenticationListener);
     socket.on('disconnect', this.disconnectListener); // fires once; `on` avoids once()'s per-socket wrapper
     this.parts.membership.arrived(socket);
@@ -75,6 +74,7 @@ export class Authenticator {
     if (credentials) void this.attempt(session, socket, credentials, 'handshake');
   };
 
+  /** The socket's session, the socket in it; created pending when it has none. */
   private sessionFor(socket: Socket): Session {
     return this.sessions.for(socket, this.parts.admission.socketAddress(socket));
   }
@@ -97,7 +97,6 @@ export class Authenticator {
     // A public socket whose session ended may start a new one.
     if (!this.sessions.of(socket) && !(this.parts.membership.isPublic(socket) && socket.connected)) return;
     const session = this.sessionFor(socket);
-    if (!session.sockets.includes(socket)) session.sockets.push(socket);
     if (session.attempt || session.joining?.has(socket)) {
       // Refused without touching the session or the attempt in flight (graphql-ws does the same).
       const error = errorPayload('in_progress');

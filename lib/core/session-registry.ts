@@ -21,14 +21,16 @@ export class SessionRegistry {
     return this.sessions.get(this.keyOf(socket));
   }
 
-  /** The socket's session, created pending when it has none. */
+  /** The socket's session, with the socket in it; created pending when it has none. */
   for(socket: Socket, address: string): Session {
-    let session = this.of(socket);
+    const session = this.of(socket);
     if (!session) {
       const key = this.keyOf(socket);
-      session = new Session(key, address, { timeout: this.options.timeout, ...this.timeouts });
-      this.sessions.set(key, session);
+      const created = new Session(key, address, { timeout: this.options.timeout, ...this.timeouts }, socket);
+      this.sessions.set(key, created);
+      return created;
     }
+    if (!session.sockets.includes(socket)) session.sockets.push(socket);
     return session;
   }
 

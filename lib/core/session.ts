@@ -121,8 +121,11 @@ export class Session {
   hooking?: Attempt;
   /** Sockets that joined an authenticated session and whose hooks are running: not released yet. */
   joining?: Map<Socket, Attempt>;
-  /** Usually one socket; an array is far lighter than a Set for that. */
-  readonly sockets: Socket[] = [];
+  /**
+   * Usually one socket. Created holding it: an array literal is sized to fit,
+   * while a push onto an empty array reserves room for sixteen.
+   */
+  readonly sockets: Socket[];
   private timeoutTimer?: ReturnType<typeof setTimeout>;
   private expiryTimer?: LongTimer;
 
@@ -132,7 +135,10 @@ export class Session {
     /** Client address, for the per-address limits. */
     readonly address: string,
     private readonly timers: SessionTimeouts,
-  ) {}
+    first: Socket,
+  ) {
+    this.sockets = [first];
+  }
 
   /** The one place the state changes. Starts and stops the timers that belong to each state. */
   transition(to: SessionState): void {
