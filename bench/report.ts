@@ -179,8 +179,14 @@ export async function writeReport(): Promise<void> {
   const heap = existsSync(heapFile) ? (JSON.parse(readFileSync(heapFile, 'utf8')) as HeapBreakdown) : undefined;
   const profileFile = file('bench/profile-roundtrip.json');
   const profile = existsSync(profileFile) ? (JSON.parse(readFileSync(profileFile, 'utf8')) as RoundTripProfile) : undefined;
-  writeFileSync(file('docs/readme-bench.md'), renderMarkdown(latest, previous, heap, profile));
-  console.error('wrote docs/bench.svg and docs/readme-bench.md');
+  const markdown = renderMarkdown(latest, previous, heap, profile);
+  writeFileSync(file('docs/readme-bench.md'), markdown);
+  // The README's section is this same text, between its markers: no figure there is typed by hand.
+  const readme = readFileSync(file('README.md'), 'utf8');
+  const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'].map((m) => readme.indexOf(m));
+  if (start < 0 || end < start) throw new Error('README.md has no <!-- bench:start --> … <!-- bench:end --> section');
+  writeFileSync(file('README.md'), `${readme.slice(0, start)}<!-- bench:start -->\n${markdown.trim()}\n${readme.slice(end)}`);
+  console.error('wrote docs/bench.svg, docs/readme-bench.md and the README section');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await writeReport();
