@@ -12,19 +12,46 @@
  * Only the public API is used: the module may register its guard however it likes.
  */
 import 'reflect-metadata';
-import { type CanActivate, type ExecutionContext, type INestApplication, Injectable, Module, UseGuards } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+  Injectable,
+  Module,
+  UseGuards,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { MessageBody, type OnGatewayInit, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import {
+  MessageBody,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient } from 'redis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { Authenticated, AuthSocketModule, AuthSocketService, type AuthPrincipal, type AuthStrategy } from '../lib/index.js';
+import {
+  Authenticated,
+  AuthSocketModule,
+  AuthSocketService,
+  type AuthPrincipal,
+  type AuthStrategy,
+} from '../lib/index.js';
 import { RedisIoAdapter } from '../lib/redis/index.js';
 
-export const VARIANTS = ['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked'] as const;
+export const VARIANTS = [
+  'bare',
+  'nest',
+  'middleware',
+  'nest-guard',
+  'ours',
+  'ours-handshake',
+  'ours-unmarked',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface AppOptions {
@@ -96,7 +123,8 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     @WebSocketServer() server!: Server;
     afterInit(server: Server): void {
       holder.io = server;
-      if (variant === 'middleware') server.use((s, next) => (check(s.handshake.auth?.token) ? next() : next(new Error('unauthorized'))));
+      if (variant === 'middleware')
+        server.use((s, next) => (check(s.handshake.auth?.token) ? next() : next(new Error('unauthorized'))));
       if (variant === 'nest-guard') {
         server.use((s, next) => {
           const data = s.data as { authed?: boolean; user?: AuthPrincipal | null };
@@ -134,7 +162,8 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     }
   }
 
-  const gateway = variant === 'nest-guard' ? HandGuardedGateway : ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway;
+  const gateway =
+    variant === 'nest-guard' ? HandGuardedGateway : ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway;
   @Module({
     imports: ours
       ? [

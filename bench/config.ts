@@ -25,7 +25,12 @@ export const C = quick
       // rounds per set of fresh processes (see acrossProcesses in harness.ts)
       fanout: { ns: [250, 2000], generations: 6, rounds: 3, deliveries: 20_000 },
       rt: { clients: 100, ms: 500, generations: 8, rounds: 3 },
-      scale: { n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000), workers: 4, rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3), broadcasts: 10 },
+      scale: {
+        n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000),
+        workers: 4,
+        rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3),
+        broadcasts: 10,
+      },
       cluster: { perNode: 300, rounds: 20, deliveries: 18_000 },
       revoke: { samples: 60 },
       flood: { n: 2000, timeout: 1000, rounds: 5 },

@@ -19,10 +19,12 @@ export const SERVER_CORE = cpus().length - 1;
 export const pinning: { ok: boolean; why: string } = (() => {
   if (cpus().length < 2) return { ok: false, why: 'one core only' };
   const probe = spawnSync('taskset', ['-c', String(SERVER_CORE), 'true']);
-  if (probe.error || probe.status !== 0) return { ok: false, why: `taskset unavailable (${probe.error?.message ?? probe.stderr?.toString().trim()})` };
+  if (probe.error || probe.status !== 0)
+    return { ok: false, why: `taskset unavailable (${probe.error?.message ?? probe.stderr?.toString().trim()})` };
   // -a: every thread of this process (V8's GC and libuv's pool too); new threads inherit it.
   const self = spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)]);
-  if (self.status !== 0) return { ok: false, why: `could not pin the load generator (${self.stderr.toString().trim()})` };
+  if (self.status !== 0)
+    return { ok: false, why: `could not pin the load generator (${self.stderr.toString().trim()})` };
   return { ok: true, why: `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` };
 })();
 
@@ -35,7 +37,9 @@ export function spawnNode(script: string, args: string[]): ChildProcess {
   const path = fileURLToPath(new URL(script, import.meta.url));
   // NSA_BENCH_NODE_FLAGS: extra V8 flags for the servers and client workers, for experiments.
   const flags = process.env.NSA_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  return spawn(process.execPath, ['--expose-gc', ...flags, path, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return spawn(process.execPath, ['--expose-gc', ...flags, path, ...args], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 /** Pins every thread of a process; threads it starts later inherit the mask. */
@@ -83,7 +87,11 @@ export function killAll(): void {
 }
 
 export class BenchServer extends Ipc {
-  private constructor(child: ChildProcess, readonly variant: Variant, readonly url: string) {
+  private constructor(
+    child: ChildProcess,
+    readonly variant: Variant,
+    readonly url: string,
+  ) {
     super(child);
   }
 
@@ -123,7 +131,9 @@ const pool = new Map<Variant, Promise<BenchServer>>();
  * any comparison between variants with different histories. Quick runs share
  * one server per variant, since start-up dominates them and they decide nothing.
  */
-export async function serversFor<V extends Variant>(variants: V[]): Promise<{ servers: Map<V, BenchServer>; release(): void }> {
+export async function serversFor<V extends Variant>(
+  variants: V[],
+): Promise<{ servers: Map<V, BenchServer>; release(): void }> {
   if (!quick) {
     const servers = await BenchServer.startAll(variants);
     return { servers, release: () => servers.forEach((s) => s.stop()) };
@@ -189,7 +199,13 @@ export type Samples = Record<string, Record<string, number[]>>;
  * order rotating from round to round so no variant always goes first.
  * `measure` returns named metrics; the result is samples[metric][variant][round].
  */
-export async function interleave<V extends string>(label: string, variants: V[], rounds: number, measure: (v: V) => Promise<Record<string, number>>, warmup = 1): Promise<Samples> {
+export async function interleave<V extends string>(
+  label: string,
+  variants: V[],
+  rounds: number,
+  measure: (v: V) => Promise<Record<string, number>>,
+  warmup = 1,
+): Promise<Samples> {
   const samples: Samples = {};
   for (let w = 0; w < warmup; w++) for (const v of variants) await measure(v);
   const t0 = performance.now();

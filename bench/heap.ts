@@ -13,7 +13,14 @@ import { BenchServer, closeAll, killAll, MODE, openMany } from './harness.js';
 const N = Number(process.env.NSA_BENCH_HEAP_N ?? 2000);
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]] } };
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      node_types: [string[], ...unknown[]];
+      edge_fields: string[];
+      edge_types: [string[], ...unknown[]];
+    };
+  };
   nodes: number[];
   edges: number[];
   strings: string[];
@@ -27,7 +34,12 @@ interface Snapshot {
 function aggregate(path: string): Map<string, number> {
   const snap: Snapshot = JSON.parse(readFileSync(path, 'utf8'));
   rmSync(path);
-  const { node_fields: fields, node_types: [typeNames], edge_fields: edgeFields, edge_types: [edgeTypes] } = snap.snapshot.meta;
+  const {
+    node_fields: fields,
+    node_types: [typeNames],
+    edge_fields: edgeFields,
+    edge_types: [edgeTypes],
+  } = snap.snapshot.meta;
   const [iType, iName, iSize, iEdges] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f));
   const [eType, eTo] = ['type', 'to_node'].map((f) => edgeFields.indexOf(f));
   const nameOf = (i: number): string => {
@@ -38,7 +50,12 @@ function aggregate(path: string): Map<string, number> {
   for (let i = 0, e = 0; i < snap.nodes.length; i += fields.length) {
     for (let k = 0; k < snap.nodes[i + iEdges]; k++, e += edgeFields.length) {
       const to = snap.edges[e + eTo];
-      if (edgeTypes[snap.edges[e + eType]] !== 'weak' && typeNames[snap.nodes[to + iType]] === 'array' && !holder.has(to)) holder.set(to, i);
+      if (
+        edgeTypes[snap.edges[e + eType]] !== 'weak' &&
+        typeNames[snap.nodes[to + iType]] === 'array' &&
+        !holder.has(to)
+      )
+        holder.set(to, i);
     }
   }
   const out = new Map<string, number>();
@@ -68,13 +85,28 @@ async function perSocket(variant: Variant): Promise<Map<string, number>> {
 const [nest, ours] = [await perSocket('nest'), await perSocket('ours')];
 const keys = new Set([...nest.keys(), ...ours.keys()]);
 const rows = [...keys]
-  .map((k) => ({ what: k, nest: Math.round(nest.get(k) ?? 0), ours: Math.round(ours.get(k) ?? 0), extra: Math.round((ours.get(k) ?? 0) - (nest.get(k) ?? 0)) }))
+  .map((k) => ({
+    what: k,
+    nest: Math.round(nest.get(k) ?? 0),
+    ours: Math.round(ours.get(k) ?? 0),
+    extra: Math.round((ours.get(k) ?? 0) - (nest.get(k) ?? 0)),
+  }))
   .filter((r) => Math.abs(r.extra) >= 8)
   .sort((a, b) => b.extra - a.extra);
 const total = (m: Map<string, number>): number => Math.round([...m.values()].reduce((a, b) => a + b, 0));
-const out = { n: N, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', totals: { nest: total(nest), ours: total(ours), extra: total(ours) - total(nest) }, rows };
-writeFileSync(fileURLToPath(new URL('../../bench/heap-breakdown.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
-console.log(`heap per socket at N=${N}: nest ${out.totals.nest} B, ours ${out.totals.ours} B, extra ${out.totals.extra} B`);
+const out = {
+  n: N,
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  totals: { nest: total(nest), ours: total(ours), extra: total(ours) - total(nest) },
+  rows,
+};
+writeFileSync(
+  fileURLToPath(new URL('../../bench/heap-breakdown.json', import.meta.url)),
+  `${JSON.stringify(out, null, 2)}\n`,
+);
+console.log(
+  `heap per socket at N=${N}: nest ${out.totals.nest} B, ours ${out.totals.ours} B, extra ${out.totals.extra} B`,
+);
 for (const r of rows.slice(0, 15)) console.log(`  ${String(r.extra).padStart(6)} B  ${r.what}`);
 killAll();
 process.exit(0);

@@ -66,7 +66,9 @@ async function measure(c: Case): Promise<MicroResult> {
     ci: [round(e.ci[0]), round(e.ci[1])],
     rounds: e.rounds,
   };
-  console.error(`  micro ${c.name}: ${JSON.stringify(result.variants)} ratio ${result.ratio} [${result.ci.join(', ')}]`);
+  console.error(
+    `  micro ${c.name}: ${JSON.stringify(result.variants)} ratio ${result.ratio} [${result.ci.join(', ')}]`,
+  );
   return result;
 }
 
@@ -92,8 +94,24 @@ export async function micro(): Promise<MicroResult[]> {
       const listener = sock(v).listeners('echo')[0] as (data: unknown, ack: (r: unknown) => void) => void;
       return (): Promise<unknown> => new Promise((resolve) => listener(1, resolve));
     };
-    out.push(await measure({ name: 'guard, marked handler', n: 1, batch: 1, ours: { label: 'ours', run: echo('ours') }, without: { label: 'nest-guard', run: echo('nest-guard') } }));
-    out.push(await measure({ name: 'guard, unmarked handler', n: 1, batch: 1, ours: { label: 'ours-unmarked', run: echo('ours-unmarked') }, without: { label: 'nest', run: echo('nest') } }));
+    out.push(
+      await measure({
+        name: 'guard, marked handler',
+        n: 1,
+        batch: 1,
+        ours: { label: 'ours', run: echo('ours') },
+        without: { label: 'nest-guard', run: echo('nest-guard') },
+      }),
+    );
+    out.push(
+      await measure({
+        name: 'guard, unmarked handler',
+        n: 1,
+        batch: 1,
+        ours: { label: 'ours-unmarked', run: echo('ours-unmarked') },
+        without: { label: 'nest', run: echo('nest') },
+      }),
+    );
     progress('micro: guard done', t0);
 
     // The session lookup: what a handler asks of the module, against a flag a middleware left on the socket.
@@ -107,20 +125,39 @@ export async function micro(): Promise<MicroResult[]> {
         n: 1,
         batch: 1000,
         ours: { label: 'ours', run: repeat(1000, () => (sink = auth.getPrincipal(ourSocket))) },
-        without: { label: 'nest-guard', run: repeat(1000, () => (sink = (theirSocket.data as { user?: unknown }).user)) },
+        without: {
+          label: 'nest-guard',
+          run: repeat(1000, () => (sink = (theirSocket.data as { user?: unknown }).user)),
+        },
       }),
     );
     if (sink === undefined) throw new Error('micro: session lookup found nothing');
 
     // Joining and leaving a room, for an authenticated socket.
     const joinLeave = (s: ServerSocket) => repeat(100, () => (s.join('micro-room'), s.leave('micro-room')));
-    out.push(await measure({ name: 'room join + leave', n: 1, batch: 100, ours: { label: 'ours', run: joinLeave(ourSocket) }, without: { label: 'nest', run: joinLeave(sock('nest')) } }));
+    out.push(
+      await measure({
+        name: 'room join + leave',
+        n: 1,
+        batch: 100,
+        ours: { label: 'ours', run: joinLeave(ourSocket) },
+        without: { label: 'nest', run: joinLeave(sock('nest')) },
+      }),
+    );
 
     // A broadcast to N released sockets: the timed part is the synchronous emit (encode once, queue per socket).
     const n = C.micro.sockets;
     for (const v of ['nest', 'ours'] as Variant[]) clients.push(...(await openMany(url(v), n - 1, MODE[v])));
     const emit = (v: Variant) => () => void apps.get(v)!.io.emit('b', PAYLOAD);
-    out.push(await measure({ name: 'broadcast to N released sockets', n, batch: 1, ours: { label: 'ours', run: emit('ours') }, without: { label: 'nest', run: emit('nest') } }));
+    out.push(
+      await measure({
+        name: 'broadcast to N released sockets',
+        n,
+        batch: 1,
+        ours: { label: 'ours', run: emit('ours') },
+        without: { label: 'nest', run: emit('nest') },
+      }),
+    );
     progress('micro: done', t0);
   } finally {
     clients.forEach((c) => c.disconnect());

@@ -61,17 +61,27 @@ const total = (m: Map<string, number>): number => [...m.values()].reduce((x, y) 
 console.log(`${a}: ${pa.trips} round trips, ${total(pa.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
 console.log(`${b}: ${pb.trips} round trips, ${total(pb.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
 const keys = new Set([...pa.perTrip.keys(), ...pb.perTrip.keys()]);
-const rows = [...keys].map((k) => ({ k, a: pa.perTrip.get(k) ?? 0, b: pb.perTrip.get(k) ?? 0 })).filter((r) => !r.k.startsWith('(idle)') && !r.k.startsWith('(program)'));
+const rows = [...keys]
+  .map((k) => ({ k, a: pa.perTrip.get(k) ?? 0, b: pb.perTrip.get(k) ?? 0 }))
+  .filter((r) => !r.k.startsWith('(idle)') && !r.k.startsWith('(program)'));
 console.log(`\nlargest differences, µs per round trip (${a} − ${b}):`);
 for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 20)) {
-  console.log(`  ${(r.a - r.b).toFixed(2).padStart(7)}  ${r.a.toFixed(2).padStart(6)} vs ${r.b.toFixed(2).padStart(6)}  ${r.k}`);
+  console.log(
+    `  ${(r.a - r.b).toFixed(2).padStart(7)}  ${r.a.toFixed(2).padStart(6)} vs ${r.b.toFixed(2).padStart(6)}  ${r.k}`,
+  );
 }
 const top = rows.sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 10);
 const out = {
   date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
   seconds: SECONDS,
-  variants: { [a]: { trips: pa.trips, usPerTrip: Number(total(pa.perTrip).toFixed(1)) }, [b]: { trips: pb.trips, usPerTrip: Number(total(pb.perTrip).toFixed(1)) } },
+  variants: {
+    [a]: { trips: pa.trips, usPerTrip: Number(total(pa.perTrip).toFixed(1)) },
+    [b]: { trips: pb.trips, usPerTrip: Number(total(pb.perTrip).toFixed(1)) },
+  },
   rows: top.map((r) => ({ what: r.k, [a]: Number(r.a.toFixed(2)), [b]: Number(r.b.toFixed(2)) })),
 };
-writeFileSync(fileURLToPath(new URL('../../bench/profile-roundtrip.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
+writeFileSync(
+  fileURLToPath(new URL('../../bench/profile-roundtrip.json', import.meta.url)),
+  `${JSON.stringify(out, null, 2)}\n`,
+);
 process.exit(0);

@@ -2,7 +2,17 @@
  * The results of a run: each goal's median, interval, verdict, and the
  * samples behind them. Scenarios record here; run.ts writes them out.
  */
-import { bootstrap, goalText, median, pairedDiffs, pairedRatios, verdict, type Estimate, type Goal, type Verdict } from './stats.js';
+import {
+  bootstrap,
+  goalText,
+  median,
+  pairedDiffs,
+  pairedRatios,
+  verdict,
+  type Estimate,
+  type Goal,
+  type Verdict,
+} from './stats.js';
 
 export interface Result {
   name: string;
@@ -30,9 +40,17 @@ export interface Result {
 }
 
 export const results: Result[] = [];
-const sig = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 1 ? Math.round(x * 1000) / 1000 : Number(x.toPrecision(4)));
+const sig = (x: number): number =>
+  Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 1 ? Math.round(x * 1000) / 1000 : Number(x.toPrecision(4));
 
-export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants'> & { samples: Record<string, number[]> }, estimate: Estimate, goal?: Goal, goalUnit = ''): Result {
+export function record(
+  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants'> & {
+    samples: Record<string, number[]>;
+  },
+  estimate: Estimate,
+  goal?: Goal,
+  goalUnit = '',
+): Result {
   const v = goal ? verdict(estimate.ci, goal, estimate.rounds) : 'no goal';
   const { samples, ...rest } = r;
   const result: Result = {
@@ -49,14 +67,18 @@ export function record(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 
   };
   results.push(result);
   const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
-  const perProcess = (result.extra?.perProcessRatios as number[] | undefined)?.join(" ");
-  console.error(`  ${result.name}${result.variant ? ` (${result.variant})` : ""} n=${result.n}: ${result.ratio} [${result.ci.join(", ")}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ""}`);
+  const perProcess = (result.extra?.perProcessRatios as number[] | undefined)?.join(' ');
+  console.error(
+    `  ${result.name}${result.variant ? ` (${result.variant})` : ''} n=${result.n}: ${result.ratio} [${result.ci.join(', ')}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ''}`,
+  );
   return result;
 }
 
 /** A ratio ours/baseline taken round by round. */
 export function recordRatio(
-  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> },
+  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & {
+    samples: Record<string, number[]>;
+  },
   ours: string,
   baseline: string,
   goal?: Goal,
@@ -69,12 +91,29 @@ export function recordRatio(
   const perProcess = [...new Set(generation)].map((g) => median(ratios.filter((_, i) => generation[i] === g)));
   const estimate = bootstrap(perProcess);
   const extra = { ...r.extra, perProcessRatios: perProcess.map((x) => Number(x.toFixed(3))) };
-  return record({ ...r, baseline, generations: count, extra }, { ...estimate, value: median(ratios), rounds: ratios.length }, goal);
+  return record(
+    { ...r, baseline, generations: count, extra },
+    { ...estimate, value: median(ratios), rounds: ratios.length },
+    goal,
+  );
 }
 
 /** A difference ours − baseline taken round by round (bytes per socket). */
-export function recordDiff(r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & { samples: Record<string, number[]> }, ours: string, baseline: string, goal?: Goal, goalUnit = ''): Result {
-  return record({ ...r, baseline: `${baseline} (${ours} − ${baseline})` }, bootstrap(pairedDiffs(r.samples[ours], r.samples[baseline])), goal, goalUnit);
+export function recordDiff(
+  r: Omit<Result, 'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline'> & {
+    samples: Record<string, number[]>;
+  },
+  ours: string,
+  baseline: string,
+  goal?: Goal,
+  goalUnit = '',
+): Result {
+  return record(
+    { ...r, baseline: `${baseline} (${ours} − ${baseline})` },
+    bootstrap(pairedDiffs(r.samples[ours], r.samples[baseline])),
+    goal,
+    goalUnit,
+  );
 }
 
 export function pick(samples: Record<string, number[]>, keys: string[]): Record<string, number[]> {

@@ -17,11 +17,22 @@ interface Run {
 }
 
 const file = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-const read = (path: string): Run | undefined => (existsSync(file(path)) ? JSON.parse(readFileSync(file(path), 'utf8')) : undefined);
+const read = (path: string): Run | undefined =>
+  existsSync(file(path)) ? JSON.parse(readFileSync(file(path), 'utf8')) : undefined;
 
-const fmt = (x: number): string => (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : Math.abs(x) >= 100 ? String(Math.round(x)) : String(Number(x.toPrecision(3))));
+const fmt = (x: number): string =>
+  Math.abs(x) >= 1000
+    ? Math.round(x).toLocaleString('en-US')
+    : Math.abs(x) >= 100
+      ? String(Math.round(x))
+      : String(Number(x.toPrecision(3)));
 const ci = (r: { ci: [number, number] }): string => `[${fmt(r.ci[0])}, ${fmt(r.ci[1])}]`;
-const VERDICT: Record<string, string> = { met: 'met', missed: '**missed**', inconclusive: 'inconclusive', 'no goal': '—' };
+const VERDICT: Record<string, string> = {
+  met: 'met',
+  missed: '**missed**',
+  inconclusive: 'inconclusive',
+  'no goal': '—',
+};
 const variants = (r: { variants: Record<string, number> }): string =>
   Object.entries(r.variants)
     .map(([k, x]) => `${k} ${fmt(x)}`)
@@ -36,7 +47,10 @@ function goalTable(run: Run): string[] {
   return [
     '| scenario | N | unit | variants (median) | ratio, or difference in bytes (median) | 95% CI | rounds | goal | verdict |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...run.scenarios.map((r) => `| ${r.name}${r.variant ? ` (${r.variant})` : ''} | ${r.n} | ${r.unit} | ${variants(r)} | ${fmt(r.ratio)} | ${ci(r)} | ${r.rounds}${r.interval === 't' ? ' (t)' : ''} | ${r.goal} | ${VERDICT[r.verdict]} |`),
+    ...run.scenarios.map(
+      (r) =>
+        `| ${r.name}${r.variant ? ` (${r.variant})` : ''} | ${r.n} | ${r.unit} | ${variants(r)} | ${fmt(r.ratio)} | ${ci(r)} | ${r.rounds}${r.interval === 't' ? ' (t)' : ''} | ${r.goal} | ${VERDICT[r.verdict]} |`,
+    ),
   ];
 }
 
@@ -53,12 +67,20 @@ function comparison(latest: Run, previous: Run): string[] {
     ...rows.map((r) => {
       const p = before.get(label(r));
       const cell = (x?: Result): string => (x ? `${fmt(x.ratio)} ${ci(x)} → ${VERDICT[x.verdict]}` : 'not measured');
-      const same = !p ? '—' : p.verdict === r.verdict ? 'yes' : flips.includes(r) ? '**FLIP**' : 'no (one inconclusive)';
+      const same = !p
+        ? '—'
+        : p.verdict === r.verdict
+          ? 'yes'
+          : flips.includes(r)
+            ? '**FLIP**'
+            : 'no (one inconclusive)';
       const overlap = !p ? '—' : overlaps(p, r) ? 'yes' : '**no**';
       return `| ${label(r)} (${r.goal}) | ${cell(p)} | ${cell(r)} | ${same} | ${overlap} |`;
     }),
     '',
-    flips.length ? `**${flips.length} goal(s) flipped between met and missed** across the two runs.` : 'No goal flipped between met and missed across the two runs.',
+    flips.length
+      ? `**${flips.length} goal(s) flipped between met and missed** across the two runs.`
+      : 'No goal flipped between met and missed across the two runs.',
     ...disagreements(rows, before),
   ];
 }
@@ -133,7 +155,7 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
     '',
     `\`npm run bench\` measures what the module costs against the same Nest app without it (this run took ${Math.round(Number(latest.env.seconds) / 60)} minutes); \`npm run bench -- --quick\` only checks that the harness works, and fails only when the harness is broken.`,
     'The load generator and the servers under test run on different cores (`taskset`). Each scenario runs a warm-up, then interleaved rounds (A B, B A, …); every ratio is taken within a round, and reported as the median of the rounds with a bootstrap 95% confidence interval. Below 8 rounds a bootstrap of the median is far too narrow, so those rows (marked "(t)") use Student\'s t interval on the mean instead.',
-    'A goal is **met** only when the whole interval lies inside it, **missed** when the whole interval lies outside it, and **inconclusive** otherwise. Throughput goals are decided on the server process\'s own CPU time per message (`process.cpuUsage()`), because wall-clock throughput mostly measures the load generator; wall-clock figures are kept in `bench/results.json`.',
+    "A goal is **met** only when the whole interval lies inside it, **missed** when the whole interval lies outside it, and **inconclusive** otherwise. Throughput goals are decided on the server process's own CPU time per message (`process.cpuUsage()`), because wall-clock throughput mostly measures the load generator; wall-clock figures are kept in `bench/results.json`.",
     '',
     '![Benchmark ratios with 95% intervals against their goals; connect time and heap per socket against N](docs/bench.svg)',
     '',
@@ -143,9 +165,21 @@ export function renderMarkdown(latest: Run, previous?: Run, heap?: HeapBreakdown
     '',
     ...goalTable(latest),
     '',
-    ...(missed.length ? [`Missed with an interval wholly outside the goal: ${missed.map((r) => `${label(r)} (${fmt(r.ratio)} ${ci(r)}, goal ${r.goal})`).join('; ')}.`, ''] : []),
+    ...(missed.length
+      ? [
+          `Missed with an interval wholly outside the goal: ${missed.map((r) => `${label(r)} (${fmt(r.ratio)} ${ci(r)}, goal ${r.goal})`).join('; ')}.`,
+          '',
+        ]
+      : []),
     ...(previous
-      ? [`### Two consecutive full runs, same code: ${counts(previous)} (A), ${counts(latest)} (B)`, '', envLine(previous, 'Run A'), '', ...comparison(latest, previous), '']
+      ? [
+          `### Two consecutive full runs, same code: ${counts(previous)} (A), ${counts(latest)} (B)`,
+          '',
+          envLine(previous, 'Run A'),
+          '',
+          ...comparison(latest, previous),
+          '',
+        ]
       : []),
     ...(heap ? heapSection(heap) : []),
     ...(profile ? profileSection(profile) : []),
@@ -178,14 +212,19 @@ export async function writeReport(): Promise<void> {
   const heapFile = file('bench/heap-breakdown.json');
   const heap = existsSync(heapFile) ? (JSON.parse(readFileSync(heapFile, 'utf8')) as HeapBreakdown) : undefined;
   const profileFile = file('bench/profile-roundtrip.json');
-  const profile = existsSync(profileFile) ? (JSON.parse(readFileSync(profileFile, 'utf8')) as RoundTripProfile) : undefined;
+  const profile = existsSync(profileFile)
+    ? (JSON.parse(readFileSync(profileFile, 'utf8')) as RoundTripProfile)
+    : undefined;
   const markdown = renderMarkdown(latest, previous, heap, profile);
   writeFileSync(file('docs/readme-bench.md'), markdown);
   // The README's section is this same text, between its markers: no figure there is typed by hand.
   const readme = readFileSync(file('README.md'), 'utf8');
   const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'].map((m) => readme.indexOf(m));
   if (start < 0 || end < start) throw new Error('README.md has no <!-- bench:start --> … <!-- bench:end --> section');
-  writeFileSync(file('README.md'), `${readme.slice(0, start)}<!-- bench:start -->\n${markdown.trim()}\n${readme.slice(end)}`);
+  writeFileSync(
+    file('README.md'),
+    `${readme.slice(0, start)}<!-- bench:start -->\n${markdown.trim()}\n${readme.slice(end)}`,
+  );
   console.error('wrote docs/bench.svg, docs/readme-bench.md and the README section');
 }
 

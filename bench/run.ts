@@ -31,7 +31,10 @@ const ulimit = (): number => Number(spawnSync('sh', ['-c', 'ulimit -n'], { encod
 if (ulimit() < needFds && !process.env.NSA_BENCH_REEXEC) {
   // Node cannot raise its own limit: re-run under a shell that does; children inherit it.
   const args = [...process.execArgv, ...process.argv.slice(1)].map((a) => `'${a}'`).join(' ');
-  const r = spawnSync('sh', ['-c', `ulimit -n ${needFds} && exec '${process.execPath}' ${args}`], { stdio: 'inherit', env: { ...process.env, NSA_BENCH_REEXEC: '1' } });
+  const r = spawnSync('sh', ['-c', `ulimit -n ${needFds} && exec '${process.execPath}' ${args}`], {
+    stdio: 'inherit',
+    env: { ...process.env, NSA_BENCH_REEXEC: '1' },
+  });
   if (r.status !== 126 && r.status !== 2) process.exit(r.status ?? 1);
   console.error(`open-files limit is ${ulimit()} and could not be raised to ${needFds}; large N may fail`);
 }
@@ -47,7 +50,9 @@ process.on('SIGINT', () => process.exit(130));
 
 const started = performance.now();
 const load = loadavg()[0];
-console.error(`nestjs-socket-auth benchmarks (${quick ? 'quick' : 'full'}); load average ${load.toFixed(2)} on ${cpus().length} cores`);
+console.error(
+  `nestjs-socket-auth benchmarks (${quick ? 'quick' : 'full'}); load average ${load.toFixed(2)} on ${cpus().length} cores`,
+);
 console.error(pinning.ok ? `pinned: ${pinning.why}` : `NOT pinned: ${pinning.why}`);
 console.error(`open-files limit ${ulimit()}`);
 
@@ -61,10 +66,14 @@ const steps: [string, () => Promise<unknown>][] = [
   ['flood_latency', floodLatency],
 ];
 // `--only=scale_10k,micro` runs a subset (for working on the harness; writes nothing).
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 let microResults: MicroResult[] = [];
 try {
-  if (quick && !only) await serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
+  if (quick && !only)
+    await serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
   for (const [name, step] of steps) {
     if (only && !only.includes(name)) continue;
     console.error(`[${Math.round((performance.now() - started) / 1000)} s] ${name}`);
@@ -79,7 +88,9 @@ try {
   process.exit(1);
 }
 
-const pkg = (name: string): string => JSON.parse(readFileSync(fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url)), 'utf8')).version;
+const pkg = (name: string): string =>
+  JSON.parse(readFileSync(fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url)), 'utf8'))
+    .version;
 const seconds = Math.round((performance.now() - started) / 1000);
 const env = {
   node: process.version,
@@ -97,12 +108,15 @@ const env = {
 
 const goals = results.filter((r) => r.verdict !== 'no goal');
 const count = (v: string): number => goals.filter((r) => r.verdict === v).length;
-console.log(`\n${count('met')} met, ${count('missed')} missed, ${count('inconclusive')} inconclusive of ${goals.length} goals, in ${seconds} s`);
+console.log(
+  `\n${count('met')} met, ${count('missed')} missed, ${count('inconclusive')} inconclusive of ${goals.length} goals, in ${seconds} s`,
+);
 
 const file = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 if ((!quick && !only) || process.env.NSA_BENCH_WRITE) {
   const out = file('bench/results.json');
-  if (!quick && existsSync(out) && !JSON.parse(readFileSync(out, 'utf8')).env?.quick) renameSync(out, file('bench/results.prev.json'));
+  if (!quick && existsSync(out) && !JSON.parse(readFileSync(out, 'utf8')).env?.quick)
+    renameSync(out, file('bench/results.prev.json'));
   writeFileSync(out, `${JSON.stringify({ env, scenarios: results, micro: microResults }, null, 2)}\n`);
   await writeReport();
 }

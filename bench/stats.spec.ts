@@ -1,7 +1,8 @@
 import { bootstrap, median, pairedRatios, verdict } from './stats.js';
 
 /** Deterministic noise: a few percent either side of 1, like bare socket.io's CPU per message from round to round. */
-const noisy = (n: number, spread: number, seed = 1): number[] => Array.from({ length: n }, (_, i) => 1 + spread * Math.sin(seed * 12.9898 + i * 78.233));
+const noisy = (n: number, spread: number, seed = 1): number[] =>
+  Array.from({ length: n }, (_, i) => 1 + spread * Math.sin(seed * 12.9898 + i * 78.233));
 
 describe('verdicts are decided on the interval, never on the median', () => {
   it('an interval that straddles the goal is inconclusive even when its median is inside it', () => {

@@ -68,10 +68,16 @@ function prng(seed: number): () => number {
  * replacement), 95% by default. With one sample the interval is that sample:
  * the verdict logic then refuses to call it anything but what it is.
  */
-export function bootstrap(samples: readonly number[], statistic: (xs: number[]) => number = median, resamples = 4000, level = 0.95): Estimate {
+export function bootstrap(
+  samples: readonly number[],
+  statistic: (xs: number[]) => number = median,
+  resamples = 4000,
+  level = 0.95,
+): Estimate {
   const value = statistic([...samples]);
   if (samples.length < 2) return { value, ci: [value, value], rounds: samples.length, method: 't' };
-  if (samples.length < BOOTSTRAP_MIN && statistic === median) return { value, ci: tInterval(samples), rounds: samples.length, method: 't' };
+  if (samples.length < BOOTSTRAP_MIN && statistic === median)
+    return { value, ci: tInterval(samples), rounds: samples.length, method: 't' };
   const random = prng(samples.length * 7919 + Math.round(Math.abs(value) * 1e6));
   const stats: number[] = new Array(resamples);
   const draw: number[] = new Array(samples.length);
@@ -80,7 +86,12 @@ export function bootstrap(samples: readonly number[], statistic: (xs: number[]) 
     stats[r] = statistic(draw);
   }
   const alpha = (1 - level) / 2;
-  return { value, ci: [quantile(stats, alpha), quantile(stats, 1 - alpha)], rounds: samples.length, method: 'bootstrap' };
+  return {
+    value,
+    ci: [quantile(stats, alpha), quantile(stats, 1 - alpha)],
+    rounds: samples.length,
+    method: 'bootstrap',
+  };
 }
 
 /** Paired per-round ratios ours/baseline: each round's noise cancels within the round. */

@@ -87,7 +87,10 @@ export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
 export class AuthenticationError extends Error {
   readonly code: AuthErrorCode;
 
-  constructor(message: string = DEFAULT_ERROR_MESSAGES.invalid_credentials, code: AuthErrorCode = 'invalid_credentials') {
+  constructor(
+    message: string = DEFAULT_ERROR_MESSAGES.invalid_credentials,
+    code: AuthErrorCode = 'invalid_credentials',
+  ) {
     super(message);
     this.name = 'AuthenticationError';
     this.code = code;

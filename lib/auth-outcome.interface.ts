@@ -2,7 +2,14 @@ import type { AuthErrorCode } from './auth-errors.js';
 
 /** One observable event in a socket's authentication life. */
 export type AuthOutcome =
-  | { type: 'authenticated'; socketId: string; namespace: string; principalId: string; address: string; refreshed: boolean }
+  | {
+      type: 'authenticated';
+      socketId: string;
+      namespace: string;
+      principalId: string;
+      address: string;
+      refreshed: boolean;
+    }
   | { type: 'failed'; socketId: string; namespace: string; address: string; code: AuthErrorCode }
   | { type: 'timeout'; socketId: string; namespace: string; address: string }
   | { type: 'expired'; socketId: string; namespace: string; principalId: string }

@@ -14,7 +14,11 @@ export type AuthPredicate = (principal: AuthPrincipal, context: ExecutionContext
 export type AuthRequirement = { roles?: readonly string[]; scopes?: readonly string[] } | AuthPredicate;
 
 /** Whether the principal meets the requirement (`true` meaning "authenticated is enough"). */
-export function meets(requirement: AuthRequirement | true, principal: AuthPrincipal, context: ExecutionContext): boolean | Promise<boolean> {
+export function meets(
+  requirement: AuthRequirement | true,
+  principal: AuthPrincipal,
+  context: ExecutionContext,
+): boolean | Promise<boolean> {
   if (requirement === true) return true;
   if (typeof requirement === 'function') return requirement(principal, context);
   const { roles, scopes } = requirement;

@@ -3,7 +3,11 @@ import { AuthSocketDefaults, resolveOptions } from './auth-socket.options.js';
 describe('resolveOptions', () => {
   it('fills every default and keeps what the app gives', () => {
     const options = resolveOptions({ timeout: 5000, events: { authentication: 'login' } });
-    expect(options).toEqual({ ...new AuthSocketDefaults(), timeout: 5000, events: { ...new AuthSocketDefaults().events, authentication: 'login' } });
+    expect(options).toEqual({
+      ...new AuthSocketDefaults(),
+      timeout: 5000,
+      events: { ...new AuthSocketDefaults().events, authentication: 'login' },
+    });
   });
 
   it('treats undefined as "use the default" and false as "timeout disabled"', () => {

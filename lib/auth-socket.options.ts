@@ -166,7 +166,11 @@ export type ResolvedAuthSocketOptions = AuthSocketDefaults;
 export function resolveOptions(given: AuthSocketOptions = {}): ResolvedAuthSocketOptions {
   const defaults = new AuthSocketDefaults();
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  const options = { ...defaults, ...defined, events: { ...defaults.events, ...given.events } } as ResolvedAuthSocketOptions;
+  const options = {
+    ...defaults,
+    ...defined,
+    events: { ...defaults.events, ...given.events },
+  } as ResolvedAuthSocketOptions;
   validate(options);
   return options;
 }
@@ -181,19 +185,37 @@ function validate(o: ResolvedAuthSocketOptions): void {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(name, 'a number ≥ 0');
   };
   if (o.timeout !== false) count('timeout');
-  (['maxCredentialsBytes', 'maxPendingPerAddress', 'maxPending', 'maxFailuresPerAddress', 'failureWindowMs', 'strategyTimeout'] as const).forEach(count);
+  (
+    [
+      'maxCredentialsBytes',
+      'maxPendingPerAddress',
+      'maxPending',
+      'maxFailuresPerAddress',
+      'failureWindowMs',
+      'strategyTimeout',
+    ] as const
+  ).forEach(count);
   if (o.strategyTimeout === 0) fail('strategyTimeout', 'greater than 0');
   if (o.scope !== 'connection' && o.scope !== 'namespace') fail('scope', "'connection' or 'namespace'");
-  if (o.onExpiry !== 'disconnect' && o.onExpiry !== 'reauthenticate') fail('onExpiry', "'disconnect' or 'reauthenticate'");
-  if (typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0)) fail('trustProxy', 'a boolean or a whole number of hops');
-  if (!Array.isArray(o.publicNamespaces) || o.publicNamespaces.some((x) => typeof x !== 'string' && !(x instanceof RegExp))) fail('publicNamespaces', 'an array of namespace names or RegExps');
-  if (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string')) fail('allowedOrigins', 'an array of strings');
+  if (o.onExpiry !== 'disconnect' && o.onExpiry !== 'reauthenticate')
+    fail('onExpiry', "'disconnect' or 'reauthenticate'");
+  if (typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0))
+    fail('trustProxy', 'a boolean or a whole number of hops');
+  if (
+    !Array.isArray(o.publicNamespaces) ||
+    o.publicNamespaces.some((x) => typeof x !== 'string' && !(x instanceof RegExp))
+  )
+    fail('publicNamespaces', 'an array of namespace names or RegExps');
+  if (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string'))
+    fail('allowedOrigins', 'an array of strings');
   for (const [name, value] of Object.entries(o.events)) {
     if (typeof value !== 'string' || !value) fail(`events.${name}`, 'a non-empty string');
     if (RESERVED_EVENTS.has(value)) fail(`events.${name}`, `a name socket.io does not reserve (not "${value}")`);
   }
   if (new Set(Object.values(o.events)).size !== Object.keys(o.events).length) fail('events', 'four distinct names');
-  if (o.bindConnection !== 'address' && o.bindConnection !== 'cookie' && o.bindConnection !== false) fail('bindConnection', "'address', 'cookie' or false");
+  if (o.bindConnection !== 'address' && o.bindConnection !== 'cookie' && o.bindConnection !== false)
+    fail('bindConnection', "'address', 'cookie' or false");
   count('maxNamespacesPerConnection');
-  if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function') fail('limitStore', 'a LimitStore (an object with add())');
+  if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function')
+    fail('limitStore', 'a LimitStore (an object with add())');
 }

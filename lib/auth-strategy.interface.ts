@@ -49,5 +49,8 @@ export interface AuthStrategy {
    * @default 'message'
    */
   readonly source?: 'message' | 'request';
-  authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false> | AuthPrincipal | null | false;
+  authenticate(
+    credentials: unknown,
+    context: AuthContext,
+  ): Promise<AuthPrincipal | null | false> | AuthPrincipal | null | false;
 }

@@ -11,13 +11,17 @@ export async function bootstrap(port = Number(process.env.PORT ?? 3000)) {
     // REDIS_ADAPTER=streams: Redis streams, which let a client recover its session on another node.
     const { RedisIoAdapter, RedisStreamsIoAdapter } = await import('../lib/redis/index.js');
     const adapter =
-      process.env.REDIS_ADAPTER === 'streams' ? new RedisStreamsIoAdapter(app, { url: redisUrl }) : new RedisIoAdapter(app, { url: redisUrl });
+      process.env.REDIS_ADAPTER === 'streams'
+        ? new RedisStreamsIoAdapter(app, { url: redisUrl })
+        : new RedisIoAdapter(app, { url: redisUrl });
     await adapter.connect();
     app.useWebSocketAdapter(adapter);
   }
   app.enableShutdownHooks();
   await app.listen(port);
-  new Logger('Sample').log(`chat on http://localhost:${port}${redisUrl ? ` (clustered through Redis${process.env.REDIS_ADAPTER === 'streams' ? ' streams' : ''})` : ''}`);
+  new Logger('Sample').log(
+    `chat on http://localhost:${port}${redisUrl ? ` (clustered through Redis${process.env.REDIS_ADAPTER === 'streams' ? ' streams' : ''})` : ''}`,
+  );
   return app;
 }
 

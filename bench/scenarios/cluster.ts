@@ -38,7 +38,8 @@ async function startCluster(variant: Variant): Promise<Node[]> {
   const redis = { url: `redis://${REDIS.host}:${REDIS.port}`, key: `nsa-bench-${process.pid}-${variant}` };
   const servers = await Promise.all([0, 1, 2].map(() => BenchServer.start(variant, { redis })));
   const nodes: Node[] = [];
-  for (const server of servers) nodes.push({ server, sockets: await openMany(server.url, C.cluster.perNode, MODE[variant]) });
+  for (const server of servers)
+    nodes.push({ server, sockets: await openMany(server.url, C.cluster.perNode, MODE[variant]) });
   return nodes;
 }
 
@@ -77,7 +78,8 @@ async function clusterFanout(clusters: Map<Variant, Node[]>): Promise<void> {
       const on = (): void => void (++received === expected && resolve());
       sockets.forEach((s) => s.on('b', on));
     });
-    const cpu = async (): Promise<number> => (await Promise.all(nodes.map((x) => x.server.cpu()))).reduce((a, b) => a + b, 0);
+    const cpu = async (): Promise<number> =>
+      (await Promise.all(nodes.map((x) => x.server.cpu()))).reduce((a, b) => a + b, 0);
     const cpu0 = await cpu();
     const t0 = performance.now();
     await nodes[0].server.call('broadcast', { k });
@@ -110,15 +112,28 @@ async function revokeLatency(nodes: Node[]): Promise<void> {
     const principal = `rv${process.pid}-${i}`;
     // Two sockets of the principal on each of the two other nodes.
     const sockets = await Promise.all([1, 1, 2, 2].map((node) => open(nodes[node].server.url, 'message', principal)));
-    const gone = Promise.all(sockets.map((s) => new Promise<number>((resolve) => s.once('disconnect', () => resolve(now())))));
+    const gone = Promise.all(
+      sockets.map((s) => new Promise<number>((resolve) => s.once('disconnect', () => resolve(now())))),
+    );
     const { t0: revokedAt } = await nodes[0].server.call<{ t0: number }>('revoke', { principal });
     latencies.push(Math.max(...(await gone)) - revokedAt);
     progress(`revoke_latency: ${i + 1}/${C.revoke.samples}`, t0);
   }
-  const base = { name: 'revoke_latency', n: C.revoke.samples, baseline: 'n/a (absolute, loopback)', samples: { ours: latencies } };
+  const base = {
+    name: 'revoke_latency',
+    n: C.revoke.samples,
+    baseline: 'n/a (absolute, loopback)',
+    samples: { ours: latencies },
+  };
   const unit = 'ms, revoke(id) on node 0 → last socket on nodes 1–2 disconnected';
   const p50 = bootstrap(latencies, (xs) => quantile(xs, 0.5));
   const p99 = bootstrap(latencies, (xs) => quantile(xs, 0.99));
-  record({ ...base, variant: 'p50', unit }, p50).variants = { p50: round(p50.value), max: round(Math.max(...latencies)) };
-  record({ ...base, variant: 'p99', unit }, p99, { op: '<=', value: 100 }, 'ms').variants = { p99: round(p99.value), max: round(Math.max(...latencies)) };
+  record({ ...base, variant: 'p50', unit }, p50).variants = {
+    p50: round(p50.value),
+    max: round(Math.max(...latencies)),
+  };
+  record({ ...base, variant: 'p99', unit }, p99, { op: '<=', value: 100 }, 'ms').variants = {
+    p99: round(p99.value),
+    max: round(Math.max(...latencies)),
+  };
 }

@@ -29,7 +29,13 @@ export async function floodRecovery(): Promise<void> {
     server.stop();
   }
   record(
-    { name: 'flood_recovery', n: C.flood.n, unit: 'heap after / heap before', baseline: 'before', samples: { before, after } },
+    {
+      name: 'flood_recovery',
+      n: C.flood.n,
+      unit: 'heap after / heap before',
+      baseline: 'before',
+      samples: { before, after },
+    },
     bootstrap(pairedRatios(after, before)),
     { op: 'within', lo: 0.95, hi: 1.05 },
   );
@@ -71,7 +77,13 @@ export async function floodLatency(): Promise<void> {
     server.stop();
   }
   record(
-    { name: 'flood_latency', n: C.latency.idle, unit: 'p99 round trip, ms', baseline: 'no flood', samples: { 'no flood': quiet, flood: flooded } },
+    {
+      name: 'flood_latency',
+      n: C.latency.idle,
+      unit: 'p99 round trip, ms',
+      baseline: 'no flood',
+      samples: { 'no flood': quiet, flood: flooded },
+    },
     bootstrap(pairedRatios(flooded, quiet)),
     { op: '<=', value: 1.5 },
   );

@@ -17,10 +17,14 @@ export async function scale10k(): Promise<void> {
   const workers: Ipc[] = [];
   const children = Array.from({ length: w }, () => spawnNode('./clients.js', []));
   children.forEach((c) => (live.add(c), workers.push(new Ipc(c))));
-  const [{ servers, release }] = await Promise.all([serversFor(VARIANTS), ...children.map((c) => Ipc.ready(c, 'client worker'))]);
+  const [{ servers, release }] = await Promise.all([
+    serversFor(VARIANTS),
+    ...children.map((c) => Ipc.ready(c, 'client worker')),
+  ]);
   try {
     children.forEach((c) => pin(c, LOAD_CORE));
-    const all = <T>(cmd: string, extra: Record<string, unknown> = {}): Promise<T[]> => Promise.all(workers.map((x) => x.call<T>(cmd, extra)));
+    const all = <T>(cmd: string, extra: Record<string, unknown> = {}): Promise<T[]> =>
+      Promise.all(workers.map((x) => x.call<T>(cmd, extra)));
     const samples = await interleave(
       `scale_10k n=${n}`,
       VARIANTS,
@@ -44,12 +48,44 @@ export async function scale10k(): Promise<void> {
       },
       0, // warming 10,000 sockets costs a round; the first round is warm enough for ratios
     );
-    const extra = { heapPerSocket: Object.fromEntries(Object.entries(samples.heap).map(([k, xs]) => [k, Math.round(quantile(xs, 0.5))])) };
-    recordDiff({ name: 'scale_10k', variant: 'heap per socket', n, unit: 'bytes per socket', samples: samples.heap, extra }, 'ours', 'nest', { op: '<=', value: 768 }, 'B');
-    recordDiff({ name: 'scale_10k', variant: 'heap per socket vs middleware', n, unit: 'bytes per socket', samples: pick(samples.heap, ['middleware', 'ours']) }, 'ours', 'middleware');
-    recordRatio({ name: 'scale_10k', variant: 'connect+auth all', n, unit: 'ms to open all', samples: samples.connectMs }, 'ours', 'middleware', { op: '<=', value: 1.1 });
+    const extra = {
+      heapPerSocket: Object.fromEntries(
+        Object.entries(samples.heap).map(([k, xs]) => [k, Math.round(quantile(xs, 0.5))]),
+      ),
+    };
+    recordDiff(
+      { name: 'scale_10k', variant: 'heap per socket', n, unit: 'bytes per socket', samples: samples.heap, extra },
+      'ours',
+      'nest',
+      { op: '<=', value: 768 },
+      'B',
+    );
+    recordDiff(
+      {
+        name: 'scale_10k',
+        variant: 'heap per socket vs middleware',
+        n,
+        unit: 'bytes per socket',
+        samples: pick(samples.heap, ['middleware', 'ours']),
+      },
+      'ours',
+      'middleware',
+    );
+    recordRatio(
+      { name: 'scale_10k', variant: 'connect+auth all', n, unit: 'ms to open all', samples: samples.connectMs },
+      'ours',
+      'middleware',
+      { op: '<=', value: 1.1 },
+    );
     record(
-      { name: 'scale_10k', variant: 'broadcast p99 latency', n, unit: 'p99 ms, broadcast to all', baseline: 'nest', samples: samples.p99 },
+      {
+        name: 'scale_10k',
+        variant: 'broadcast p99 latency',
+        n,
+        unit: 'p99 ms, broadcast to all',
+        baseline: 'nest',
+        samples: samples.p99,
+      },
       bootstrap(pairedRatios(samples.p99.ours, samples.p99.nest)),
     );
   } finally {

@@ -67,7 +67,14 @@ export async function broadcastFanout(): Promise<void> {
       },
     );
     recordRatio(
-      { name: 'broadcast_fanout', variant: 'server CPU', n, unit: 'msgs delivered per server CPU-second', samples: samples.cpu, extra: { wall: wallRatio(samples.wall, 'ours', 'nest'), wallVariants: samples.wall } },
+      {
+        name: 'broadcast_fanout',
+        variant: 'server CPU',
+        n,
+        unit: 'msgs delivered per server CPU-second',
+        samples: samples.cpu,
+        extra: { wall: wallRatio(samples.wall, 'ours', 'nest'), wallVariants: samples.wall },
+      },
       'ours',
       'nest',
       { op: '>=', value: 0.97 },
@@ -93,28 +100,56 @@ async function roundTrips(sockets: Socket[], ms: number): Promise<number> {
 /** guarded_roundtrip and unmarked_roundtrip: one echo handler, four ways of guarding it (or not). */
 export async function roundtrips(): Promise<void> {
   const variants: Variant[] = ['nest', 'nest-guard', 'ours-unmarked', 'ours'];
-  const { samples, generation } = await acrossProcesses('roundtrip', variants, C.rt.generations, C.rt.rounds, () => fleets(variants, C.rt.clients), stop, async ({ all }, v) => {
-    const { server, sockets } = all.get(v)!;
-    await roundTrips(sockets, quick ? 30 : 100); // warm the path after the other variants ran
-    const cpu0 = await server.cpu();
-    const t0 = performance.now();
-    const count = await roundTrips(sockets, C.rt.ms);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpuSeconds = ((await server.cpu()) - cpu0) / 1e6;
-    return { cpu: count / cpuSeconds, wall: count / seconds };
-  });
+  const { samples, generation } = await acrossProcesses(
+    'roundtrip',
+    variants,
+    C.rt.generations,
+    C.rt.rounds,
+    () => fleets(variants, C.rt.clients),
+    stop,
+    async ({ all }, v) => {
+      const { server, sockets } = all.get(v)!;
+      await roundTrips(sockets, quick ? 30 : 100); // warm the path after the other variants ran
+      const cpu0 = await server.cpu();
+      const t0 = performance.now();
+      const count = await roundTrips(sockets, C.rt.ms);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpuSeconds = ((await server.cpu()) - cpu0) / 1e6;
+      return { cpu: count / cpuSeconds, wall: count / seconds };
+    },
+  );
   const unit = 'round trips per server CPU-second';
   const n = C.rt.clients;
   recordRatio(
-    { name: 'guarded_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest-guard', 'ours']), extra: { wall: wallRatio(samples.wall, 'ours', 'nest-guard') } },
+    {
+      name: 'guarded_roundtrip',
+      variant: 'server CPU',
+      n,
+      unit,
+      samples: pick(samples.cpu, ['nest-guard', 'ours']),
+      extra: { wall: wallRatio(samples.wall, 'ours', 'nest-guard') },
+    },
     'ours',
     'nest-guard',
     { op: '>=', value: 0.97 },
     generation,
   );
-  recordRatio({ name: 'guarded_roundtrip', variant: 'vs nest, no guard', n, unit, samples: pick(samples.cpu, ['nest', 'ours']) }, 'ours', 'nest', undefined, generation);
   recordRatio(
-    { name: 'unmarked_roundtrip', variant: 'server CPU', n, unit, samples: pick(samples.cpu, ['nest', 'ours-unmarked']), extra: { wall: wallRatio(samples.wall, 'ours-unmarked', 'nest') } },
+    { name: 'guarded_roundtrip', variant: 'vs nest, no guard', n, unit, samples: pick(samples.cpu, ['nest', 'ours']) },
+    'ours',
+    'nest',
+    undefined,
+    generation,
+  );
+  recordRatio(
+    {
+      name: 'unmarked_roundtrip',
+      variant: 'server CPU',
+      n,
+      unit,
+      samples: pick(samples.cpu, ['nest', 'ours-unmarked']),
+      extra: { wall: wallRatio(samples.wall, 'ours-unmarked', 'nest') },
+    },
     'ours-unmarked',
     'nest',
     { op: '>=', value: 0.99 },

@@ -92,7 +92,12 @@ export function authenticate<User = unknown>(
   credentials: CredentialsSource,
   options: AuthenticateOptions = {},
 ): AuthSession<User> {
-  const events = { authentication: 'authentication', authenticated: 'authenticated', unauthorized: 'unauthorized', ...options.events };
+  const events = {
+    authentication: 'authentication',
+    authenticated: 'authenticated',
+    unauthorized: 'unauthorized',
+    ...options.events,
+  };
   let state: AuthState = 'pending';
   let user: User | undefined;
   let error: AuthClientError | undefined;
@@ -133,7 +138,10 @@ export function authenticate<User = unknown>(
     try {
       value = typeof credentials === 'function' ? await credentials() : credentials;
     } catch (err) {
-      error = new AuthClientError({ code: 'invalid_credentials', message: `could not get credentials: ${(err as Error)?.message ?? err}` });
+      error = new AuthClientError({
+        code: 'invalid_credentials',
+        message: `could not get credentials: ${(err as Error)?.message ?? err}`,
+      });
       setState('failed');
       rejectFirst(error);
       return;

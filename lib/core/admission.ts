@@ -34,7 +34,10 @@ export class Admission {
   }
 
   /** Client address: the remote address, or the entry the outermost trusted proxy appended. */
-  addressOf(request: Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } }, remote?: string): string {
+  addressOf(
+    request: Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } },
+    remote?: string,
+  ): string {
     const { trustProxy } = this.options;
     if (trustProxy) {
       const header = request.headers['x-forwarded-for'];

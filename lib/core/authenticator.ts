@@ -105,7 +105,8 @@ export class Authenticator {
       else socket.emit(this.options.events.authError, error);
       return;
     }
-    if (this.parts.strategy.source === 'request') return void this.attempt(session, socket, socket.request, 'request', ack);
+    if (this.parts.strategy.source === 'request')
+      return void this.attempt(session, socket, socket.request, 'request', ack);
     void this.attempt(session, socket, payload, 'message', ack);
   }
 
@@ -210,7 +211,13 @@ export class Authenticator {
     attempt.answer({ ok: true, user });
     this.parts.logger.debug?.(`socket ${where(session).socketId} authenticated as ${principal.id}`);
     const { address } = session;
-    this.parts.outcomes.report({ type: 'authenticated', ...where(session), principalId: principal.id, address, refreshed });
+    this.parts.outcomes.report({
+      type: 'authenticated',
+      ...where(session),
+      principalId: principal.id,
+      address,
+      refreshed,
+    });
   }
 
   private authData(session: Session): SocketAuthData {
@@ -230,7 +237,9 @@ export class Authenticator {
     const error = errorPayload(code, message);
     this.parts.outcomes.count(code);
     ack?.(refusal(error));
-    this.parts.logger.log(`authentication failed for socket ${where(session).socketId} from ${session.address}: ${code}`);
+    this.parts.logger.log(
+      `authentication failed for socket ${where(session).socketId} from ${session.address}: ${code}`,
+    );
     this.parts.outcomes.report({ type: 'failed', ...where(session), address: session.address, code });
     this.end(session, error);
   }

@@ -25,7 +25,10 @@ interface GatedAdapter {
   del(id: SocketId, room: Room): Promise<void> | void;
   delAll(id: SocketId): void;
   socketRooms(id: SocketId): Set<Room> | undefined;
-  broadcast(packet: { data: unknown[] }, opts: { rooms: Set<Room>; except?: Set<Room>; flags?: Record<string, unknown> }): void;
+  broadcast(
+    packet: { data: unknown[] },
+    opts: { rooms: Set<Room>; except?: Set<Room>; flags?: Record<string, unknown> },
+  ): void;
   restoreSession?(pid: string, offset: string): Promise<RecoveredSession | null>;
   [GATE]?: NamespaceGate;
 }
@@ -63,7 +66,10 @@ export class NamespaceGate {
   /** Called when socket.io forgets a socket id: it disconnected, or a middleware refused it. */
   onRemove?: (id: SocketId) => void;
 
-  constructor(private readonly nsp: Namespace, adapter: GatedAdapter) {
+  constructor(
+    private readonly nsp: Namespace,
+    adapter: GatedAdapter,
+  ) {
     const addAll = adapter.addAll.bind(adapter);
     const del = adapter.del.bind(adapter);
     const delAll = adapter.delAll.bind(adapter);
@@ -105,7 +111,8 @@ export class NamespaceGate {
     // still get (the protocol's own replies, acks included), so deliver it as
     // Socket#emit would have. (socket.io routes io.to(socket.id).emit() the same
     // way and it cannot be told apart.)
-    const recovery = !!(nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts?.connectionStateRecovery;
+    const recovery = !!(nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts
+      ?.connectionStateRecovery;
     adapter.broadcast = (packet, opts) => {
       broadcast(packet, opts);
       if (!recovery || this.held.size === 0 || opts.rooms.size !== 1 || opts.except?.size) return;
@@ -191,7 +198,12 @@ export class NamespaceGate {
 
   /** Entry counts, for leak checks. */
   sizes(): { held: number; released: number; silenced: number; recoveries: number } {
-    return { held: this.held.size, released: this.released.size, silenced: this.silenced.size, recoveries: this.recoveries.size };
+    return {
+      held: this.held.size,
+      released: this.released.size,
+      silenced: this.silenced.size,
+      recoveries: this.recoveries.size,
+    };
   }
 }
 
@@ -245,7 +257,9 @@ export function installGate(nsp: Namespace): NamespaceGate {
     }
   }
   if (!((nsp as unknown as { _preConnectSockets?: unknown })._preConnectSockets instanceof Map)) {
-    throw new Error(`nestjs-socket-auth: namespace "${nsp.name}" has no _preConnectSockets map; this socket.io version is not supported (checked against 4.8.x)`);
+    throw new Error(
+      `nestjs-socket-auth: namespace "${nsp.name}" has no _preConnectSockets map; this socket.io version is not supported (checked against 4.8.x)`,
+    );
   }
   const gate = new NamespaceGate(nsp, adapter);
   adapter[GATE] = gate;

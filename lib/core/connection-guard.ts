@@ -111,7 +111,9 @@ export class ConnectionGuard {
     const count = (this.connectsThisTick.get(conn) ?? 0) + 1;
     this.connectsThisTick.set(conn, count);
     if (count === limit + 1) {
-      this.logger.warn(`closed a connection that sent more than ${limit} CONNECT packets at once (from ${conn.remoteAddress})`);
+      this.logger.warn(
+        `closed a connection that sent more than ${limit} CONNECT packets at once (from ${conn.remoteAddress})`,
+      );
       conn.close(true);
     }
   }
@@ -152,7 +154,9 @@ export class ConnectionGuard {
       const conn = sid ? engine.clients[sid] : undefined;
       if (!conn) return next(); // a handshake, or a sid engine.io will refuse itself
       if (this.addressOf(req, req.socket?.remoteAddress) !== this.addressOf(conn.request, conn.remoteAddress)) {
-        this.logger.warn(`refused a request for another client's connection (from ${this.addressOf(req, req.socket?.remoteAddress)})`);
+        this.logger.warn(
+          `refused a request for another client's connection (from ${this.addressOf(req, req.socket?.remoteAddress)})`,
+        );
         return next(new Error('connection bound to another client'));
       }
       const secret = this.secrets.get(conn.request);

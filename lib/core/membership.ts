@@ -116,7 +116,12 @@ export class Membership {
   }
 
   /** Live entries, for leak checks (silenced sockets count as held). */
-  sizes(attached: ReadonlySet<Namespace>): { heldSockets: number; releasedSockets: number; recoveries: number; childNamespaces: number } {
+  sizes(attached: ReadonlySet<Namespace>): {
+    heldSockets: number;
+    releasedSockets: number;
+    recoveries: number;
+    childNamespaces: number;
+  } {
     const total = { heldSockets: 0, releasedSockets: 0, recoveries: 0, childNamespaces: 0 };
     for (const nsp of this.gated) {
       const sizes = gateOf(nsp)?.sizes();

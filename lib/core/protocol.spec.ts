@@ -58,7 +58,8 @@ describe('parseCredentials', () => {
       return keys;
     };
     const unsafe = (keys: string[]) => keys.filter((k) => ['__proto__', 'constructor', 'prototype'].includes(k));
-    const hostileJson = '{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}},"ok":1},"list":[{"__proto__":{"polluted":true}}]}';
+    const hostileJson =
+      '{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}},"ok":1},"list":[{"__proto__":{"polluted":true}}]}';
 
     for (const payload of [JSON.parse(hostileJson), hostileJson]) {
       const parsed = parseCredentials(payload, 1000);

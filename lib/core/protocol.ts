@@ -12,7 +12,9 @@ const BAD: ParsedCredentials = { ok: false, code: 'bad_request' };
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function isBinary(value: unknown): boolean {
-  return value instanceof ArrayBuffer || ArrayBuffer.isView(value) || (typeof Blob !== 'undefined' && value instanceof Blob);
+  return (
+    value instanceof ArrayBuffer || ArrayBuffer.isView(value) || (typeof Blob !== 'undefined' && value instanceof Blob)
+  );
 }
 
 function isJson(text: string): boolean {
@@ -88,7 +90,8 @@ export function handshakeCredentials(auth: unknown): Record<string, unknown> | u
 /** Splits socket.io event arguments into the payload and an optional ack. */
 export function splitAck(args: unknown[]): { payload: unknown; ack?: (response: unknown) => void } {
   const last = args[args.length - 1];
-  if (typeof last === 'function') return { payload: args.length > 1 ? args[0] : undefined, ack: last as (r: unknown) => void };
+  if (typeof last === 'function')
+    return { payload: args.length > 1 ? args[0] : undefined, ack: last as (r: unknown) => void };
   return { payload: args[0] };
 }
 

@@ -153,14 +153,20 @@ export class SocketAuth {
   /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */
   stats(): { pending: number; authenticated: number; failures: Partial<Record<AuthErrorCode, number>> } {
     const { authenticatedSockets } = this.sessions.counts();
-    return { pending: this.admission.pendingCount, authenticated: authenticatedSockets, failures: this.outcomes.failures() };
+    return {
+      pending: this.admission.pendingCount,
+      authenticated: authenticatedSockets,
+      failures: this.outcomes.failures(),
+    };
   }
 
   /** Live entry and timer counts, so tests can prove nothing is left behind. */
   resourceCounts(): Record<string, number> {
     const { sessions, timers } = this.sessions.counts();
     const admission = this.admission.sizes();
-    const listening = [...this.attached].filter((nsp) => nsp.listeners('connection').includes(this.protocol.onConnection));
+    const listening = [...this.attached].filter((nsp) =>
+      nsp.listeners('connection').includes(this.protocol.onConnection),
+    );
     return {
       sessions,
       timers: timers + admission.timers + this.guard.sizes().idleTimers,

@@ -70,7 +70,13 @@ export function checkIdentity(verdict: Verdict, keep: string | undefined): Verdi
 }
 
 /** Runs a gateway hook the same way: bounded, and failures logged without their message. */
-export async function callHook(work: () => unknown, attempt: Attempt, ms: number, logger: AuthLogger, what: string): Promise<boolean> {
+export async function callHook(
+  work: () => unknown,
+  attempt: Attempt,
+  ms: number,
+  logger: AuthLogger,
+  what: string,
+): Promise<boolean> {
   try {
     await attempt.bounded(work, ms, TIMED_OUT);
     return true;
@@ -88,6 +94,9 @@ export async function callHook(work: () => unknown, attempt: Attempt, ms: number
  */
 function logSafely(logger: AuthLogger, what: string, err: unknown): void {
   const e = err instanceof Error ? err : undefined;
-  const frames = e?.stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n');
+  const frames = e?.stack
+    ?.split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .join('\n');
   logger.error(`${what}: ${e?.name ?? typeof err} (message withheld: it may quote credentials)`, frames);
 }

@@ -38,7 +38,9 @@ export class AuthenticatedGuard implements CanActivate {
     const allowed = this.auth.whenAuthenticated(client);
     if (allowed === true) return this.authorize(requirement, client, context);
     if (allowed === false) return this.refuse(context, 'unauthenticated');
-    return allowed.then((ok) => (ok ? this.authorize(requirement, client, context) : this.refuse(context, 'unauthenticated')));
+    return allowed.then((ok) =>
+      ok ? this.authorize(requirement, client, context) : this.refuse(context, 'unauthenticated'),
+    );
   }
 
   private requirementOf(context: ExecutionContext): Requirement {
@@ -46,11 +48,16 @@ export class AuthenticatedGuard implements CanActivate {
     const handler = context.getHandler();
     let byHandler = this.requirements.get(type);
     if (!byHandler) this.requirements.set(type, (byHandler = new WeakMap()));
-    if (!byHandler.has(handler)) byHandler.set(handler, this.reflector.getAllAndOverride<Requirement>(AUTHENTICATED_METADATA, [handler, type]));
+    if (!byHandler.has(handler))
+      byHandler.set(handler, this.reflector.getAllAndOverride<Requirement>(AUTHENTICATED_METADATA, [handler, type]));
     return byHandler.get(handler);
   }
 
-  private authorize(requirement: AuthRequirement | true, client: Socket, context: ExecutionContext): boolean | Promise<boolean> {
+  private authorize(
+    requirement: AuthRequirement | true,
+    client: Socket,
+    context: ExecutionContext,
+  ): boolean | Promise<boolean> {
     if (requirement === true) return true;
     const principal = this.auth.getPrincipal(client);
     if (!principal) return this.refuse(context, 'unauthenticated');

@@ -20,7 +20,12 @@ const HOOKED = Symbol('nestjs-socket-auth.hooked');
  */
 @Injectable()
 export class IoAdapterHook {
-  constructor(config: ApplicationConfig, service: AuthSocketService, hooks: GatewayHooks, @Inject(AUTH_SOCKET_OPTIONS) options: ResolvedAuthSocketOptions) {
+  constructor(
+    config: ApplicationConfig,
+    service: AuthSocketService,
+    hooks: GatewayHooks,
+    @Inject(AUTH_SOCKET_OPTIONS) options: ResolvedAuthSocketOptions,
+  ) {
     const hook = (adapter: WebSocketAdapter | null): void => {
       if (!adapter || (adapter as unknown as Record<symbol, boolean>)[HOOKED]) return;
       (adapter as unknown as Record<symbol, boolean>)[HOOKED] = true;
@@ -44,7 +49,8 @@ export class IoAdapterHook {
 function namespaceOf(server: unknown): Namespace {
   const candidate = server as { of?: unknown; use?: unknown; adapter?: unknown; name?: unknown };
   if (typeof candidate?.of === 'function' && typeof candidate.use === 'function') return (server as Server).of('/');
-  if (typeof candidate?.use === 'function' && typeof candidate.name === 'string' && candidate.adapter) return server as Namespace;
+  if (typeof candidate?.use === 'function' && typeof candidate.name === 'string' && candidate.adapter)
+    return server as Namespace;
   throw new Error(
     'AuthSocketModule supports socket.io gateways only (@nestjs/platform-socket.io, or an IoAdapter subclass). ' +
       'This app uses another WebSocket adapter (for example @nestjs/platform-ws), which has no namespaces, rooms or middleware to gate.',
@@ -52,5 +58,7 @@ function namespaceOf(server: unknown): Namespace {
 }
 
 function isListedPublic(list: ReadonlyArray<string | RegExp>, name: string): boolean {
-  return list.some((entry) => (typeof entry === 'string' ? (entry.startsWith('/') ? entry : `/${entry}`) === name : entry.test(name)));
+  return list.some((entry) =>
+    typeof entry === 'string' ? (entry.startsWith('/') ? entry : `/${entry}`) === name : entry.test(name),
+  );
 }

@@ -43,8 +43,10 @@ export function guardPublish(client: RedisClient, onError: (err: Error) => void)
   return new Proxy(client, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (prop !== 'publish' && prop !== 'sPublish' && prop !== 'set') return typeof value === 'function' ? value.bind(target) : value;
-      return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((err: Error) => onError(err));
+      if (prop !== 'publish' && prop !== 'sPublish' && prop !== 'set')
+        return typeof value === 'function' ? value.bind(target) : value;
+      return (...args: unknown[]) =>
+        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((err: Error) => onError(err));
     },
   });
 }

@@ -39,10 +39,14 @@ export class RedisIoAdapter extends IoAdapter {
     this.subClient = this.pubClient.duplicate();
     for (const client of [this.pubClient, this.subClient]) this.health.watch(client);
     await Promise.all([this.pubClient.connect(), this.subClient.connect()]);
-    this.adapterConstructor = createAdapter(guardPublish(this.pubClient, (err) => this.health.outage(err)), this.subClient, {
-      key: this.redisOptions.key,
-      requestsTimeout: this.redisOptions.requestsTimeout,
-    });
+    this.adapterConstructor = createAdapter(
+      guardPublish(this.pubClient, (err) => this.health.outage(err)),
+      this.subClient,
+      {
+        key: this.redisOptions.key,
+        requestsTimeout: this.redisOptions.requestsTimeout,
+      },
+    );
   }
 
   createIOServer(port: number, options?: ServerOptions): Server {

@@ -63,7 +63,10 @@ export class RedisLimitStore implements LimitStore {
     const client = this.client;
     if (!client) throw new Error('RedisLimitStore: call connect() before using the store');
     if (this.health.down || !client.isReady) return this.fallback.add(key, delta, ttlMs, refresh);
-    const args = { keys: [this.prefix + key], arguments: [String(Math.trunc(delta)), String(Math.ceil(ttlMs)), refresh ? '1' : '0'] };
+    const args = {
+      keys: [this.prefix + key],
+      arguments: [String(Math.trunc(delta)), String(Math.ceil(ttlMs)), refresh ? '1' : '0'],
+    };
     try {
       return Number(await this.withTimeout(this.evalAdd(client, args)));
     } catch (err) {

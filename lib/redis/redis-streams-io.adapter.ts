@@ -48,12 +48,15 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     this.health.watch(this.client);
     await this.client.connect();
     const key = this.redisOptions.key ?? 'socket.io';
-    this.adapterConstructor = createAdapter(this.withQueueingReaders(guardPublish(this.client, (err) => this.health.outage(err))), {
-      streamName: key,
-      channelPrefix: key,
-      sessionKeyPrefix: `${key}:session:`,
-      ...this.redisOptions.adapterOptions,
-    });
+    this.adapterConstructor = createAdapter(
+      this.withQueueingReaders(guardPublish(this.client, (err) => this.health.outage(err))),
+      {
+        streamName: key,
+        channelPrefix: key,
+        sessionKeyPrefix: `${key}:session:`,
+        ...this.redisOptions.adapterOptions,
+      },
+    );
   }
 
   createIOServer(port: number, options?: ServerOptions): Server {

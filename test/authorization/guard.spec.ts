@@ -5,7 +5,16 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
 import { Authenticated, AuthenticatedGuard, type AuthPrincipal, type AuthStrategy } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  once,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 
 const users: Record<string, AuthPrincipal> = {
   'alice-token': { id: 'alice', roles: ['admin'], scope: 'chat:read chat:write' },
@@ -73,13 +82,19 @@ describe('metadata per class and handler', () => {
     expect(await open.timeout(2000).emitWithAck('whoami', {})).toBe('ran on /open');
     const secure = connect(`${t.url}/secure`);
     await connected(secure);
-    expect(await secure.timeout(2000).emitWithAck('whoami', {})).toEqual({ ok: false, error: expect.objectContaining({ code: 'unauthenticated' }) });
+    expect(await secure.timeout(2000).emitWithAck('whoami', {})).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'unauthenticated' }),
+    });
   });
 
   it('the other order: the marked subclass refuses first, then the unmarked base still runs', async () => {
     const secure = connect(`${t.url}/secure`);
     await connected(secure);
-    expect(await secure.timeout(2000).emitWithAck('whoami', {})).toEqual({ ok: false, error: expect.objectContaining({ code: 'unauthenticated' }) });
+    expect(await secure.timeout(2000).emitWithAck('whoami', {})).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'unauthenticated' }),
+    });
     const open = connect(`${t.url}/open`);
     await connected(open);
     expect(await open.timeout(2000).emitWithAck('whoami', {})).toBe('ran on /open');
@@ -121,7 +136,10 @@ describe('authorization', () => {
     const bob = connect(t.url);
     await authenticate(bob, { token: 'bob-token' });
     const exception = once(bob, 'exception');
-    expect(await bob.timeout(2000).emitWithAck('kick', {})).toEqual({ ok: false, error: { code: 'forbidden', message: 'Not allowed' } });
+    expect(await bob.timeout(2000).emitWithAck('kick', {})).toEqual({
+      ok: false,
+      error: { code: 'forbidden', message: 'Not allowed' },
+    });
     expect(await exception).toMatchObject({ status: 'error', code: 'forbidden' });
     await sleep(50);
     expect(bob.connected).toBe(true);
@@ -139,21 +157,30 @@ describe('authorization', () => {
     await authenticate(alice, { token: 'alice-token' });
     await authenticate(bob, { token: 'bob-token' });
     expect(await alice.timeout(2000).emitWithAck('write', {})).toBe('written');
-    expect(await bob.timeout(2000).emitWithAck('write', {})).toEqual({ ok: false, error: expect.objectContaining({ code: 'forbidden' }) });
+    expect(await bob.timeout(2000).emitWithAck('write', {})).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'forbidden' }),
+    });
   });
 
   it('a predicate reads the principal and the message, and may be async', async () => {
     const bob = connect(t.url);
     await authenticate(bob, { token: 'bob-token' });
     expect(await bob.timeout(2000).emitWithAck('edit', { owner: 'bob' })).toBe('edited bob');
-    expect(await bob.timeout(2000).emitWithAck('edit', { owner: 'alice' })).toEqual({ ok: false, error: expect.objectContaining({ code: 'forbidden' }) });
+    expect(await bob.timeout(2000).emitWithAck('edit', { owner: 'alice' })).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'forbidden' }),
+    });
     expect(predicateCalls).toEqual(['bob', 'bob']);
   });
 
   it('a pending socket is refused unauthenticated before any requirement is looked at', async () => {
     const c = connect(t.url);
     await connected(c);
-    expect(await c.timeout(2000).emitWithAck('edit', { owner: 'x' })).toEqual({ ok: false, error: expect.objectContaining({ code: 'unauthenticated' }) });
+    expect(await c.timeout(2000).emitWithAck('edit', { owner: 'x' })).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'unauthenticated' }),
+    });
     expect(predicateCalls).toEqual([]);
   });
 });

@@ -6,7 +6,18 @@
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { Authenticated, AuthSocketModule, Public } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, connectNamespace, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  connectNamespace,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @Public()
@@ -72,7 +83,10 @@ describe('public namespaces', () => {
     await app();
     const c = connect(`${t.url}/lobby`);
     await connected(c);
-    expect(await c.timeout(2000).emitWithAck('post', {})).toEqual({ ok: false, error: expect.objectContaining({ code: 'unauthenticated' }) });
+    expect(await c.timeout(2000).emitWithAck('post', {})).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'unauthenticated' }),
+    });
     expect((await authenticate(c, { token: 'bob-token' })).ok).toBe(true);
     const posted = once(c, 'posted');
     expect(await c.timeout(2000).emitWithAck('post', {})).toBe('posted');
@@ -135,7 +149,10 @@ describe('declaring public namespaces', () => {
     class StatusGateway {
       @WebSocketServer() nsp!: Namespace;
     }
-    const t = await createApp({ ...tokenAuth, timeout: 500, publicNamespaces: ['/status'] }, { providers: [StatusGateway] });
+    const t = await createApp(
+      { ...tokenAuth, timeout: 500, publicNamespaces: ['/status'] },
+      { providers: [StatusGateway] },
+    );
     try {
       const c = connect(`${t.url}/status`);
       await connected(c);

@@ -3,7 +3,14 @@ import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { AuthClientError, authenticate, type AuthState } from '../../lib/client/index.js';
-import { AUTH_STRATEGY, AuthSocketModule, AuthUser, Authenticated, type AuthPrincipal, type AuthSocketModuleOptions } from '../../lib/index.js';
+import {
+  AUTH_STRATEGY,
+  AuthSocketModule,
+  AuthUser,
+  Authenticated,
+  type AuthPrincipal,
+  type AuthSocketModuleOptions,
+} from '../../lib/index.js';
 import { closeClients, connect, connected, once, sleep, until } from '../support/harness.js';
 import { type TokenStrategy, tokenAuth } from '../support/strategies.js';
 
@@ -20,7 +27,10 @@ class Gateway {
   }
 }
 
-async function start(options: Partial<AuthSocketModuleOptions> = {}, port = 0): Promise<{ app: INestApplication; url: string; port: number; strategy: TokenStrategy }> {
+async function start(
+  options: Partial<AuthSocketModuleOptions> = {},
+  port = 0,
+): Promise<{ app: INestApplication; url: string; port: number; strategy: TokenStrategy }> {
   const moduleRef = await Test.createTestingModule({
     imports: [AuthSocketModule.forRoot({ ...tokenAuth, timeout: 3000, ...options } as AuthSocketModuleOptions)],
     providers: [Gateway],
@@ -83,7 +93,10 @@ describe('client helper', () => {
     try {
       const socket = connect(server.url);
       let fetched = 0;
-      const auth = authenticate(socket, () => ({ token: 'alice-token', expiresAt: Date.now() + (fetched++ === 0 ? 200 : 60_000) }));
+      const auth = authenticate(socket, () => ({
+        token: 'alice-token',
+        expiresAt: Date.now() + (fetched++ === 0 ? 200 : 60_000),
+      }));
       const states: AuthState[] = [];
       auth.onStateChange((s) => states.push(s));
       let disconnects = 0;
@@ -104,7 +117,10 @@ describe('client helper', () => {
     const server = await start();
     try {
       const auth = authenticate(connect(server.url), { token: 'wrong' });
-      const error = await auth.then(() => undefined, (e: unknown) => e);
+      const error = await auth.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(AuthClientError);
       expect(error).toMatchObject({ code: 'invalid_credentials', message: 'Invalid credentials' });
       expect(auth.state).toBe('failed');
@@ -156,7 +172,10 @@ describe('client helper', () => {
       // The strategy takes 200 ms: both messages reach the server while the attempt is in flight.
       const auth = authenticate(socket, { token: 'bob-token', delayMs: 200 });
       const replies = ['one', 'two'].map((text) =>
-        socket.timeout(3000).emitWithAck('guarded', text).then((reply: unknown) => (heard.push(String(reply)), reply)),
+        socket
+          .timeout(3000)
+          .emitWithAck('guarded', text)
+          .then((reply: unknown) => (heard.push(String(reply)), reply)),
       );
       expect(ran).toEqual([]);
       expect(await auth).toEqual({ id: 'bob', name: 'Bob' });

@@ -69,7 +69,10 @@ describe('client helper ordering', () => {
 
   it("with scope 'namespace' the helper sends credentials on every namespace", async () => {
     await t.close();
-    t = await createApp({ ...tokenAuth, timeout: 3000, scope: 'namespace' }, { providers: [RootGateway, SecondGateway] });
+    t = await createApp(
+      { ...tokenAuth, timeout: 3000, scope: 'namespace' },
+      { providers: [RootGateway, SecondGateway] },
+    );
     const manager = new Manager(t.url, { transports: ['websocket'], reconnection: false });
     managers.push(manager);
     await authenticate(manager.socket('/'), { token: 'alice-token' }, { scope: 'namespace' });

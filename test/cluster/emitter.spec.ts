@@ -22,11 +22,16 @@ suite('a background job notifying through @socket.io/redis-emitter', () => {
   let nodes: ClusterNode[];
   let key: string;
   const runJob = (job: object) =>
-    promisify(execFile)(process.execPath, ['--import', TS_REGISTER, JOB], { env: { ...process.env, REDIS_URL, KEY: key, JOB: JSON.stringify(job) }, timeout: 20_000 });
+    promisify(execFile)(process.execPath, ['--import', TS_REGISTER, JOB], {
+      env: { ...process.env, REDIS_URL, KEY: key, JOB: JSON.stringify(job) },
+      timeout: 20_000,
+    });
 
   beforeAll(async () => {
     key = uniqueKey('emitter');
-    nodes = await Promise.all([0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 10_000 }, { providers: [ChatGateway] })));
+    nodes = await Promise.all(
+      [0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 10_000 }, { providers: [ChatGateway] })),
+    );
   });
   afterEach(() => closeClients());
   afterAll(async () => {
@@ -47,10 +52,13 @@ suite('a background job notifying through @socket.io/redis-emitter', () => {
     expect(pending.every((s) => s.connected)).toBe(true);
   }, 30_000);
 
-  it("emitter.to(principalRoom(id)) reaches every socket of that principal on every node, and no one else", async () => {
+  it('emitter.to(principalRoom(id)) reaches every socket of that principal on every node, and no one else', async () => {
     const alice = [connect(nodes[0].url), connect(nodes[2].url), connect(nodes[2].url)];
     const bob = connect(nodes[1].url);
-    await Promise.all([...alice.map((s) => authenticate(s, { token: 'alice-token' })), authenticate(bob, { token: 'bob-token' })]);
+    await Promise.all([
+      ...alice.map((s) => authenticate(s, { token: 'alice-token' })),
+      authenticate(bob, { token: 'bob-token' }),
+    ]);
     const bobSeen = record(bob, 'dm');
     const got = alice.map((s) => once(s, 'dm', 10_000));
     await runJob({ principalId: 'alice', event: 'dm', payload: 'your export is ready' });

@@ -29,11 +29,17 @@ export async function startNode(
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   const adapter =
-    kind === 'streams' ? new RedisStreamsIoAdapter(app, { url: redisUrl, key }) : new RedisIoAdapter(app, { url: redisUrl, key, requestsTimeout: 1000 });
+    kind === 'streams'
+      ? new RedisStreamsIoAdapter(app, { url: redisUrl, key })
+      : new RedisIoAdapter(app, { url: redisUrl, key, requestsTimeout: 1000 });
   await adapter.connect();
   app.useWebSocketAdapter(adapter);
   await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, auth: app.get(AuthSocketService) };
+  return {
+    app,
+    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
+    auth: app.get(AuthSocketService),
+  };
 }
 
 export const uniqueKey = (name: string): string => `nsa-test-${name}-${process.pid}-${Date.now()}`;

@@ -9,7 +9,6 @@ import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
 import { describeWithRedis, eventually, startRedis } from './redis.js';
 
-
 const suite = await describeWithRedis();
 
 suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (kind) => {
@@ -24,7 +23,17 @@ suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (k
     let nodes: ClusterNode[] = [];
     try {
       const key = uniqueKey('outage');
-      nodes = await Promise.all([0, 1].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [ChatGateway] }, `redis://127.0.0.1:${port}`, kind)));
+      nodes = await Promise.all(
+        [0, 1].map(() =>
+          startNode(
+            key,
+            { ...tokenAuth, timeout: 5000 },
+            { providers: [ChatGateway] },
+            `redis://127.0.0.1:${port}`,
+            kind,
+          ),
+        ),
+      );
       const [a, b] = nodes;
       const alice = connect(a.url);
       const bob = connect(b.url);
@@ -53,13 +62,18 @@ suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (k
       // Redis returns on the same port: cross-node delivery resumes.
       redis = await startRedis(port);
       const resumed = await eventually(async () => {
-        const got = once(bob, 'news', 500).then(() => true, () => false);
+        const got = once(bob, 'news', 500).then(
+          () => true,
+          () => false,
+        );
         await alice.timeout(3000).emitWithAck('shout', 'after');
         return got;
       }, 15_000);
       expect(resumed).toBe(true);
       // A node that only receives may reconnect its publishing client a moment after delivery resumed.
-      expect(await eventually(async () => logs.lines.filter((l) => l.includes('Redis is back')).length >= 2, 10_000)).toBe(true);
+      expect(
+        await eventually(async () => logs.lines.filter((l) => l.includes('Redis is back')).length >= 2, 10_000),
+      ).toBe(true);
       expect(unhandled).toEqual([]);
     } finally {
       logs.restore();

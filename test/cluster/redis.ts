@@ -24,15 +24,21 @@ export async function redisReachable(url = REDIS_URL): Promise<boolean> {
 /** `describe`, or `describe.skip` with one clear line when Redis is absent outside CI. */
 export async function describeWithRedis(): Promise<jest.Describe> {
   if (await redisReachable()) return describe;
-  if (process.env.CI) throw new Error(`cluster tests need Redis at ${REDIS_URL} (CI is set, so this fails instead of skipping)`);
+  if (process.env.CI)
+    throw new Error(`cluster tests need Redis at ${REDIS_URL} (CI is set, so this fails instead of skipping)`);
   console.warn(`cluster tests skipped: no Redis reachable at ${REDIS_URL} (set REDIS_URL, or start redis-server)`);
   return describe.skip;
 }
 
 /** A throwaway redis-server on `port`, for tests that stop and restart Redis. */
 export async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await redisReachable(`redis://127.0.0.1:${port}`)); i++) await new Promise((r) => setTimeout(r, 50));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 100 && !(await redisReachable(`redis://127.0.0.1:${port}`)); i++)
+    await new Promise((r) => setTimeout(r, 50));
   return child;
 }
 

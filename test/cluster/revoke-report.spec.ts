@@ -36,10 +36,13 @@ suite('revoke() across three nodes reports what happened', () => {
     await Promise.all([a.app.close(), b.app.close(), stopNode(c.child)]);
   });
 
-  it("resolves with every disconnected socket of the principal on every node, and complete: true", async () => {
+  it('resolves with every disconnected socket of the principal on every node, and complete: true', async () => {
     const alice = [connect(a.url), connect(b.url), connect(b.url), connect(c.url)];
     const bob = connect(c.url);
-    await Promise.all([...alice.map((s) => authenticate(s, { token: 'alice-token' })), authenticate(bob, { token: 'bob-token' })]);
+    await Promise.all([
+      ...alice.map((s) => authenticate(s, { token: 'alice-token' })),
+      authenticate(bob, { token: 'bob-token' }),
+    ]);
     const gone = alice.map((s) => once(s, 'disconnect', 5000));
     const result = await a.auth.revoke('alice', 'Password changed');
     expect(result).toEqual({ disconnected: 4, complete: true });

@@ -28,7 +28,11 @@ async function sampleNode(adapterFor: (app: any) => Promise<IoAdapter>) {
 }
 
 async function login(url: string, user: string): Promise<string> {
-  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user, password: `${user}-secret` }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user, password: `${user}-secret` }),
+  });
   return (await res.json()).token;
 }
 
@@ -46,11 +50,15 @@ suite('the sample on two nodes', () => {
   it('is one chat: a token from node 1 works on node 2, messages cross, and logout on node 2 revokes on node 1', async () => {
     process.env.AUTH_SECRET = 'shared-cluster-secret';
     const key = uniqueKey('sample');
-    const nodes = await Promise.all([0, 1].map(() => sampleNode(async (app) => {
-      const adapter = new RedisIoAdapter(app, { url: REDIS_URL, key });
-      await adapter.connect();
-      return adapter;
-    })));
+    const nodes = await Promise.all(
+      [0, 1].map(() =>
+        sampleNode(async (app) => {
+          const adapter = new RedisIoAdapter(app, { url: REDIS_URL, key });
+          await adapter.connect();
+          return adapter;
+        }),
+      ),
+    );
     const [one, two] = nodes;
     try {
       const aliceToken = await login(one.url, 'alice');
@@ -62,7 +70,10 @@ suite('the sample on two nodes', () => {
 
       const aliceOnOne = await joinChat(one.url, aliceToken);
       const told = [once(alice, 'unauthorized'), once(aliceOnOne, 'unauthorized')];
-      const res = await fetch(`${two.url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${aliceToken}` } });
+      const res = await fetch(`${two.url}/auth/logout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${aliceToken}` },
+      });
       expect(res.status).toBe(200);
       for (const payload of await Promise.all(told)) expect(payload.code).toBe('revoked');
       await sleep(100);
@@ -93,12 +104,16 @@ suite('the sample on two nodes', () => {
     }
     const key = uniqueKey('own');
     const adapters: DocsRedisIoAdapter[] = [];
-    const nodes = await Promise.all([0, 1].map(() => sampleNode(async (app) => {
-      const adapter = new DocsRedisIoAdapter(app);
-      await adapter.connectToRedis(key);
-      adapters.push(adapter);
-      return adapter;
-    })));
+    const nodes = await Promise.all(
+      [0, 1].map(() =>
+        sampleNode(async (app) => {
+          const adapter = new DocsRedisIoAdapter(app);
+          await adapter.connectToRedis(key);
+          adapters.push(adapter);
+          return adapter;
+        }),
+      ),
+    );
     try {
       const pending = connect(nodes[1].url);
       await once(pending, 'connect');

@@ -15,7 +15,11 @@ const CLUSTER = fileURLToPath(new URL('../../sample/cluster.ts', import.meta.url
 const MAIN = fileURLToPath(new URL('../../sample/main.ts', import.meta.url));
 
 async function login(url: string, user: string): Promise<string> {
-  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user, password: `${user}-secret` }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user, password: `${user}-secret` }),
+  });
   return (await res.json()).token;
 }
 
@@ -52,7 +56,11 @@ suite('the sample deployed', () => {
 
   it('npm run start:cluster: two workers on one port are one chat, a long-polling client included, and logout revokes on every worker', async () => {
     const port = await freePort();
-    const { child, output } = await spawnTs(CLUSTER, { PORT: String(port), WORKERS: '2', AUTH_SECRET: 'cluster-test-secret' }, /chat on http:\/\/localhost:\d+ \(2 workers/);
+    const { child, output } = await spawnTs(
+      CLUSTER,
+      { PORT: String(port), WORKERS: '2', AUTH_SECRET: 'cluster-test-secret' },
+      /chat on http:\/\/localhost:\d+ \(2 workers/,
+    );
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     const aliceToken = await login(url, 'alice');
@@ -65,14 +73,19 @@ suite('the sample deployed', () => {
     expect(alicePid).not.toBe(bobPid); // least-connection placed them on different workers
 
     const bobGets = once(bob, 'chat:message');
-    expect(await alice.timeout(3000).emitWithAck('chat:send', { text: 'over polling, across workers' })).toEqual({ ok: true });
+    expect(await alice.timeout(3000).emitWithAck('chat:send', { text: 'over polling, across workers' })).toEqual({
+      ok: true,
+    });
     expect(await bobGets).toEqual({ user: 'Alice', text: 'over polling, across workers' });
     const aliceGets = once(alice, 'chat:message');
     await bob.timeout(3000).emitWithAck('chat:send', { text: 'back again' });
     expect(await aliceGets).toEqual({ user: 'Bob', text: 'back again' });
 
     const told = once(alice, 'unauthorized');
-    const res = await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${aliceToken}` } });
+    const res = await fetch(`${url}/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
     expect(res.status).toBe(200);
     expect((await told).code).toBe('revoked');
     await sleep(100);
@@ -85,7 +98,13 @@ suite('the sample deployed', () => {
     try {
       const ports = await Promise.all([freePort(), freePort()]);
       const started = await Promise.all(
-        ports.map((port) => spawnTs(MAIN, { PORT: String(port), REDIS_URL, REDIS_ADAPTER: 'streams', AUTH_SECRET: 'streams-test-secret' }, /clustered through Redis streams/)),
+        ports.map((port) =>
+          spawnTs(
+            MAIN,
+            { PORT: String(port), REDIS_URL, REDIS_ADAPTER: 'streams', AUTH_SECRET: 'streams-test-secret' },
+            /clustered through Redis streams/,
+          ),
+        ),
       );
       children.push(...started.map((s) => s.child));
       const [one, two] = ports.map((p) => `http://127.0.0.1:${p}`);

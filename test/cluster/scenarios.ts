@@ -37,11 +37,16 @@ export function clusterScenarios(topology: () => Topology): void {
     const onOne = await t.socketOn(1);
     const onTwo = await t.socketOn(2);
     const bystander = await t.socketOn(2);
-    await Promise.all([authenticate(onOne, { token: 'alice-token' }, WAIT), authenticate(onTwo, { token: 'alice-token' }, WAIT), authenticate(bystander, { token: 'bob-token' }, WAIT)]);
+    await Promise.all([
+      authenticate(onOne, { token: 'alice-token' }, WAIT),
+      authenticate(onTwo, { token: 'alice-token' }, WAIT),
+      authenticate(bystander, { token: 'bob-token' }, WAIT),
+    ]);
     const told = [once(onOne, 'unauthorized', WAIT), once(onTwo, 'unauthorized', WAIT)];
     const gone = [once(onOne, 'disconnect', WAIT), once(onTwo, 'disconnect', WAIT)];
     await t.revoke(0, 'alice', 'Logged out everywhere');
-    for (const payload of await Promise.all(told)) expect(payload).toEqual({ code: 'revoked', message: 'Logged out everywhere' });
+    for (const payload of await Promise.all(told))
+      expect(payload).toEqual({ code: 'revoked', message: 'Logged out everywhere' });
     await Promise.all(gone);
     await sleep(150);
     expect(bystander.connected).toBe(true);
@@ -52,7 +57,11 @@ export function clusterScenarios(topology: () => Topology): void {
     const onZero = await t.socketOn(0);
     const onOne = await t.socketOn(1);
     const other = await t.socketOn(2);
-    await Promise.all([authenticate(onZero, { token: 'bob-token' }, WAIT), authenticate(onOne, { token: 'bob-token' }, WAIT), authenticate(other, { token: 'alice-token' }, WAIT)]);
+    await Promise.all([
+      authenticate(onZero, { token: 'bob-token' }, WAIT),
+      authenticate(onOne, { token: 'bob-token' }, WAIT),
+      authenticate(other, { token: 'alice-token' }, WAIT),
+    ]);
     const otherSeen = record(other, 'dm');
     const got = [once(onZero, 'dm', WAIT), once(onOne, 'dm', WAIT)];
     await t.tell(2, 'bob', 'dm', 'for bob');
@@ -67,7 +76,11 @@ export function clusterScenarios(topology: () => Topology): void {
     await authenticate(authed, { token: 'alice-token' }, WAIT);
     const pending = await t.socketOn(2);
     const sockets = await t.fetchSockets(0);
-    expect(sockets.find((s) => s.id === authed.id)?.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice', authenticatedAt: expect.any(Number) });
+    expect(sockets.find((s) => s.id === authed.id)?.data.auth).toMatchObject({
+      state: 'authenticated',
+      principalId: 'alice',
+      authenticatedAt: expect.any(Number),
+    });
     expect(sockets.find((s) => s.id === pending.id)).toBeUndefined();
   });
 }

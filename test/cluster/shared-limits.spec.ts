@@ -26,7 +26,12 @@ suite('limits shared through a RedisLimitStore', () => {
         await limitStore.connect();
         stores.push(limitStore);
       }
-      apps.push(await createApp({ ...tokenAuth, timeout: 5000, ...options, ...(limitStore ? { limitStore } : {}) }, { providers: [Gateway] }));
+      apps.push(
+        await createApp(
+          { ...tokenAuth, timeout: 5000, ...options, ...(limitStore ? { limitStore } : {}) },
+          { providers: [Gateway] },
+        ),
+      );
     }
     return [apps[apps.length - 2], apps[apps.length - 1]];
   }
@@ -53,7 +58,11 @@ suite('limits shared through a RedisLimitStore', () => {
   it('control: with the default in-memory store each node has its own budget', async () => {
     const [a, b] = await nodes({ maxFailuresPerAddress: 3 }, false);
     expect([await guess(a), await guess(a)]).toEqual(['invalid_credentials', 'invalid_credentials']);
-    expect([await guess(b), await guess(b), await guess(b)]).toEqual(['invalid_credentials', 'invalid_credentials', 'invalid_credentials']);
+    expect([await guess(b), await guess(b), await guess(b)]).toEqual([
+      'invalid_credentials',
+      'invalid_credentials',
+      'invalid_credentials',
+    ]);
   });
 
   it('pending sockets of one address count across nodes', async () => {

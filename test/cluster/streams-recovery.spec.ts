@@ -4,7 +4,14 @@
  * its rooms, data and missed packets still wait for re-authentication as the
  * same principal.
  */
-import { MessageBody, type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer, ConnectedSocket } from '@nestjs/websockets';
+import {
+  MessageBody,
+  type OnGatewayConnection,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+  ConnectedSocket,
+} from '@nestjs/websockets';
 import { createServer, type Server as TcpServer, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server, Socket } from 'socket.io';
@@ -67,7 +74,11 @@ suite('connection-state recovery across nodes on the Redis streams adapter', () 
 
   beforeAll(async () => {
     const key = uniqueKey('streams-recovery');
-    nodes = await Promise.all([0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [RecoveringGateway] }, undefined, 'streams')));
+    nodes = await Promise.all(
+      [0, 1, 2].map(() =>
+        startNode(key, { ...tokenAuth, timeout: 5000 }, { providers: [RecoveringGateway] }, undefined, 'streams'),
+      ),
+    );
     proxy = await switchingProxy(portOf(nodes[0]));
   }, 30_000);
   afterEach(() => closeClients());

@@ -37,7 +37,9 @@ export async function startTopology(kind: AdapterKind): Promise<Topology> {
 async function startInProcess(kind: RedisAdapterKind): Promise<Topology> {
   const key = uniqueKey(`matrix-${kind}`);
   const nodes: ClusterNode[] = await Promise.all(
-    [0, 1, 2].map(() => startNode(key, { ...tokenAuth, timeout: 15_000 }, { providers: [ChatGateway] }, undefined, kind)),
+    [0, 1, 2].map(() =>
+      startNode(key, { ...tokenAuth, timeout: 15_000 }, { providers: [ChatGateway] }, undefined, kind),
+    ),
   );
   const server = (i: number) => nodes[i].app.get(ChatGateway).server;
   return {
@@ -108,7 +110,10 @@ async function startWorkers(): Promise<Topology> {
       // On a loaded machine about one new connection in a hundred through the sticky primary never completes
       // (reproduced with plain socket.io + @socket.io/sticky 2.0.1, no Nest; for long-polling see also the sid
       // race of socketio/socket.io-sticky#2). Give up on it after 3 s and open another, as a client would.
-      const where = await socket.timeout(3000).emitWithAck('test:where').catch(() => undefined);
+      const where = await socket
+        .timeout(3000)
+        .emitWithAck('test:where')
+        .catch(() => undefined);
       if (where === String(i)) return socket;
       socket.disconnect();
     }
@@ -124,7 +129,8 @@ async function startWorkers(): Promise<Topology> {
   };
   return {
     socketOn,
-    revoke: async (i, principalId, reason) => (await control<{ result: unknown }>(i, 'test:revoke', { principalId, reason })).result,
+    revoke: async (i, principalId, reason) =>
+      (await control<{ result: unknown }>(i, 'test:revoke', { principalId, reason })).result,
     tell: (i, principalId, event, payload) => control(i, 'test:tell', { principalId, event, payload }),
     async fetchSockets(i) {
       const answer = await control<Array<{ id: string; data: any }> | { error: string }>(i, 'test:fetch');

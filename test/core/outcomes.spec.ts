@@ -1,7 +1,18 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, AuthUser, type AuthPrincipal, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, captureLogs, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  captureLogs,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 const order: string[] = [];
@@ -168,7 +179,11 @@ describe('authentication outcomes on the wire', () => {
     await authenticate(c, { token: 'alice-token' });
     expect(t.auth.isAuthenticated(socket)).toBe(true);
     expect(t.auth.getPrincipal(socket)?.id).toBe('alice');
-    expect(socket.data.auth).toMatchObject({ state: 'authenticated', principalId: 'alice', authenticatedAt: expect.any(Number) });
+    expect(socket.data.auth).toMatchObject({
+      state: 'authenticated',
+      principalId: 'alice',
+      authenticatedAt: expect.any(Number),
+    });
     const [fetched] = await server.fetchSockets();
     expect(fetched.data.auth.principalId).toBe('alice');
   });

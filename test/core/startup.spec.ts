@@ -10,16 +10,19 @@ import { authenticate, closeClients, connect, createApp, type TestApp } from '..
 import { tokenAuth } from '../support/strategies.js';
 
 describe('start-up checks', () => {
-  it.each(['disconnect', 'connect', 'connect_error', 'disconnecting', 'newListener'])('an event name socket.io reserves (%s) is refused', (name) => {
-    expect(() => AuthSocketModule.forRoot({ ...tokenAuth, events: { unauthorized: name } })).toThrow(
-      `AuthSocketModule: option "events.unauthorized" must be a name socket.io does not reserve (not "${name}")`,
-    );
-  });
+  it.each(['disconnect', 'connect', 'connect_error', 'disconnecting', 'newListener'])(
+    'an event name socket.io reserves (%s) is refused',
+    (name) => {
+      expect(() => AuthSocketModule.forRoot({ ...tokenAuth, events: { unauthorized: name } })).toThrow(
+        `AuthSocketModule: option "events.unauthorized" must be a name socket.io does not reserve (not "${name}")`,
+      );
+    },
+  );
 
   it('two wire events with one name are refused', () => {
-    expect(() => AuthSocketModule.forRoot({ ...tokenAuth, events: { authenticated: 'auth', authentication: 'auth' } })).toThrow(
-      'AuthSocketModule: option "events" must be four distinct names',
-    );
+    expect(() =>
+      AuthSocketModule.forRoot({ ...tokenAuth, events: { authenticated: 'auth', authentication: 'auth' } }),
+    ).toThrow('AuthSocketModule: option "events" must be four distinct names');
   });
 
   it('a WebSocket adapter that is not socket.io is refused with a clear message', async () => {
@@ -33,7 +36,11 @@ describe('start-up checks', () => {
       close: () => undefined,
     };
     await expect(
-      createApp({ ...tokenAuth }, { providers: [AnyGateway] }, (app: INestApplication) => void app.useWebSocketAdapter(wsLike)),
+      createApp(
+        { ...tokenAuth },
+        { providers: [AnyGateway] },
+        (app: INestApplication) => void app.useWebSocketAdapter(wsLike),
+      ),
     ).rejects.toThrow('AuthSocketModule supports socket.io gateways only');
   });
 
@@ -41,7 +48,9 @@ describe('start-up checks', () => {
     const strategy = { source: 'request' as const, authenticate: async () => null };
     @WebSocketGateway()
     class AnyGateway {}
-    await expect(createApp({ strategy }, { providers: [AnyGateway] })).rejects.toThrow(/cross-site WebSocket hijacking\)\. Set `allowedOrigins`/);
+    await expect(createApp({ strategy }, { providers: [AnyGateway] })).rejects.toThrow(
+      /cross-site WebSocket hijacking\)\. Set `allowedOrigins`/,
+    );
   });
 });
 

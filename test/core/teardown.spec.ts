@@ -6,7 +6,16 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server } from 'socket.io';
 import { Authenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, sleep, trackLibResources, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  sleep,
+  trackLibResources,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway()
@@ -40,7 +49,10 @@ describe('nothing is left behind', () => {
     let t: TestApp | undefined;
     let closed = false;
     try {
-      t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 }, { providers: [RootGateway, AdminGateway] });
+      t = await createApp(
+        { ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 5 },
+        { providers: [RootGateway, AdminGateway] },
+      );
       const server = t.app.get(RootGateway).server;
       const namespaces = [server.of('/'), server.of('/admin')];
       const authed = connect(t.url);
@@ -69,7 +81,8 @@ describe('nothing is left behind', () => {
       await sleep(20);
       expect(tracked.liveTimers()).toEqual([]);
       expect(tracked.listenersStillOn([server, server.engine, ...namespaces])).toEqual([]);
-      for (const nsp of namespaces) expect({ rooms: nsp.adapter.rooms.size, sids: nsp.adapter.sids.size }).toEqual({ rooms: 0, sids: 0 });
+      for (const nsp of namespaces)
+        expect({ rooms: nsp.adapter.rooms.size, sids: nsp.adapter.sids.size }).toEqual({ rooms: 0, sids: 0 });
       expect(nonZero(t.auth.resourceCounts())).toEqual({});
     } finally {
       tracked.restore();

@@ -3,7 +3,20 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, ServerOptions } from 'socket.io';
 import { AuthSocketModule, Authenticated, type AuthStrategy } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connectNamespace, connected, createApp, expectMissed, freePort, once, record, withApp, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connectNamespace,
+  connected,
+  createApp,
+  expectMissed,
+  freePort,
+  once,
+  record,
+  withApp,
+  type TestApp,
+} from '../support/harness.js';
 import { TokenStrategy, UsersModule, tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway({ namespace: '/plain' })
@@ -72,13 +85,17 @@ describe('scope', () => {
   });
 
   it("with scope 'namespace', each namespace must authenticate on its own", async () => {
-    await withApp({ ...tokenAuth, timeout: 3000, scope: 'namespace' }, { providers: [RootGateway, AdminGateway] }, async (t) => {
-      const { root, admin } = await rootAndAdmin(t);
-      await authenticate(root, { token: 'alice-token' });
-      expect((await admin.timeout(3000).emitWithAck('secret')).error.code).toBe('unauthenticated');
-      await authenticate(admin, { token: 'alice-token' });
-      expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
-    });
+    await withApp(
+      { ...tokenAuth, timeout: 3000, scope: 'namespace' },
+      { providers: [RootGateway, AdminGateway] },
+      async (t) => {
+        const { root, admin } = await rootAndAdmin(t);
+        await authenticate(root, { token: 'alice-token' });
+        expect((await admin.timeout(3000).emitWithAck('secret')).error.code).toBe('unauthenticated');
+        await authenticate(admin, { token: 'alice-token' });
+        expect(await admin.timeout(3000).emitWithAck('secret')).toBe('admin-secret');
+      },
+    );
   });
 });
 
@@ -157,7 +174,7 @@ describe('wiring', () => {
     });
   });
 
-  it("works inside an app that uses its own IoAdapter subclass", async () => {
+  it('works inside an app that uses its own IoAdapter subclass', async () => {
     let created = 0;
     const seenByEarlyListener: unknown[] = [];
     class MyIoAdapter extends IoAdapter {
@@ -248,7 +265,12 @@ describe('configuration', () => {
   afterEach(() => closeClients());
 
   it('renamed wire events are used instead of the defaults', async () => {
-    const events = { authentication: 'login', authenticated: 'welcome', unauthorized: 'denied', authError: 'login_error' };
+    const events = {
+      authentication: 'login',
+      authenticated: 'welcome',
+      unauthorized: 'denied',
+      authError: 'login_error',
+    };
     await withApp({ ...tokenAuth, timeout: 3000, events }, { providers: [RootGateway] }, async (t) => {
       const ok = connect(t.url);
       await connected(ok);
@@ -271,7 +293,11 @@ describe('configuration', () => {
         return { timeout: 250 };
       }
     }
-    const auth = AuthSocketModule.forRootAsync({ imports: [UsersModule], strategy: TokenStrategy, useClass: AuthOptions });
+    const auth = AuthSocketModule.forRootAsync({
+      imports: [UsersModule],
+      strategy: TokenStrategy,
+      useClass: AuthOptions,
+    });
     await withApp(auth, { providers: [RootGateway] }, async (t) => {
       expect((await once(connect(t.url), 'unauthorized', 3000)).code).toBe('timeout');
     });

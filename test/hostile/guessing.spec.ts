@@ -18,12 +18,20 @@ describe('the failure budget', () => {
   });
 
   it('50 simultaneous bad guesses reach the strategy at most maxFailuresPerAddress times', async () => {
-    t = await createApp({ ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 20, maxPendingPerAddress: 0 }, { providers: [Gateway] });
+    t = await createApp(
+      { ...tokenAuth, timeout: 5000, maxFailuresPerAddress: 20, maxPendingPerAddress: 0 },
+      { providers: [Gateway] },
+    );
     const strategy = t.app.get<TokenStrategy>(AUTH_STRATEGY);
     const sockets = Array.from({ length: 50 }, () => connect(t.url));
     await Promise.all(sockets.map((s) => connected(s)));
     const replies = await Promise.all(
-      sockets.map((s) => s.timeout(5000).emitWithAck('authentication', { token: 'guess', delayMs: 200 }) as Promise<{ error: { code: string } }>),
+      sockets.map(
+        (s) =>
+          s.timeout(5000).emitWithAck('authentication', { token: 'guess', delayMs: 200 }) as Promise<{
+            error: { code: string };
+          }>,
+      ),
     );
     const codes = replies.map((r) => r.error.code);
     expect(strategy.calls).toBe(20);
@@ -41,7 +49,10 @@ describe('the failure budget', () => {
     for (const expected of ['invalid_credentials', 'invalid_credentials', 'rate_limited']) {
       const s = connect(t.url);
       await connected(s);
-      expect(await s.timeout(3000).emitWithAck('authentication', { token: 'guess' })).toMatchObject({ ok: false, error: { code: expected } });
+      expect(await s.timeout(3000).emitWithAck('authentication', { token: 'guess' })).toMatchObject({
+        ok: false,
+        error: { code: expected },
+      });
     }
     expect(t.app.get<TokenStrategy>(AUTH_STRATEGY).calls).toBe(7); // the rate-limited attempt never reached it
   });

@@ -74,8 +74,13 @@ describe('a stolen sid', () => {
     await app({ bindConnection: 'cookie' });
     const poll = await victim(t.url);
     expect(poll.cookie).toMatch(/^nsa_bind=/);
-    const sameAddressNoCookie = await http('POST', poll.url(), `42["chat:send","forged"]`, { localAddress: '127.0.0.1' });
-    const wrongCookie = await http('POST', poll.url(), `42["chat:send","forged"]`, { localAddress: '127.0.0.1', cookie: 'nsa_bind=AAAA' });
+    const sameAddressNoCookie = await http('POST', poll.url(), `42["chat:send","forged"]`, {
+      localAddress: '127.0.0.1',
+    });
+    const wrongCookie = await http('POST', poll.url(), `42["chat:send","forged"]`, {
+      localAddress: '127.0.0.1',
+      cookie: 'nsa_bind=AAAA',
+    });
     expect(sameAddressNoCookie.status).toBe(400);
     expect(wrongCookie.status).toBe(400);
     await expect(openWebSocket(t.url, poll.sid, { localAddress: '127.0.0.1' })).rejects.toMatchObject({ status: 400 });

@@ -4,7 +4,13 @@
  * disconnected within timeout + 10%, the chat must not fail, and the module's
  * maps and timers must be back to zero.
  */
-import { MessageBody, type OnGatewayConnection, type OnGatewayDisconnect, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import {
+  MessageBody,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io';
@@ -49,7 +55,10 @@ function flood(url: string): Promise<{ connected: number; timeoutTold: number; d
 }
 
 it('2,000 never-authenticating sockets are all timed out on time, nothing leaks, and an authenticated chat carries on', async () => {
-  const t = await createApp({ ...tokenAuth, timeout: TIMEOUT, maxPending: 0, maxPendingPerAddress: 0 }, { providers: [Gateway] });
+  const t = await createApp(
+    { ...tokenAuth, timeout: TIMEOUT, maxPending: 0, maxPendingPerAddress: 0 },
+    { providers: [Gateway] },
+  );
   try {
     const chatter = connect(t.url);
     await authenticate(chatter, { token: 'alice-token' });
@@ -73,10 +82,23 @@ it('2,000 never-authenticating sockets are all timed out on time, nothing leaks,
     await chat;
 
     const total = PROCESSES * PER_PROCESS;
-    const sum = results.reduce((a, r) => ({ connected: a.connected + r.connected, timeoutTold: a.timeoutTold + r.timeoutTold, errors: a.errors + r.errors }), { connected: 0, timeoutTold: 0, errors: 0 });
+    const sum = results.reduce(
+      (a, r) => ({
+        connected: a.connected + r.connected,
+        timeoutTold: a.timeoutTold + r.timeoutTold,
+        errors: a.errors + r.errors,
+      }),
+      { connected: 0, timeoutTold: 0, errors: 0 },
+    );
     const late = lifetimes.filter((ms) => ms > TIMEOUT * 1.1);
     // One object, so a failure shows every figure at once.
-    expect({ ...sum, disconnectedOnServer: lifetimes.length, late: late.length, slowest: Math.round(Math.max(...lifetimes)), chatFailures: failures }).toEqual({
+    expect({
+      ...sum,
+      disconnectedOnServer: lifetimes.length,
+      late: late.length,
+      slowest: Math.round(Math.max(...lifetimes)),
+      chatFailures: failures,
+    }).toEqual({
       connected: total,
       timeoutTold: total,
       errors: 0,

@@ -67,14 +67,24 @@ function expectedUser(payload: unknown): string | undefined {
       return userOf(value as string);
     }
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value))
+    return undefined;
   const token: unknown = Object.getOwnPropertyDescriptor(value, 'token')?.value;
   return typeof token === 'string' ? userOf(token) : undefined;
 }
 
 /** `{ token }` and nothing else, with a known token: it must be accepted. */
 function plainValidToken(payload: unknown): boolean {
-  const value = typeof payload === 'string' ? (() => { try { return JSON.parse(payload); } catch { return { token: payload }; } })() : payload;
+  const value =
+    typeof payload === 'string'
+      ? (() => {
+          try {
+            return JSON.parse(payload);
+          } catch {
+            return { token: payload };
+          }
+        })()
+      : payload;
   return expectedUser(payload) !== undefined && Object.keys(value as object).join() === 'token';
 }
 
@@ -104,7 +114,16 @@ describe('fuzzing the authentication payload', () => {
     const problems: string[] = [];
     let successes = 0;
     const describe = (p: unknown): string => {
-      const text = typeof p === 'string' ? JSON.stringify(p) : (() => { try { return JSON.stringify(p) ?? String(p); } catch { return String(p); } })();
+      const text =
+        typeof p === 'string'
+          ? JSON.stringify(p)
+          : (() => {
+              try {
+                return JSON.stringify(p) ?? String(p);
+              } catch {
+                return String(p);
+              }
+            })();
       return (text ?? String(p)).slice(0, 120);
     };
     for (let i = 0; i < generated.length; i += 250) {
@@ -118,7 +137,9 @@ describe('fuzzing the authentication payload', () => {
             const answer = new Promise<Answer>((resolve, reject) => {
               c.once('authenticated', ({ user }) => resolve({ ok: true, user }));
               c.once('unauthorized', (error) => resolve({ ok: false, error }));
-              c.once('disconnect', (reason) => setTimeout(() => reject(new Error(`disconnected (${reason}) without an answer`)), 50));
+              c.once('disconnect', (reason) =>
+                setTimeout(() => reject(new Error(`disconnected (${reason}) without an answer`)), 50),
+              );
               setTimeout(() => reject(new Error('no answer within 15 s')), 15_000).unref();
             });
             c.emit('authentication', payload);
@@ -127,7 +148,8 @@ describe('fuzzing the authentication payload', () => {
             if (got.ok) {
               successes++;
               // Only a valid token succeeds, and as its own user.
-              if ((got.user as { id?: unknown })?.id !== expected) problems.push(`${describe(payload)} → succeeded as ${describe(got.user)}`);
+              if ((got.user as { id?: unknown })?.id !== expected)
+                problems.push(`${describe(payload)} → succeeded as ${describe(got.user)}`);
             } else if (!(AUTH_ERROR_CODES as readonly string[]).includes(got.error?.code)) {
               problems.push(`${describe(payload)} → ${describe(got)}`);
             } else if (plainValidToken(payload)) {

@@ -2,7 +2,17 @@ import { jest } from '@jest/globals';
 import { type OnGatewayConnection, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AUTH_STRATEGY, Authenticated, type AuthSocketModuleOptions, type AuthStrategy } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { type TokenStrategy, tokenAuth } from '../support/strategies.js';
 
 const connections: string[] = [];
@@ -75,7 +85,9 @@ describe('abuse limits', () => {
     t = await createApp({ strategy: careless, timeout: 3000 }, { providers: [Gateway] });
     const c = connect(t.url);
     await connected(c);
-    const ack = await c.timeout(3000).emitWithAck('authentication', '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}}}');
+    const ack = await c
+      .timeout(3000)
+      .emitWithAck('authentication', '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}}}');
     expect(seen).toHaveLength(1); // the strategy did run, on what was left
     expect(ack).toMatchObject({ ok: false, error: { code: 'invalid_credentials' } });
     expect(Object.getPrototypeOf(seen[0])).toBe(Object.prototype);
@@ -107,7 +119,8 @@ describe('abuse limits', () => {
 
   it('after maxFailuresPerAddress failures, attempts get rate_limited without reaching the strategy', async () => {
     t = await app({ maxFailuresPerAddress: 3 });
-    for (let i = 0; i < 3; i++) expect((await authenticate(connect(t.url), { token: 'wrong' })).error.code).toBe('invalid_credentials');
+    for (let i = 0; i < 3; i++)
+      expect((await authenticate(connect(t.url), { token: 'wrong' })).error.code).toBe('invalid_credentials');
     const callsBefore = strategyOf(t).calls;
     const ack = await authenticate(connect(t.url), { token: 'alice-token' });
     expect(ack.error).toEqual({ code: 'rate_limited', message: 'Too many failed attempts; try again later' });
@@ -134,7 +147,9 @@ describe('abuse limits', () => {
   it('without trustProxy, X-Forwarded-For is ignored', async () => {
     t = await app({ maxFailuresPerAddress: 1 });
     await authenticate(connect(t.url, { extraHeaders: { 'x-forwarded-for': '10.0.0.1' } }), { token: 'wrong' });
-    const ack = await authenticate(connect(t.url, { extraHeaders: { 'x-forwarded-for': '10.0.0.2' } }), { token: 'alice-token' });
+    const ack = await authenticate(connect(t.url, { extraHeaders: { 'x-forwarded-for': '10.0.0.2' } }), {
+      token: 'alice-token',
+    });
     expect(ack.error.code).toBe('rate_limited');
   });
 

@@ -1,7 +1,18 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, type AuthOutcome, type AuthSocketModuleOptions } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, expectMissed, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  expectMissed,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway()
@@ -118,7 +129,10 @@ describe('re-authentication', () => {
     await authenticate(c, { token: 'alice-token', expiresAt: first });
     const again = once(c, 'authenticated');
     const later = Date.now() + 60_000;
-    expect(await authenticate(c, { token: 'alice-token', expiresAt: later })).toEqual({ ok: true, user: { id: 'alice', name: 'Alice' } });
+    expect(await authenticate(c, { token: 'alice-token', expiresAt: later })).toEqual({
+      ok: true,
+      user: { id: 'alice', name: 'Alice' },
+    });
     await again;
     expect(serverSocket(t, c.id!).data.auth.expiresAt).toBe(later);
     await sleep(800); // past the first expiry: the old timer must be gone
@@ -157,7 +171,10 @@ describe('concurrent attempts', () => {
     await connected(c);
     const first = c.timeout(3000).emitWithAck('authentication', { token: 'alice-token', delayMs: 200 });
     const second = await c.timeout(3000).emitWithAck('authentication', { token: 'bob-token' });
-    expect(second).toEqual({ ok: false, error: { code: 'in_progress', message: 'Authentication already in progress' } });
+    expect(second).toEqual({
+      ok: false,
+      error: { code: 'in_progress', message: 'Authentication already in progress' },
+    });
     expect(await first).toEqual({ ok: true, user: { id: 'alice', name: 'Alice' } });
     expect(c.connected).toBe(true);
     expect(t.auth.getPrincipal(serverSocket(t, c.id!))?.id).toBe('alice');
@@ -193,7 +210,11 @@ describe('deauthenticate and revoke', () => {
     await authenticate(bob, { token: 'bob-token' });
     const told = once(alice, 'unauthorized');
     expect(t.auth.deauthenticate(serverSocket(t, alice.id!))).toBe(true);
-    expect(await told).toEqual({ code: 'deauthenticated', message: 'Session ended by the server', reauthenticate: true });
+    expect(await told).toEqual({
+      code: 'deauthenticated',
+      message: 'Session ended by the server',
+      reauthenticate: true,
+    });
     expect(alice.connected).toBe(true);
     const news = record(alice, 'news');
     const witness = once(bob, 'news');
@@ -255,8 +276,21 @@ describe('observability', () => {
       await t.auth.revoke('bob');
       await once(bob, 'disconnect');
       const types = hooked.map((o) => (o.type === 'failed' ? `failed:${o.code}` : o.type));
-      expect(types).toEqual(expect.arrayContaining(['authenticated', 'failed:invalid_credentials', 'timeout', 'expired', 'deauthenticated', 'revoked']));
-      expect(hooked.find((o) => o.type === 'deauthenticated')).toMatchObject({ principalId: 'bob', socketId: bobId, namespace: '/' });
+      expect(types).toEqual(
+        expect.arrayContaining([
+          'authenticated',
+          'failed:invalid_credentials',
+          'timeout',
+          'expired',
+          'deauthenticated',
+          'revoked',
+        ]),
+      );
+      expect(hooked.find((o) => o.type === 'deauthenticated')).toMatchObject({
+        principalId: 'bob',
+        socketId: bobId,
+        namespace: '/',
+      });
       expect(streamed).toEqual(hooked);
       expect(t.auth.stats().failures).toMatchObject({ invalid_credentials: 1, timeout: 1, expired: 1, revoked: 1 });
     } finally {

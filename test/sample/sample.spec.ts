@@ -30,7 +30,11 @@ describe('sample chat server', () => {
   });
 
   async function login(username: string, password: string): Promise<Response> {
-    return fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    return fetch(`${url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
   }
   async function tokenFor(username: string): Promise<string> {
     const { token } = await (await login(username, `${username}-secret`)).json();

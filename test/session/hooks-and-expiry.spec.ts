@@ -6,7 +6,16 @@
 import { SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, type AuthSocketModuleOptions, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 let hook: (client: Socket) => Promise<void> | void = () => undefined;
@@ -43,32 +52,35 @@ describe('hooks and expiry', () => {
     await t?.close();
   });
 
-  it.each(['reauthenticate', 'disconnect'] as const)("an expiry that passes while hooks run fires right after them (onExpiry '%s')", async (onExpiry) => {
-    await app({ onExpiry });
-    hook = () => sleep(300);
-    const c = connect(t.url);
-    const events: string[] = [];
-    c.on('authenticated', () => events.push('authenticated'));
-    c.on('unauthorized', (e) => events.push(`unauthorized:${e.code}`));
-    c.on('disconnect', () => events.push('disconnect'));
-    await authenticate(c, { token: 'alice-token', expiresAt: Date.now() + 100 });
-    if (!events.includes('unauthorized:expired')) await once(c, 'unauthorized', 3000);
-    await sleep(50);
-    expect(events.slice(0, 2)).toEqual(['authenticated', 'unauthorized:expired']);
-    if (onExpiry === 'disconnect') {
-      expect(events).toContain('disconnect');
-    } else {
-      expect(c.connected).toBe(true);
-      const server = serverSocket(t, c.id!);
-      expect(t.auth.isAuthenticated(server)).toBe(false);
-      expect(server.data.auth).toEqual({ state: 'pending' });
-      const seen = record(c, 'news');
-      t.app.get(Gateway).server.emit('news', 'after-expiry');
+  it.each(['reauthenticate', 'disconnect'] as const)(
+    "an expiry that passes while hooks run fires right after them (onExpiry '%s')",
+    async (onExpiry) => {
+      await app({ onExpiry });
+      hook = () => sleep(300);
+      const c = connect(t.url);
+      const events: string[] = [];
+      c.on('authenticated', () => events.push('authenticated'));
+      c.on('unauthorized', (e) => events.push(`unauthorized:${e.code}`));
+      c.on('disconnect', () => events.push('disconnect'));
+      await authenticate(c, { token: 'alice-token', expiresAt: Date.now() + 100 });
+      if (!events.includes('unauthorized:expired')) await once(c, 'unauthorized', 3000);
       await sleep(50);
-      expect(seen).toEqual([]);
-      expect(c.connected).toBe(true);
-    }
-  });
+      expect(events.slice(0, 2)).toEqual(['authenticated', 'unauthorized:expired']);
+      if (onExpiry === 'disconnect') {
+        expect(events).toContain('disconnect');
+      } else {
+        expect(c.connected).toBe(true);
+        const server = serverSocket(t, c.id!);
+        expect(t.auth.isAuthenticated(server)).toBe(false);
+        expect(server.data.auth).toEqual({ state: 'pending' });
+        const seen = record(c, 'news');
+        t.app.get(Gateway).server.emit('news', 'after-expiry');
+        await sleep(50);
+        expect(seen).toEqual([]);
+        expect(c.connected).toBe(true);
+      }
+    },
+  );
 
   it('a handleAuthenticated that never settles fails the attempt with server_error within strategyTimeout', async () => {
     await app({ strategyTimeout: 300 });

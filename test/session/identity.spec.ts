@@ -5,7 +5,16 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { type AuthPrincipal, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 @WebSocketGateway()
@@ -51,7 +60,9 @@ describe('rooms follow the principal', () => {
     server.to('user:bob').emit('msg', 'for-bob');
     expect(await once(c, 'msg')).toBe('for-bob'); // bob's own room works, and nothing came before it
     expect(seen).toEqual(['for-bob']);
-    expect([...serverSocket(t, c.id!).rooms].sort()).toEqual([c.id, 'nestjs-socket-auth:principal:bob', 'user:bob'].sort());
+    expect([...serverSocket(t, c.id!).rooms].sort()).toEqual(
+      [c.id, 'nestjs-socket-auth:principal:bob', 'user:bob'].sort(),
+    );
   });
 
   it('the same principal authenticating again gets its rooms back', async () => {
@@ -101,7 +112,12 @@ describe('socket.data.auth', () => {
     const c = connect(t.url);
     await authenticate(c, { token: 'anything' });
     const [remote] = await t.app.get(RoomsGateway).server.fetchSockets();
-    expect(remote.data.auth).toEqual({ state: 'authenticated', principalId: 'carol', user: { id: 'carol', name: 'Carol' }, authenticatedAt: expect.any(Number) });
+    expect(remote.data.auth).toEqual({
+      state: 'authenticated',
+      principalId: 'carol',
+      user: { id: 'carol', name: 'Carol' },
+      authenticatedAt: expect.any(Number),
+    });
     expect(JSON.stringify(remote.data)).not.toContain('passwordHash');
     expect(t.auth.getPrincipal(serverSocket(t, c.id!))).toMatchObject({ passwordHash: 'x'.repeat(40) });
   });

@@ -8,7 +8,18 @@ import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } 
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
 import { Authenticated, type OnGatewayAuthenticated } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, connectNamespace, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  connectNamespace,
+  createApp,
+  once,
+  record,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
 const hookRuns: string[] = [];
@@ -42,7 +53,10 @@ describe("scope 'connection': namespaces joining a connection", () => {
   beforeEach(async () => {
     hookRuns.length = 0;
     hookDelayMs = 0;
-    t = await createApp({ ...tokenAuth, timeout: 5000, scope: 'connection' }, { providers: [RootGateway, SecondGateway] });
+    t = await createApp(
+      { ...tokenAuth, timeout: 5000, scope: 'connection' },
+      { providers: [RootGateway, SecondGateway] },
+    );
   });
   afterEach(async () => {
     closeClients();
@@ -123,11 +137,13 @@ describe('dynamic (regex) namespaces', () => {
 
   it('with cleanupEmptyChildNamespaces, a removed child namespace is forgotten', async () => {
     t = await createApp({ ...tokenAuth, timeout: 5000, scope: 'namespace' }, { providers: [DynamicGateway] }, (app) => {
-      app.useWebSocketAdapter(new (class extends IoAdapter {
-        createIOServer(port: number, options?: ServerOptions) {
-          return super.createIOServer(port, { ...options, cleanupEmptyChildNamespaces: true } as ServerOptions);
-        }
-      })(app));
+      app.useWebSocketAdapter(
+        new (class extends IoAdapter {
+          createIOServer(port: number, options?: ServerOptions) {
+            return super.createIOServer(port, { ...options, cleanupEmptyChildNamespaces: true } as ServerOptions);
+          }
+        })(app),
+      );
     });
     const c = connect(`${t.url}/room-7`);
     await authenticate(c, { token: 'alice-token' });
@@ -137,4 +153,3 @@ describe('dynamic (regex) namespaces', () => {
     expect(t.auth.resourceCounts().childNamespaces).toBe(0);
   });
 });
-

@@ -6,7 +6,16 @@
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import type { AuthStrategy } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, once, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  once,
+  sleep,
+  type TestApp,
+} from '../support/harness.js';
 
 @WebSocketGateway({ connectionStateRecovery: { maxDisconnectionDuration: 60_000 } })
 class RecoveringGateway {

@@ -14,7 +14,12 @@ import { closeClients, connect, createApp, once, record, sleep, type TestApp } f
 
 type SessionRequest = IncomingMessage & { session?: session.Session & { user?: string } };
 
-const sessionMiddleware = session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, store: new session.MemoryStore() });
+const sessionMiddleware = session({
+  secret: 'test-session-secret',
+  resave: false,
+  saveUninitialized: false,
+  store: new session.MemoryStore(),
+});
 const ORIGIN = 'http://chat.example';
 
 @Controller()

@@ -111,7 +111,12 @@ export async function authenticate(socket: ClientSocket, credentials: unknown, m
  * silent socket has seen nothing and is still connected, so its silence is the
  * gate's doing and not a lost connection or a broadcast never sent.
  */
-export async function expectMissed(silent: ClientSocket, seen: unknown[], witness: Promise<unknown>, settleMs = 100): Promise<void> {
+export async function expectMissed(
+  silent: ClientSocket,
+  seen: unknown[],
+  witness: Promise<unknown>,
+  settleMs = 100,
+): Promise<void> {
   await witness;
   await sleep(settleMs);
   expect(seen).toEqual([]);
@@ -176,7 +181,10 @@ export async function withApp(
   body: (t: TestApp) => Promise<void>,
   configure?: (app: INestApplication) => void | Promise<void>,
 ): Promise<void> {
-  const t = 'module' in options ? await createAppWith(options, metadata, configure) : await createApp(options, metadata, configure);
+  const t =
+    'module' in options
+      ? await createAppWith(options, metadata, configure)
+      : await createApp(options, metadata, configure);
   try {
     await body(t);
   } finally {
@@ -203,22 +211,44 @@ export function trackLibResources(): {
 } {
   // The first frame past this wrapper (and socket.io's typed-events forwarder) is the caller.
   const fromLib = (): string | undefined => {
-    const caller = new Error().stack!.split('\n').slice(3).find((frame) => !frame.includes('typed-events'));
+    const caller = new Error()
+      .stack!.split('\n')
+      .slice(3)
+      .find((frame) => !frame.includes('typed-events'));
     return caller?.includes(LIB_DIR) ? caller.trim() : undefined;
   };
   const timers = new Map<unknown, string>();
-  const listeners: Array<{ emitter: EventEmitter; event: string | symbol; fn: (...args: any[]) => void; site: string }> = [];
+  const listeners: Array<{
+    emitter: EventEmitter;
+    event: string | symbol;
+    fn: (...args: any[]) => void;
+    site: string;
+  }> = [];
   const g = globalThis as any;
-  const real = { setTimeout: g.setTimeout, setInterval: g.setInterval, clearTimeout: g.clearTimeout, clearInterval: g.clearInterval };
+  const real = {
+    setTimeout: g.setTimeout,
+    setInterval: g.setInterval,
+    clearTimeout: g.clearTimeout,
+    clearInterval: g.clearInterval,
+  };
   const proto = EventEmitter.prototype as any;
-  const realOn = { on: proto.on, addListener: proto.addListener, prependListener: proto.prependListener, once: proto.once };
+  const realOn = {
+    on: proto.on,
+    addListener: proto.addListener,
+    prependListener: proto.prependListener,
+    once: proto.once,
+  };
 
   g.setTimeout = (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     const site = fromLib();
-    const handle = real.setTimeout((...a: unknown[]) => {
-      timers.delete(handle);
-      fn(...a);
-    }, ms, ...args);
+    const handle = real.setTimeout(
+      (...a: unknown[]) => {
+        timers.delete(handle);
+        fn(...a);
+      },
+      ms,
+      ...args,
+    );
     if (site) timers.set(handle, `setTimeout ${site}`);
     return handle;
   };
@@ -247,7 +277,11 @@ export function trackLibResources(): {
     liveTimers: () => [...timers.values()],
     listenersStillOn: (emitters) =>
       listeners
-        .filter((l) => emitters.includes(l.emitter) && l.emitter.rawListeners(l.event).some((f: any) => f === l.fn || f.listener === l.fn))
+        .filter(
+          (l) =>
+            emitters.includes(l.emitter) &&
+            l.emitter.rawListeners(l.event).some((f: any) => f === l.fn || f.listener === l.fn),
+        )
         .map((l) => `${String(l.event)} ${l.site}`),
     restore: () => {
       Object.assign(g, real);

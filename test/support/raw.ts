@@ -21,7 +21,12 @@ export interface RawResponse {
   setCookie: string[];
 }
 
-export function http(method: 'GET' | 'POST', url: string, body?: string, options: RawOptions = {}): Promise<RawResponse> {
+export function http(
+  method: 'GET' | 'POST',
+  url: string,
+  body?: string,
+  options: RawOptions = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -39,7 +44,13 @@ export function http(method: 'GET' | 'POST', url: string, body?: string, options
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, setCookie: (res.headers['set-cookie'] as string[]) ?? [] }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text,
+            setCookie: (res.headers['set-cookie'] as string[]) ?? [],
+          }),
+        );
       },
     );
     req.on('error', reject);
@@ -76,9 +87,14 @@ export async function openPolling(base: string, options: RawOptions = {}): Promi
 export function openWebSocket(base: string, sid?: string, options: RawOptions = {}): Promise<WebSocket> {
   const url = `${base.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket${sid ? `&sid=${encodeURIComponent(sid)}` : ''}`;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { localAddress: options.localAddress, headers: options.cookie ? { cookie: options.cookie } : {} });
+    const ws = new WebSocket(url, {
+      localAddress: options.localAddress,
+      headers: options.cookie ? { cookie: options.cookie } : {},
+    });
     ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+    );
     ws.once('error', reject);
   });
 }

@@ -30,7 +30,16 @@ export class TokenStrategy implements AuthStrategy {
     if (credentials.throw === 'auth') throw new AuthenticationError('Account locked');
     const id = this.users.findByToken(credentials.token);
     if (!id) return null;
-    return { id, public: { id, name: id[0].toUpperCase() + id.slice(1) }, ...(credentials.expiresAt ? { expiresAt: typeof credentials.expiresAt === 'string' ? new Date(credentials.expiresAt) : credentials.expiresAt } : {}) };
+    return {
+      id,
+      public: { id, name: id[0].toUpperCase() + id.slice(1) },
+      ...(credentials.expiresAt
+        ? {
+            expiresAt:
+              typeof credentials.expiresAt === 'string' ? new Date(credentials.expiresAt) : credentials.expiresAt,
+          }
+        : {}),
+    };
   }
 }
 

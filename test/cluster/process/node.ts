@@ -30,7 +30,11 @@ async function app(): Promise<INestApplication> {
   if (adapter === 'cluster') {
     nest.useWebSocketAdapter(new ClusterIoAdapter(nest));
   } else {
-    const options = { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', key: process.env.KEY, requestsTimeout: 1000 };
+    const options = {
+      url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      key: process.env.KEY,
+      requestsTimeout: 1000,
+    };
     const io = adapter === 'streams' ? new RedisStreamsIoAdapter(nest, options) : new RedisIoAdapter(nest, options);
     await io.connect();
     nest.useWebSocketAdapter(io);
