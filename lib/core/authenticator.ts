@@ -24,7 +24,7 @@ import type { EngineConnection } from './connection-guard.js';
 import type { Membership } from './membership.js';
 import { type Outcomes, where } from './outcomes.js';
 import { errorPayload, handshakeCredentials, parseCredentials, refusal, splitAck } from './protocol.js';
-import { Attempt, type Session, type SocketAuthData } from './session.js';
+import { Attempt, PENDING_AUTH, type Session, type SocketAuthData } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { type Accepted, type AuthLogger, callHook, callStrategy, checkIdentity } from './strategy-call.js';
 
@@ -43,7 +43,6 @@ type Ack = (response: unknown) => void;
 
 /** Failures that are guesses: they keep their slot of the failure budget. */
 const GUESSES = new Set<AuthErrorCode>(['invalid_credentials', 'bad_request', 'identity_changed', 'expired']);
-const PENDING: SocketAuthData = Object.freeze({ state: 'pending' }) as SocketAuthData;
 
 export class Authenticator {
   private readonly options: ResolvedAuthSocketOptions;
@@ -65,7 +64,7 @@ export class Authenticator {
     socket.on('disconnect', this.disconnectListener); // fires once; `on` avoids once()'s per-socket wrapper
     this.parts.membership.arrived(socket);
     if (session.state === 'authenticated') return void this.join(session, socket);
-    socket.data.auth = PENDING;
+    socket.data.auth = PENDING_AUTH;
     if (!this.parts.membership.isPublic(socket)) session.startTimeout();
 
     if (session.state !== 'pending' || session.attempt) return;

@@ -10,9 +10,7 @@ import type { Admission } from './admission.js';
 import { gateOf, namespaceRemoved, type NamespaceGate } from './broadcast-gate.js';
 import type { ConnectionGuard, EngineConnection } from './connection-guard.js';
 import { principalRoom } from './protocol.js';
-import type { Session, SocketAuthData } from './session.js';
-
-const PENDING: SocketAuthData = Object.freeze({ state: 'pending' }) as SocketAuthData;
+import { PENDING_AUTH, type Session, type SocketAuthData } from './session.js';
 
 export class Membership {
   private readonly publicNamespaces = new WeakSet<Namespace>();
@@ -72,7 +70,7 @@ export class Membership {
    * principal's room, and back to pending: counted again when `stillPending`.
    */
   unrelease(socket: Socket, owner: string | undefined, stillPending: boolean): void {
-    socket.data.auth = PENDING;
+    socket.data.auth = PENDING_AUTH;
     if (this.isPublic(socket)) {
       // Nothing holds a public socket's rooms, so rooms joined for the principal go now.
       if (owner !== undefined) for (const room of [...socket.rooms]) if (room !== socket.id) void socket.leave(room);

@@ -241,3 +241,6 @@ export class Session {
 export type SocketAuthData =
   | { state: 'pending' }
   | { state: 'authenticated'; principalId: string; user: unknown; authenticatedAt: number; expiresAt?: number };
+
+/** The one `data.auth` of every unauthenticated socket (frozen and shared: nothing per socket). */
+export const PENDING_AUTH: SocketAuthData = Object.freeze({ state: 'pending' });
