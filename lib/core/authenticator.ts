@@ -20,11 +20,10 @@ import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import type { Admission } from './admission.js';
-import type { EngineConnection } from './connection-guard.js';
 import type { Membership } from './membership.js';
 import { type Outcomes, where } from './outcomes.js';
-import { errorPayload, handshakeCredentials, parseCredentials, refusal, splitAck } from './protocol.js';
-import { Attempt, PENDING_AUTH, type Session, type SocketAuthData } from './session.js';
+import { errorPayload, handshakeCredentials, parseCredentials, publicView, refusal, splitAck } from './protocol.js';
+import { Attempt, PENDING_AUTH, type Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { type Accepted, type AuthLogger, callHook, callStrategy, checkIdentity } from './strategy-call.js';
 
@@ -155,7 +154,7 @@ export class Authenticator {
     session.transition('authenticated'); // stops the timeout
     session.hooking = attempt;
     const sockets = [...session.sockets];
-    for (const socket of sockets) this.parts.membership.release(socket, session, this.authData(session));
+    for (const socket of sockets) this.parts.membership.release(socket, session, session.authData());
 
     // Gate → hooks → `authenticated`: handleAuthenticated runs before the client is
     // told, so rooms it joins are in effect when it starts talking (socketio-auth#33,
@@ -177,7 +176,7 @@ export class Authenticator {
   private async join(session: Session, socket: Socket): Promise<void> {
     const attempt = new Attempt();
     (session.joining ??= new Map()).set(socket, attempt);
-    this.parts.membership.release(socket, session, this.authData(session));
+    this.parts.membership.release(socket, session, session.authData());
     const ok = await this.hook(socket, session.principal!, attempt);
     if (attempt.settled) return; // the session ended or was demoted meanwhile
     if (!ok) return this.fail(session, 'server_error');
@@ -190,7 +189,7 @@ export class Authenticator {
   private refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted): void {
     session.attempt = undefined;
     session.refresh(principal, expiresAt);
-    for (const socket of session.sockets) socket.data.auth = this.authData(session);
+    for (const socket of session.sockets) socket.data.auth = session.authData();
     this.tell(session, true, attempt);
     attempt.settle(true);
   }
@@ -217,18 +216,6 @@ export class Authenticator {
       address,
       refreshed,
     });
-  }
-
-  private authData(session: Session): SocketAuthData {
-    const { principal, authenticatedAt, expiresAt } = session;
-    const data: SocketAuthData = {
-      state: 'authenticated',
-      principalId: principal!.id,
-      user: publicView(principal!),
-      authenticatedAt: authenticatedAt!,
-    };
-    if (expiresAt !== undefined) data.expiresAt = expiresAt;
-    return data;
   }
 
   /** Refuses the attempt, tells the client why, and ends the session. */
@@ -300,14 +287,6 @@ export class Authenticator {
     this.end(session, errorPayload('timeout'));
   };
 
-  /** A connection with no useful socket reached its limit: its sessions time out now, then it closes. */
-  readonly onIdle = (conn: EngineConnection): void => {
-    for (const socket of this.parts.membership.socketsOf(conn)) {
-      const session = this.sessions.of(socket);
-      if (session && session.state !== 'authenticated') this.onTimeout(session);
-    }
-  };
-
   readonly onExpiry = (session: Session): void => {
     const principalId = session.principal?.id ?? '';
     this.parts.outcomes.count('expired');
@@ -322,9 +301,4 @@ export class Authenticator {
     this.closed = true;
     for (const session of this.sessions.all()) this.end(session);
   }
-}
-
-/** What the client and other nodes may see of a principal. */
-export function publicView(principal: AuthPrincipal): unknown {
-  return principal.public ?? { id: principal.id };
 }

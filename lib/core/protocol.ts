@@ -3,6 +3,7 @@
  * credentials the strategy may safely see, and the shapes sent back.
  */
 import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import { DEFAULT_ERROR_MESSAGES } from '../auth-errors.js';
 
 export type ParsedCredentials = { ok: true; credentials: Record<string, unknown> } | { ok: false; code: 'bad_request' };
@@ -109,4 +110,9 @@ export function refusal(error: AuthErrorPayload): { ok: false; error: AuthErrorP
 /** Room every authenticated socket of a principal joins, on every node. */
 export function principalRoom(principalId: string): string {
   return `nestjs-socket-auth:principal:${principalId}`;
+}
+
+/** What the client and other nodes may see of a principal: its `public` view, `{ id }` by default. */
+export function publicView(principal: AuthPrincipal): unknown {
+  return principal.public ?? { id: principal.id };
 }

@@ -25,6 +25,7 @@
 import type { Socket } from 'socket.io';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import { type LongTimer, setLongTimeout } from './long-timer.js';
+import { publicView } from './protocol.js';
 
 export type SessionState = 'pending' | 'authenticating' | 'authenticated' | 'closed';
 
@@ -185,6 +186,19 @@ export class Session {
     this.expiresAt = expiresAt;
     this.authenticatedAt = Date.now();
     this.armExpiry();
+  }
+
+  /** What `socket.data.auth` says of an authenticated session: never the whole principal. */
+  authData(): SocketAuthData {
+    const principal = this.principal!;
+    const data: SocketAuthData = {
+      state: 'authenticated',
+      principalId: principal.id,
+      user: publicView(principal),
+      authenticatedAt: this.authenticatedAt!,
+    };
+    if (this.expiresAt !== undefined) data.expiresAt = this.expiresAt;
+    return data;
   }
 
   /** A gated socket joined while unauthenticated: the timeout runs (public-only sessions have none). */

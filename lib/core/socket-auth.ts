@@ -18,7 +18,7 @@ import { Admission } from './admission.js';
 import { Authenticator } from './authenticator.js';
 import { installGate } from './broadcast-gate.js';
 import { ClusterRevocation, type RevokeResult } from './cluster-revocation.js';
-import { ConnectionGuard } from './connection-guard.js';
+import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
 import { Membership } from './membership.js';
 import { Outcomes } from './outcomes.js';
 import { errorPayload } from './protocol.js';
@@ -69,7 +69,7 @@ export class SocketAuth {
     }
     this.admission = new Admission(options);
     const addressOf = this.admission.addressOf.bind(this.admission);
-    this.guard = new ConnectionGuard(options, addressOf, logger, (conn) => this.protocol.onIdle(conn));
+    this.guard = new ConnectionGuard(options, addressOf, logger, (conn) => this.timeOutIdle(conn));
     this.membership = new Membership(this.guard, this.admission);
     this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);
     this.sessions = new SessionRegistry(options, {
@@ -120,6 +120,14 @@ export class SocketAuth {
     // connection with nothing else on it is closed once that has gone out.
     next(Object.assign(new Error(payload.message), { data: payload }));
     setImmediate(() => this.membership.closeIfEmpty(socket));
+  }
+
+  /** A connection with no useful socket reached its limit: its sessions time out now, then it closes. */
+  private timeOutIdle(conn: EngineConnection): void {
+    for (const socket of this.membership.socketsOf(conn)) {
+      const session = this.sessions.of(socket);
+      if (session && session.state !== 'authenticated') this.protocol.onTimeout(session);
+    }
   }
 
   deauthenticate(socket: Socket, message?: string): boolean {
