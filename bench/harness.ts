@@ -28,6 +28,8 @@ export const pinning: { ok: boolean; why: string } = (() => {
   return { ok: true, why: `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` };
 })();
 
+const FIXED_YOUNG_GENERATION = '--min-semi-space-size=16 --max-semi-space-size=16';
+
 /**
  * Starts a Node script with an IPC channel. It starts on every core (start-up
  * is not what is measured, and several start at once) and is pinned to `core`
@@ -35,8 +37,10 @@ export const pinning: { ok: boolean; why: string } = (() => {
  */
 export function spawnNode(script: string, args: string[]): ChildProcess {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  // NSA_BENCH_NODE_FLAGS: extra V8 flags for the servers and client workers, for experiments.
-  const flags = process.env.NSA_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  // A fixed young generation: V8 sizes it adaptively, and that alone split fresh server processes running the same
+  // code into a fast and a slow mode (per-set round-trip ratios from 0.53 to 1.58 in one run; 0.96–1.06 with this).
+  // NSA_BENCH_NODE_FLAGS replaces it, for experiments.
+  const flags = (process.env.NSA_BENCH_NODE_FLAGS ?? FIXED_YOUNG_GENERATION).split(' ').filter(Boolean);
   return spawn(process.execPath, ['--expose-gc', ...flags, path, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
