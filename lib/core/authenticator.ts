@@ -58,7 +58,7 @@ export class Authenticator {
 
   readonly onConnection = (socket: Socket): void => {
     if (this.closed) return;
-    const session = this.sessionFor(socket);
+    const session = this.sessions.for(socket);
     socket.on(this.options.events.authentication, this.authenticationListener);
     socket.on('disconnect', this.disconnectListener); // fires once; `on` avoids once()'s per-socket wrapper
     this.parts.membership.arrived(socket);
@@ -71,11 +71,6 @@ export class Authenticator {
     const credentials = this.options.handshake ? handshakeCredentials(socket.handshake.auth) : undefined;
     if (credentials) void this.attempt(session, socket, credentials, 'handshake');
   };
-
-  /** The socket's session, the socket in it; created pending when it has none. */
-  private sessionFor(socket: Socket): Session {
-    return this.sessions.for(socket, this.parts.admission.socketAddress(socket));
-  }
 
   private readonly authenticationListener = ((authenticator: Authenticator) =>
     function (this: Socket, ...args: unknown[]): void {
@@ -94,7 +89,7 @@ export class Authenticator {
     // A socket told `unauthorized` and about to go has no session: ignore it.
     // A public socket whose session ended may start a new one.
     if (!this.sessions.of(socket) && !(this.parts.membership.isPublic(socket) && socket.connected)) return;
-    const session = this.sessionFor(socket);
+    const session = this.sessions.for(socket);
     if (session.attempt || session.joining?.has(socket)) {
       // Refused without touching the session or the attempt in flight (graphql-ws does the same).
       const error = errorPayload('in_progress');

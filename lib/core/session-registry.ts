@@ -15,6 +15,8 @@ export class SessionRegistry {
   constructor(
     private readonly options: ResolvedAuthSocketOptions,
     private readonly timeouts: Omit<SessionTimeouts, 'timeout'>,
+    /** The client address a new session is counted under. */
+    private readonly addressOf: (socket: Socket) => string,
   ) {}
 
   of(socket: Socket): Session | undefined {
@@ -22,11 +24,16 @@ export class SessionRegistry {
   }
 
   /** The socket's session, with the socket in it; created pending when it has none. */
-  for(socket: Socket, address: string): Session {
+  for(socket: Socket): Session {
     const session = this.of(socket);
     if (!session) {
       const key = this.keyOf(socket);
-      const created = new Session(key, address, { timeout: this.options.timeout, ...this.timeouts }, socket);
+      const created = new Session(
+        key,
+        this.addressOf(socket),
+        { timeout: this.options.timeout, ...this.timeouts },
+        socket,
+      );
       this.sessions.set(key, created);
       return created;
     }

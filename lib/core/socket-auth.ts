@@ -72,10 +72,14 @@ export class SocketAuth {
     this.guard = new ConnectionGuard(options, addressOf, logger, (conn) => this.timeOutIdle(conn));
     this.membership = new Membership(this.guard, this.admission);
     this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);
-    this.sessions = new SessionRegistry(options, {
-      onTimeout: (session) => this.protocol.onTimeout(session),
-      onExpiry: (session) => this.protocol.onExpiry(session),
-    });
+    this.sessions = new SessionRegistry(
+      options,
+      {
+        onTimeout: (session) => this.protocol.onTimeout(session),
+        onExpiry: (session) => this.protocol.onExpiry(session),
+      },
+      (socket) => this.admission.socketAddress(socket),
+    );
     const { admission, membership, outcomes } = this;
     const parts = { options, strategy, logger, hooks: deps.beforeAuthenticated, admission, membership, outcomes };
     this.protocol = new Authenticator(parts, this.sessions);
