@@ -21,7 +21,7 @@ import { ClusterRevocation, type RevokeResult } from './cluster-revocation.js';
 import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
 import { Membership } from './membership.js';
 import { Outcomes } from './outcomes.js';
-import { errorPayload } from './protocol.js';
+import { errorPayload, principalRoom } from './protocol.js';
 import { SessionRegistry } from './session-registry.js';
 import type { AuthLogger } from './strategy-call.js';
 
@@ -146,6 +146,14 @@ export class SocketAuth {
   /** Ends every session of the principal on every node, each through its own `end()`. */
   async revoke(principalId: string, reason?: string): Promise<RevokeResult> {
     const result = await this.cluster.revoke(principalId, reason);
+    // Backstop through the adapter: a cluster adapter sends server-side messages only to the nodes it already knows
+    // (its heartbeat), while broadcasts reach every node. Sessions ended above have left the principal's room, so
+    // this reaches only sockets on a node that missed the message.
+    const room = principalRoom(principalId);
+    for (const nsp of this.attached) {
+      nsp.to(room).emit(this.deps.options.events.unauthorized, errorPayload('revoked', reason));
+      nsp.in(room).disconnectSockets(true);
+    }
     this.outcomes.count('revoked');
     this.deps.logger.log(`revoked sessions of ${principalId}${result.complete ? '' : ' (some nodes did not answer)'}`);
     this.outcomes.report({ type: 'revoked', principalId, ...(reason ? { reason } : {}) });
