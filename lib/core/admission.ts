@@ -68,9 +68,9 @@ export class Admission {
 
     // One socket per namespace per connection: a second CONNECT would double
     // every broadcast and multiply the sockets one request can create.
-    const previous = this.opened.get(socket.client, socket.nsp.name);
+    const previous = this.opened.get(socket.conn, socket.nsp.name);
     if (previous && isConnectingOrConnected(previous)) return 'duplicate_namespace';
-    const open = this.opened.live(socket.client).length;
+    const open = this.opened.live(socket.conn).length;
     if (!previous && maxNamespacesPerConnection && open >= maxNamespacesPerConnection) return 'too_many_pending';
     this.opened.set(socket);
     if (!counted) return undefined;
@@ -88,9 +88,9 @@ export class Admission {
     return typeof count === 'number' ? decide(count) : count.then(decide);
   }
 
-  /** The connection's sockets that are connected or connecting, one per namespace. */
-  socketsOf(client: object): Socket[] {
-    return this.opened.live(client);
+  /** The engine.io connection's sockets that are connected or connecting, one per namespace. */
+  socketsOf(connection: object): Socket[] {
+    return this.opened.live(connection);
   }
 
   /**
@@ -172,33 +172,34 @@ export class Admission {
 }
 
 /**
- * The last socket each connection opened on each namespace, weakly keyed by
- * the connection. Most connections use one namespace, so a lone socket is
- * stored bare: a Map per connection would cost more than the rest of this file.
+ * The last socket each engine.io connection opened on each namespace, weakly
+ * keyed by the connection. Most connections use one namespace, so a lone
+ * socket is stored bare: a Map per connection would cost more than the rest of
+ * this file.
  */
 class OpenedSockets {
-  private readonly byClient = new WeakMap<object, Socket | Map<string, Socket>>();
+  private readonly byConnection = new WeakMap<object, Socket | Map<string, Socket>>();
 
-  get(client: object, namespace: string): Socket | undefined {
-    const entry = this.byClient.get(client);
+  get(connection: object, namespace: string): Socket | undefined {
+    const entry = this.byConnection.get(connection);
     if (!(entry instanceof Map)) return entry?.nsp.name === namespace ? entry : undefined;
     return entry.get(namespace);
   }
 
   set(socket: Socket): void {
-    const entry = this.byClient.get(socket.client);
+    const entry = this.byConnection.get(socket.conn);
     if (!entry || (!(entry instanceof Map) && entry.nsp.name === socket.nsp.name)) {
-      this.byClient.set(socket.client, socket);
+      this.byConnection.set(socket.conn, socket);
       return;
     }
     const map = entry instanceof Map ? entry : new Map([[entry.nsp.name, entry]]);
     map.set(socket.nsp.name, socket);
-    this.byClient.set(socket.client, map);
+    this.byConnection.set(socket.conn, map);
   }
 
   /** The connection's sockets that are still connected or connecting; gone ones are forgotten. */
-  live(client: object): Socket[] {
-    const entry = this.byClient.get(client);
+  live(connection: object): Socket[] {
+    const entry = this.byConnection.get(connection);
     if (!entry) return [];
     if (!(entry instanceof Map)) return isConnectingOrConnected(entry) ? [entry] : [];
     for (const [name, socket] of entry) if (!isConnectingOrConnected(socket)) entry.delete(name);

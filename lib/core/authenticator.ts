@@ -60,8 +60,8 @@ export class Authenticator {
     if (this.closed) return;
     const session = this.sessions.for(socket);
     socket.on(this.options.events.authentication, this.authenticationListener);
-    socket.on('disconnect', this.disconnectListener); // fires once; `on` avoids once()'s per-socket wrapper
-    this.parts.membership.arrived(socket);
+    this.parts.membership.arrived(socket); // which reports the socket's departure: onDisconnect
+
     if (session.state === 'authenticated') return void this.join(session, socket);
     socket.data.auth = PENDING_AUTH;
     if (!this.parts.membership.isPublic(socket)) session.startTimeout();
@@ -75,11 +75,6 @@ export class Authenticator {
   private readonly authenticationListener = ((authenticator: Authenticator) =>
     function (this: Socket, ...args: unknown[]): void {
       authenticator.onAuthentication(this, args);
-    })(this);
-
-  private readonly disconnectListener = ((authenticator: Authenticator) =>
-    function (this: Socket): void {
-      authenticator.onDisconnect(this);
     })(this);
 
   // ── 2. an attempt ─────────────────────────────────────────────────────────
@@ -128,7 +123,8 @@ export class Authenticator {
     // A late answer (the socket left, timed out, or was revoked meanwhile) changes nothing.
     if (session.attempt !== attempt) return admission.giveBack(address);
 
-    const verdict = checkIdentity(answer, current?.id ?? session.expectedId);
+    const sameIdOnly = session.demoted?.sameIdOnly ? session.demoted.owner : undefined;
+    const verdict = checkIdentity(answer, current?.id ?? sameIdOnly);
     if ('code' in verdict) {
       if (!GUESSES.has(verdict.code)) admission.giveBack(address);
       return this.fail(session, verdict.code, ack, verdict.message);
@@ -140,16 +136,16 @@ export class Authenticator {
 
   private async accept(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
     // Rooms belong to the principal they were joined for.
-    if (session.roomsOwner !== undefined && session.roomsOwner !== principal.id) {
+    if (session.demoted && session.demoted.owner !== principal.id) {
       session.sockets.forEach((s) => this.parts.membership.resetRooms(s));
     }
-    session.roomsOwner = session.expectedId = undefined;
+    session.demoted = undefined;
     session.principal = principal;
     session.expiresAt = expiresAt;
-    session.transition('authenticated'); // stops the timeout
+    session.transition('authenticated'); // stops the timeout, sets session.auth
     session.hooking = attempt;
-    const sockets = [...session.sockets];
-    for (const socket of sockets) this.parts.membership.release(socket, session, session.authData());
+    const sockets = session.sockets;
+    for (const socket of sockets) this.parts.membership.release(socket, session, session.auth!);
 
     // Gate → hooks → `authenticated`: handleAuthenticated runs before the client is
     // told, so rooms it joins are in effect when it starts talking (socketio-auth#33,
@@ -171,7 +167,7 @@ export class Authenticator {
   private async join(session: Session, socket: Socket): Promise<void> {
     const attempt = new Attempt();
     (session.joining ??= new Map()).set(socket, attempt);
-    this.parts.membership.release(socket, session, session.authData());
+    this.parts.membership.release(socket, session, session.auth!);
     const ok = await this.hook(socket, session.principal!, attempt);
     if (attempt.settled) return; // the session ended or was demoted meanwhile
     if (!ok) return this.fail(session, 'server_error');
@@ -184,7 +180,7 @@ export class Authenticator {
   private refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted): void {
     session.attempt = undefined;
     session.refresh(principal, expiresAt);
-    for (const socket of session.sockets) socket.data.auth = session.authData();
+    for (const socket of session.sockets) socket.data.auth = session.auth;
     this.tell(session, true, attempt);
     attempt.settle(true);
   }
@@ -239,7 +235,7 @@ export class Authenticator {
     if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
     this.sessions.forget(session);
-    const sockets = [...session.sockets];
+    const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, session.principal?.id, false);
     if (!error) return;
     for (const socket of sockets) {
@@ -259,22 +255,22 @@ export class Authenticator {
     const owner = session.principal!.id;
     session.attempt?.answer(refusal(error)); // a refresh in flight hears why
     session.transition('pending'); // stops the expiry, settles joiners, clears the principal
-    session.roomsOwner = owner;
-    for (const socket of session.sockets) membership.unrelease(socket, owner, true);
-    if (session.sockets.every((s) => membership.isPublic(s))) session.stopTimeout();
-    for (const socket of session.sockets) socket.emit(this.options.events.unauthorized, error);
+    session.demoted = { owner, sameIdOnly: false };
+    const sockets = session.sockets;
+    for (const socket of sockets) membership.unrelease(socket, owner, true);
+    if (sockets.every((s) => membership.isPublic(s))) session.stopTimeout();
+    for (const socket of sockets) socket.emit(this.options.events.unauthorized, error);
   }
 
-  private onDisconnect(socket: Socket): void {
+  /** A socket left, after the app's own 'disconnect' listeners (which may still read its session). */
+  readonly onDisconnect = (socket: Socket): void => {
+    this.parts.membership.departed(socket);
     const session = this.sessions.of(socket);
-    this.parts.membership.departed(socket, session);
-    if (!session) return;
-    const index = session.sockets.indexOf(socket);
-    if (index >= 0) session.sockets.splice(index, 1);
+    if (!session?.remove(socket)) return;
     session.joining?.get(socket)?.settle(false);
     session.joining?.delete(socket);
-    if (session.sockets.length === 0) this.end(session);
-  }
+    if (session.size === 0) this.end(session);
+  };
 
   readonly onTimeout = (session: Session): void => {
     this.parts.outcomes.count('timeout');
@@ -288,7 +284,7 @@ export class Authenticator {
     this.parts.outcomes.report({ type: 'expired', ...where(session), principalId });
     if (this.options.onExpiry !== 'reauthenticate') return this.end(session, errorPayload('expired'));
     this.demote(session, errorPayload('expired', undefined, true));
-    session.expectedId = principalId;
+    session.demoted = { owner: principalId, sameIdOnly: true };
   };
 
   /** Every session ends quietly; the server is closing the sockets. */

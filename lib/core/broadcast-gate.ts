@@ -21,6 +21,8 @@ type Room = string;
 
 /** The adapter methods the gate wraps (socket.io-adapter's public-but-internal API). */
 interface GatedAdapter {
+  /** The adapter's own membership by socket id: a gated socket is in it exactly when released. */
+  sids: Map<SocketId, Set<Room>>;
   addAll(id: SocketId, rooms: Set<Room>): Promise<void> | void;
   del(id: SocketId, room: Room): Promise<void> | void;
   delAll(id: SocketId): void;
@@ -58,13 +60,19 @@ const EVENT_PACKET = 2;
 export class NamespaceGate {
   /** Rooms of sockets that are not authenticated, kept out of the adapter. */
   private readonly held = new Map<SocketId, Set<Room>>();
-  /** Sockets the authenticator let through. Any other socket id is held. */
-  private readonly released = new Set<SocketId>();
   /** Sockets told `unauthorized`: nothing reaches them any more, not even through recovery's direct path. */
   private readonly silenced = new Set<SocketId>();
   private readonly recoveries = new Map<SocketId, HeldRecovery>();
-  /** Called when socket.io forgets a socket id: it disconnected, or a middleware refused it. */
-  onRemove?: (id: SocketId) => void;
+  /** Released sockets: the adapter's own map, so releasing costs no entry of ours. */
+  private readonly sids: Map<SocketId, Set<Room>>;
+  private readonly addAllToAdapter: GatedAdapter['addAll'];
+  /**
+   * Called when socket.io forgets a socket id: it disconnected (`left` is the
+   * socket), or a middleware refused it (`left` is undefined). Socket#_onclose
+   * calls delAll before it emits 'disconnect', so this is the first word of a
+   * departure, and costs no listener per socket.
+   */
+  onRemove?: (id: SocketId, left: Socket | undefined) => void;
 
   constructor(
     private readonly nsp: Namespace,
@@ -75,15 +83,17 @@ export class NamespaceGate {
     const delAll = adapter.delAll.bind(adapter);
     const socketRooms = adapter.socketRooms.bind(adapter);
     const broadcast = adapter.broadcast.bind(adapter);
+    this.sids = adapter.sids;
+    this.addAllToAdapter = addAll;
 
     // Held by default: a socket's first join (its own id, in Socket#_onconnect)
     // runs before any 'connection' listener, so the gate cannot wait to be told.
     adapter.addAll = (id, rooms) => {
-      if (this.released.has(id)) return addAll(id, rooms);
       if (this.silenced.has(id)) return;
-      let held = this.held.get(id);
-      if (!held) this.held.set(id, (held = new Set()));
-      for (const room of rooms) held.add(room);
+      const held = this.held.get(id);
+      if (held) for (const room of rooms) held.add(room);
+      else if (this.sids.has(id)) return addAll(id, rooms); // released
+      else this.held.set(id, new Set(rooms)); // a new socket's first join
     };
     adapter.del = (id, room) => {
       const held = this.held.get(id);
@@ -96,12 +106,13 @@ export class NamespaceGate {
     // Called by Socket#leaveAll on disconnect, and by Socket#_cleanup when a
     // middleware refuses the socket: forget everything about the id.
     adapter.delAll = (id) => {
+      // Still in nsp.sockets here (Socket#_cleanup leaves the rooms first); a refused socket never was.
+      const left = this.nsp.sockets.get(id);
       this.held.delete(id);
-      this.released.delete(id);
       this.silenced.delete(id);
       this.recoveries.delete(id);
       delAll(id);
-      this.onRemove?.(id);
+      this.onRemove?.(id, left);
     };
     // Keeps `socket.rooms` truthful while the rooms are held.
     adapter.socketRooms = (id) => this.held.get(id) ?? socketRooms(id);
@@ -149,17 +160,21 @@ export class NamespaceGate {
 
   /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. False when already released. */
   release(socket: Socket): boolean {
-    if (this.released.has(socket.id) || this.silenced.has(socket.id)) return false;
+    if (this.sids.has(socket.id) || this.silenced.has(socket.id)) return false;
     const rooms = this.held.get(socket.id) ?? new Set<Room>();
     this.held.delete(socket.id);
-    this.released.add(socket.id);
-    void (this.nsp.adapter as unknown as GatedAdapter).addAll(socket.id, rooms);
+    void this.addAllToAdapter(socket.id, rooms); // puts the id in sids, even with no room
     return true;
+  }
+
+  /** Whether broadcasts reach the socket. */
+  isReleased(socket: Socket): boolean {
+    return this.sids.has(socket.id);
   }
 
   /** Takes the socket out of every room again, remembering them for the next release. False when it was held. */
   hold(socket: Socket): boolean {
-    if (!this.released.delete(socket.id)) return false;
+    if (!this.sids.has(socket.id)) return false;
     const adapter = this.nsp.adapter as unknown as GatedAdapter;
     const rooms = new Set(adapter.socketRooms(socket.id) ?? []);
     // delAll is wrapped to forget the id entirely, so set the hold afterwards.
@@ -200,7 +215,7 @@ export class NamespaceGate {
   sizes(): { held: number; released: number; silenced: number; recoveries: number } {
     return {
       held: this.held.size,
-      released: this.released.size,
+      released: this.sids.size,
       silenced: this.silenced.size,
       recoveries: this.recoveries.size,
     };
@@ -255,6 +270,11 @@ export function installGate(nsp: Namespace): NamespaceGate {
           'this socket.io version is not supported (checked against 4.8.x)',
       );
     }
+  }
+  if (!(adapter.sids instanceof Map)) {
+    throw new Error(
+      `nestjs-socket-auth: the socket.io adapter of namespace "${nsp.name}" has no sids map; this socket.io version is not supported (checked against 4.8.x)`,
+    );
   }
   if (!((nsp as unknown as { _preConnectSockets?: unknown })._preConnectSockets instanceof Map)) {
     throw new Error(

@@ -31,7 +31,7 @@ export interface EngineConnection {
   readonly readyState: string;
   close(discard?: boolean): void;
   once(event: 'close', listener: () => void): unknown;
-  on(event: 'packet', listener: (packet: { type: string; data?: unknown }) => void): unknown;
+  prependListener(event: 'data', listener: (data: unknown) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
   off(event: 'close' | 'drain', listener: () => void): unknown;
 }
@@ -49,11 +49,20 @@ export const IDLE_SLACK_MS = 500;
 const CLOSE_GRACE_MS = 1000;
 const COOKIE = 'nsa_bind';
 
+type Timer = ReturnType<typeof setTimeout>;
+
 export class ConnectionGuard {
   private readonly engines = new Set<Engine>();
-  private readonly idle = new Map<EngineConnection, ReturnType<typeof setTimeout>>();
-  private readonly closing = new Map<EngineConnection, ReturnType<typeof setTimeout>>();
-  private readonly useful = new WeakMap<EngineConnection, number>();
+  /**
+   * Idle timers by connection, weakly: a timer holds its connection only
+   * through a WeakRef. A 'close' listener is added only once a connection is
+   * left with no socket at all: on a connection that stays, a third 'close'
+   * listener would grow its listener array for good (about 130 bytes).
+   */
+  private readonly idle = new WeakMap<EngineConnection, { timer: Timer; watching: boolean }>();
+  /** Every live idle timer, for shutdown and leak checks. */
+  private readonly idleTimers = new Set<Timer>();
+  private readonly closing = new Map<EngineConnection, Timer>();
   /** Cookie secrets, by handshake request (engine.io keeps it as `conn.request`). */
   private readonly secrets = new WeakMap<IncomingMessage, Buffer>();
   /** CONNECT packets per connection in the current tick (one long-polling payload is decoded in one tick). */
@@ -64,6 +73,10 @@ export class ConnectionGuard {
     private readonly options: ResolvedAuthSocketOptions,
     private readonly addressOf: (request: IncomingMessage, remote: string | undefined) => string,
     private readonly logger: AuthLogger,
+    /** Whether the connection holds a socket worth keeping it open for. */
+    private readonly hasUseful: (conn: EngineConnection) => boolean,
+    /** Whether the connection holds no socket at all. */
+    private readonly isEmpty: (conn: EngineConnection) => boolean,
     /** Told before an idle connection is closed, so its sockets can hear why. */
     private readonly onIdle: (conn: EngineConnection) => void,
   ) {}
@@ -78,30 +91,46 @@ export class ConnectionGuard {
     if (this.options.bindConnection === 'cookie') engine.on('initial_headers', this.setCookie);
   }
 
-  /** One more (+1) or one fewer (-1) useful socket on the connection. */
-  markUseful(conn: EngineConnection, delta: 1 | -1): void {
-    const count = Math.max(0, (this.useful.get(conn) ?? 0) + delta);
-    this.useful.set(conn, count);
-    if (count > 0) this.disarm(conn);
-    else this.arm(conn);
+  /** The connection gained a useful socket: it is not idle. */
+  useful(conn: EngineConnection): void {
+    this.disarm(conn);
+  }
+
+  /**
+   * The connection lost a socket: idle from now on unless it holds another
+   * useful one. Forgotten once it closed, and watched for its close once it
+   * holds no socket at all (nothing else would say it went).
+   */
+  maybeIdle(conn: EngineConnection): void {
+    if (conn.readyState === 'closed') return this.disarm(conn);
+    if (this.hasUseful(conn)) return;
+    this.arm(conn);
+    const idle = this.idle.get(conn);
+    if (idle && !idle.watching && this.isEmpty(conn)) {
+      idle.watching = true;
+      conn.once('close', this.onClose);
+    }
   }
 
   private readonly onConnection = (conn: EngineConnection): void => {
     this.arm(conn);
-    conn.on('packet', this.onPacket);
+    // Ahead of socket.io's own 'data' listener, which decodes the packet. 'data'
+    // already has a listener, so this costs a two-slot array; a new event name
+    // would grow the connection's listener table instead.
+    conn.prependListener('data', this.onData);
   };
 
   /**
    * socket.io builds a whole Socket for every CONNECT before any middleware can
    * refuse it, so one POST of 20,000 CONNECTs costs 20,000 sockets of garbage.
    * A connection that sends more CONNECTs in one burst than it may hold
-   * namespaces is dropped here, before socket.io decodes the rest.
+   * namespaces is dropped here, before socket.io decodes the rest (engine.io
+   * ignores the packets of a closed connection).
    */
-  private readonly onPacket = ((guard: ConnectionGuard) =>
-    function (this: EngineConnection, packet: { type: string; data?: unknown }): void {
+  private readonly onData = ((guard: ConnectionGuard) =>
+    function (this: EngineConnection, data: unknown): void {
       // socket.io's CONNECT is an engine.io message whose data starts with '0'.
-      if (packet.type !== 'message' || typeof packet.data !== 'string' || packet.data.charCodeAt(0) !== 48) return;
-      guard.countConnect(this);
+      if (typeof data === 'string' && data.charCodeAt(0) === 48) guard.countConnect(this);
     })(this);
 
   private countConnect(conn: EngineConnection): void {
@@ -118,28 +147,35 @@ export class ConnectionGuard {
     }
   }
 
+  /**
+   * A connection that closes before it ever held a socket keeps its timer (and
+   * a WeakRef) until the timer fires: bounded, and it costs every connection
+   * that stays nothing.
+   */
   private arm(conn: EngineConnection): void {
     const { timeout } = this.options;
-    // A connection already closed (its last socket leaves inside its 'close' event) needs no timer.
     if (this.closed || !timeout || this.idle.has(conn) || conn.readyState === 'closed') return;
-    this.idle.set(
-      conn,
-      setTimeout(() => {
-        this.disarm(conn);
-        if (this.useful.get(conn)) return;
-        this.onIdle(conn);
-        setImmediate(() => this.close(conn)); // after what onIdle said was written
-      }, timeout + IDLE_SLACK_MS),
-    );
-    conn.once('close', this.onClose);
+    const ref = new WeakRef(conn);
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(timer);
+      const idle = ref.deref();
+      if (!idle || this.idle.get(idle)?.timer !== timer) return;
+      this.disarm(idle);
+      if (idle.readyState === 'closed' || this.hasUseful(idle)) return;
+      this.onIdle(idle);
+      setImmediate(() => this.close(idle)); // after what onIdle said was written
+    }, timeout + IDLE_SLACK_MS);
+    this.idle.set(conn, { timer, watching: false });
+    this.idleTimers.add(timer);
   }
 
   private disarm(conn: EngineConnection): void {
-    const timer = this.idle.get(conn);
-    if (!timer) return;
-    clearTimeout(timer);
+    const idle = this.idle.get(conn);
+    if (!idle) return;
+    clearTimeout(idle.timer);
     this.idle.delete(conn);
-    conn.off('close', this.onClose);
+    this.idleTimers.delete(idle.timer);
+    if (idle.watching) conn.off('close', this.onClose);
   }
 
   private readonly onClose = ((guard: ConnectionGuard) =>
@@ -205,12 +241,13 @@ export class ConnectionGuard {
 
   /** Live entries, for leak checks. */
   sizes(): { idleTimers: number } {
-    return { idleTimers: this.idle.size + this.closing.size };
+    return { idleTimers: this.idleTimers.size + this.closing.size };
   }
 
   shutdown(): void {
     this.closed = true;
-    for (const conn of [...this.idle.keys()]) this.disarm(conn);
+    for (const timer of this.idleTimers) clearTimeout(timer);
+    this.idleTimers.clear();
     for (const timer of this.closing.values()) clearTimeout(timer);
     this.closing.clear();
     for (const engine of this.engines) {

@@ -3,7 +3,8 @@
  * the broadcast gate (is it in the adapter's rooms?), the connection guard
  * (does its connection hold a useful socket?), admission's pending counts,
  * and `socket.data.auth`. The authenticator decides when; this file keeps
- * the four in step, so no path can update one and forget another.
+ * the four in step, so no path can update one and forget another. It also
+ * reports when a socket has left.
  */
 import type { Namespace, Socket } from 'socket.io';
 import type { Admission } from './admission.js';
@@ -16,19 +17,22 @@ export class Membership {
   private readonly publicNamespaces = new WeakSet<Namespace>();
   /** Gated namespaces, dynamic children included until socket.io removes them. */
   private readonly gated = new Set<Namespace>();
-  /** The socket.io client of each engine.io connection that had a socket. */
-  private readonly clients = new WeakMap<EngineConnection, object>();
 
   constructor(
     private readonly guard: ConnectionGuard,
     private readonly admission: Admission,
+    /** A socket that arrived has left; called after socket.io's own 'disconnect' listeners (the app's handleDisconnect). */
+    private readonly onLeft: (socket: Socket) => void,
   ) {}
 
   register(nsp: Namespace, isPublic: boolean, installGate: (nsp: Namespace) => NamespaceGate): void {
     if (isPublic) return void this.publicNamespaces.add(nsp);
     const gate = installGate(nsp);
     // A socket socket.io forgets (disconnected, or refused by a later middleware) is no longer pending.
-    gate.onRemove = (id) => this.admission.leavePending(id);
+    gate.onRemove = (id, left) => {
+      this.admission.leavePending(id);
+      if (left) this.leaving(left);
+    };
     this.gated.add(nsp);
   }
 
@@ -38,15 +42,31 @@ export class Membership {
 
   /** A socket on a public namespace keeps its connection alive from the start. */
   arrived(socket: Socket): void {
-    this.clients.set(conn(socket), socket.client);
-    this.admission.arrived(socket, !this.isPublic(socket)); // pending until released
-    if (this.isPublic(socket)) this.guard.markUseful(conn(socket), 1);
+    const isPublic = this.isPublic(socket);
+    this.admission.arrived(socket, !isPublic); // pending until released
+    if (!isPublic) return; // the gate reports when a gated socket leaves
+    socket.on('disconnect', this.publicLeft);
+    this.guard.useful(conn(socket));
+  }
+
+  private readonly publicLeft = ((membership: Membership) =>
+    function (this: Socket): void {
+      membership.leaving(this);
+    })(this);
+
+  /** Once the app's 'disconnect' listeners ran too: they may still read the socket's session. */
+  private leaving(socket: Socket): void {
+    queueMicrotask(() => this.onLeft(socket));
   }
 
   /** The sockets an engine.io connection holds. */
   socketsOf(connection: EngineConnection): Socket[] {
-    const client = this.clients.get(connection);
-    return client ? this.admission.socketsOf(client) : [];
+    return this.admission.socketsOf(connection);
+  }
+
+  /** Whether the connection holds a socket worth keeping it open for: an authenticated one, or a public one. */
+  hasUseful(connection: EngineConnection): boolean {
+    return this.socketsOf(connection).some((s) => this.isPublic(s) || gateOf(s.nsp)?.isReleased(s));
   }
 
   /** From now on broadcasts reach the socket, in the rooms joined for this principal. */
@@ -56,7 +76,7 @@ export class Membership {
     socket.data.auth = data;
     if (this.isPublic(socket)) return;
     const gate = gateOf(socket.nsp)!;
-    if (gate.release(socket)) this.guard.markUseful(conn(socket), 1);
+    if (gate.release(socket)) this.guard.useful(conn(socket));
     // Recovered rooms, data and missed packets go only to the principal they belonged to.
     const recovery = gate.takeRecovery(socket);
     if (!recovery || recovery.principalId !== session.principal!.id) return;
@@ -76,7 +96,7 @@ export class Membership {
       if (owner !== undefined) for (const room of [...socket.rooms]) if (room !== socket.id) void socket.leave(room);
       return;
     }
-    if (gateOf(socket.nsp)!.hold(socket)) this.guard.markUseful(conn(socket), -1);
+    if (gateOf(socket.nsp)!.hold(socket)) this.guard.maybeIdle(conn(socket));
     if (owner !== undefined) void socket.leave(principalRoom(owner));
     if (stillPending) this.admission.enterPending(socket);
     else this.admission.leavePending(socket.id);
@@ -97,16 +117,15 @@ export class Membership {
   }
 
   /** The socket disconnected: socket.io has already taken it out of the adapter. */
-  departed(socket: Socket, session: Session | undefined): void {
+  departed(socket: Socket): void {
     this.admission.leavePending(socket.id);
-    const wasReleased = session?.state === 'authenticated';
-    if (this.isPublic(socket) || wasReleased) this.guard.markUseful(conn(socket), -1);
+    this.guard.maybeIdle(conn(socket));
     if (namespaceRemoved(socket.nsp)) this.gated.delete(socket.nsp); // cleanupEmptyChildNamespaces
   }
 
   /** After a refused CONNECT: a connection with no socket left is closed once the refusal has gone out. */
   closeIfEmpty(socket: Socket): void {
-    if (!this.admission.socketsOf(socket.client).length) this.guard.close(conn(socket));
+    if (!this.admission.socketsOf(conn(socket)).length) this.guard.close(conn(socket));
   }
 
   clear(): void {

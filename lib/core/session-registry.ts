@@ -11,13 +11,17 @@ import { Session, type SessionTimeouts } from './session.js';
 
 export class SessionRegistry {
   private readonly sessions = new Map<object, Session>();
+  /** One for every session: not an object per session. */
+  private readonly timeouts: SessionTimeouts;
 
   constructor(
     private readonly options: ResolvedAuthSocketOptions,
-    private readonly timeouts: Omit<SessionTimeouts, 'timeout'>,
+    timeouts: Omit<SessionTimeouts, 'timeout'>,
     /** The client address a new session is counted under. */
     private readonly addressOf: (socket: Socket) => string,
-  ) {}
+  ) {
+    this.timeouts = { timeout: options.timeout, onTimeout: timeouts.onTimeout, onExpiry: timeouts.onExpiry };
+  }
 
   of(socket: Socket): Session | undefined {
     return this.sessions.get(this.keyOf(socket));
@@ -28,16 +32,11 @@ export class SessionRegistry {
     const session = this.of(socket);
     if (!session) {
       const key = this.keyOf(socket);
-      const created = new Session(
-        key,
-        this.addressOf(socket),
-        { timeout: this.options.timeout, ...this.timeouts },
-        socket,
-      );
+      const created = new Session(key, this.addressOf(socket), this.timeouts, socket);
       this.sessions.set(key, created);
       return created;
     }
-    if (!session.sockets.includes(socket)) session.sockets.push(socket);
+    session.add(socket);
     return session;
   }
 
@@ -75,7 +74,7 @@ export class SessionRegistry {
     let authenticatedSockets = 0;
     let timers = 0;
     for (const session of this.sessions.values()) {
-      if (session.state === 'authenticated') authenticatedSockets += session.sockets.length;
+      if (session.state === 'authenticated') authenticatedSockets += session.size;
       timers += session.timerCount;
     }
     return { sessions: this.sessions.size, authenticatedSockets, timers };

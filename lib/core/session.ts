@@ -109,24 +109,20 @@ export class Session {
   state: SessionState = 'pending';
   /** Set once the strategy accepts (so hooks can read it), cleared by demotion. */
   principal?: AuthPrincipal;
-  authenticatedAt?: number;
   /** Epoch ms, from the principal's `expiresAt`. */
   expiresAt?: number;
-  /** After an expiry with 'reauthenticate': the id the next authentication must keep. */
-  expectedId?: string;
-  /** The principal the sockets' held rooms were joined for, after a demotion. */
-  roomsOwner?: string;
+  /** What `socket.data.auth` says while authenticated: one object, shared by the session's sockets. */
+  auth?: SocketAuthData;
+  /** After a demotion: whose rooms the held sockets keep, and whether only that id may authenticate next (expiry). */
+  demoted?: { owner: string; sameIdOnly: boolean };
   /** The strategy call (and the hooks after it) in flight. */
   attempt?: Attempt;
   /** Set while the first authentication's hooks run: guarded handlers wait on it. */
   hooking?: Attempt;
   /** Sockets that joined an authenticated session and whose hooks are running: not released yet. */
   joining?: Map<Socket, Attempt>;
-  /**
-   * Usually one socket. Created holding it: an array literal is sized to fit,
-   * while a push onto an empty array reserves room for sixteen.
-   */
-  readonly sockets: Socket[];
+  /** Usually one socket, kept bare: an array per session costs more than this whole object. */
+  private members: Socket | Socket[] | undefined;
   private timeoutTimer?: ReturnType<typeof setTimeout>;
   private expiryTimer?: LongTimer;
 
@@ -138,7 +134,45 @@ export class Session {
     private readonly timers: SessionTimeouts,
     first: Socket,
   ) {
-    this.sockets = [first];
+    this.members = first;
+  }
+
+  /** The session's sockets, in the order they joined (a fresh array: callers may change the session meanwhile). */
+  get sockets(): Socket[] {
+    const members = this.members;
+    return Array.isArray(members) ? [...members] : members ? [members] : [];
+  }
+
+  get size(): number {
+    const members = this.members;
+    return Array.isArray(members) ? members.length : members ? 1 : 0;
+  }
+
+  has(socket: Socket): boolean {
+    const members = this.members;
+    return Array.isArray(members) ? members.includes(socket) : members === socket;
+  }
+
+  add(socket: Socket): void {
+    const members = this.members;
+    if (members === undefined) this.members = socket;
+    else if (!Array.isArray(members)) this.members = members === socket ? members : [members, socket];
+    else if (!members.includes(socket)) members.push(socket);
+  }
+
+  /** False when the socket was not in the session. */
+  remove(socket: Socket): boolean {
+    const members = this.members;
+    if (!Array.isArray(members)) {
+      if (members !== socket) return false;
+      this.members = undefined;
+      return true;
+    }
+    const index = members.indexOf(socket);
+    if (index < 0) return false;
+    members.splice(index, 1);
+    if (members.length === 1) this.members = members[0];
+    return true;
   }
 
   /** The one place the state changes. Starts and stops the timers that belong to each state. */
@@ -154,7 +188,7 @@ export class Session {
         this.hooking = undefined;
         this.settleJoining(false);
         this.principal = undefined;
-        this.authenticatedAt = undefined;
+        this.auth = undefined;
         this.expiresAt = undefined;
         this.armTimeout(); // the authenticator stops it again when only public sockets are left
         break;
@@ -162,7 +196,7 @@ export class Session {
         break; // the timeout keeps running: a strategy or hook that hangs still ends in `timeout`
       case 'authenticated':
         this.clearTimeout();
-        this.authenticatedAt = Date.now();
+        this.auth = this.authData();
         break; // the expiry is armed once the hooks ran: startExpiry()
       case 'closed':
         this.clearTimeout();
@@ -184,18 +218,18 @@ export class Session {
   refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
     this.principal = principal;
     this.expiresAt = expiresAt;
-    this.authenticatedAt = Date.now();
+    this.auth = this.authData();
     this.armExpiry();
   }
 
-  /** What `socket.data.auth` says of an authenticated session: never the whole principal. */
-  authData(): SocketAuthData {
+  /** What `socket.data.auth` says of an authenticated session, as of now: never the whole principal. */
+  private authData(): SocketAuthData {
     const principal = this.principal!;
     const data: SocketAuthData = {
       state: 'authenticated',
       principalId: principal.id,
       user: publicView(principal),
-      authenticatedAt: this.authenticatedAt!,
+      authenticatedAt: Date.now(),
     };
     if (this.expiresAt !== undefined) data.expiresAt = this.expiresAt;
     return data;

@@ -69,8 +69,15 @@ export class SocketAuth {
     }
     this.admission = new Admission(options);
     const addressOf = this.admission.addressOf.bind(this.admission);
-    this.guard = new ConnectionGuard(options, addressOf, logger, (conn) => this.timeOutIdle(conn));
-    this.membership = new Membership(this.guard, this.admission);
+    this.guard = new ConnectionGuard(
+      options,
+      addressOf,
+      logger,
+      (conn) => this.membership.hasUseful(conn),
+      (conn) => !this.membership.socketsOf(conn).length,
+      (conn) => this.timeOutIdle(conn),
+    );
+    this.membership = new Membership(this.guard, this.admission, (socket) => this.protocol.onDisconnect(socket));
     this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);
     this.sessions = new SessionRegistry(
       options,
@@ -164,7 +171,7 @@ export class SocketAuth {
     let count = 0;
     for (const session of this.sessions.all()) {
       if (session.principal?.id !== principalId) continue;
-      count += session.sockets.length;
+      count += session.size;
       this.protocol.end(session, errorPayload('revoked', reason));
     }
     return count;
