@@ -14,7 +14,7 @@
  * rooms) are held here and handed to the adapter on `release()`. Broadcasts pay
  * nothing for the gate, and cluster delivery needs no extra code.
  */
-import type { Namespace, Socket } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
 
 type SocketId = string;
 type Room = string;
@@ -92,7 +92,8 @@ export class NamespaceGate {
       if (this.silenced.has(id)) return;
       const held = this.held.get(id);
       if (held) for (const room of rooms) held.add(room);
-      else if (this.sids.has(id)) return addAll(id, rooms); // released
+      else if (this.sids.has(id))
+        return addAll(id, rooms); // released
       else this.held.set(id, new Set(rooms)); // a new socket's first join
     };
     adapter.del = (id, room) => {
@@ -237,6 +238,52 @@ function delAllQuietly(adapter: GatedAdapter, id: SocketId, gate: NamespaceGate)
   } finally {
     gate.onRemove = onRemove;
   }
+}
+
+const SCREENED = Symbol.for('nestjs-socket-auth.screened');
+
+/**
+ * Runs `screen(conn)` for every CONNECT to the server's namespaces, present
+ * and future (dynamic children too), before socket.io builds a Socket for it
+ * in Namespace#_add. socket.io decodes a whole long-polling payload in one
+ * tick and builds a Socket per CONNECT before any middleware can run; a
+ * CONNECT that `screen` refuses is dropped there. Costs nothing per
+ * connection, unlike a listener on each engine.io connection. Returns the undo.
+ */
+export function screenConnects(server: Server, screen: (conn: object) => boolean): () => void {
+  type AddFn = (client: { conn: object }, ...rest: unknown[]) => unknown;
+  type Screened = { _add?: AddFn; [SCREENED]?: AddFn };
+  const wrapped: Screened[] = [];
+  const wrap = (nsp: Namespace): void => {
+    const raw = nsp as unknown as Screened;
+    if (raw[SCREENED]) return;
+    if (typeof raw._add !== 'function') {
+      throw new Error(
+        `nestjs-socket-auth: namespace "${nsp.name}" has no _add(); this socket.io version is not supported (checked against 4.8.x)`,
+      );
+    }
+    const add = (raw[SCREENED] = raw._add);
+    raw._add = function (this: Namespace, client, ...rest) {
+      return screen(client.conn) ? add.call(this, client, ...rest) : undefined;
+    };
+    wrapped.push(raw);
+  };
+  const nsps = (server as unknown as { _nsps?: Map<string, Namespace> })._nsps;
+  if (!(nsps instanceof Map)) {
+    throw new Error(
+      'nestjs-socket-auth: the socket.io server has no _nsps map; this socket.io version is not supported',
+    );
+  }
+  nsps.forEach(wrap);
+  // Emitted synchronously when a namespace or a dynamic child is created, before its first CONNECT is handled.
+  server.of('/').on('new_namespace', wrap);
+  return () => {
+    server.of('/').off('new_namespace', wrap);
+    for (const raw of wrapped) {
+      raw._add = raw[SCREENED];
+      delete raw[SCREENED];
+    }
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Protections at the engine.io connection, below socket.io's namespaces,
- * through engine.io's public hooks only (`engine.use`, `initial_headers`,
- * the `connection` event):
+ * through engine.io's public hooks (`engine.use`, `initial_headers`, the
+ * `connection` event) and, for CONNECT bursts, broadcast-gate.ts's
+ * `screenConnects`:
  *
  *   - Binding. The engine.io sid travels in every long-polling URL, so it ends
  *     up in proxy logs; whoever holds it could read and write as the client.
@@ -9,7 +10,7 @@
  *     opened the connection, and in 'cookie' mode carry the random HttpOnly
  *     cookie set at the handshake.
  *   - CONNECT bursts. More CONNECT packets in one burst than a connection may
- *     hold namespaces closes it before socket.io builds a socket for each.
+ *     hold namespaces closes it before socket.io builds a socket for the rest.
  *   - Idle close. A connection that holds no useful socket (authenticated, or
  *     on a public namespace) is closed `timeout` plus a small slack after it
  *     opened or lost its last useful socket, whatever namespaces it joined and
@@ -20,6 +21,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'socket.io';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
+import { screenConnects } from './broadcast-gate.js';
 import type { AuthLogger } from './strategy-call.js';
 
 /** The engine.io socket members used here (all public in engine.io 6). */
@@ -31,7 +33,6 @@ export interface EngineConnection {
   readonly readyState: string;
   close(discard?: boolean): void;
   once(event: 'close', listener: () => void): unknown;
-  prependListener(event: 'data', listener: (data: unknown) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
   off(event: 'close' | 'drain', listener: () => void): unknown;
 }
@@ -53,6 +54,7 @@ type Timer = ReturnType<typeof setTimeout>;
 
 export class ConnectionGuard {
   private readonly engines = new Set<Engine>();
+  private readonly unscreen: Array<() => void> = [];
   /**
    * Idle timers by connection, weakly: a timer holds its connection only
    * through a WeakRef. A 'close' listener is added only once a connection is
@@ -87,6 +89,7 @@ export class ConnectionGuard {
     if (!engine || this.engines.has(engine)) return;
     this.engines.add(engine);
     engine.on('connection', this.onConnection);
+    this.unscreen.push(screenConnects(server, this.screenConnect));
     if (this.options.bindConnection) engine.use(this.bind(engine));
     if (this.options.bindConnection === 'cookie') engine.on('initial_headers', this.setCookie);
   }
@@ -114,38 +117,31 @@ export class ConnectionGuard {
 
   private readonly onConnection = (conn: EngineConnection): void => {
     this.arm(conn);
-    // Ahead of socket.io's own 'data' listener, which decodes the packet. 'data'
-    // already has a listener, so this costs a two-slot array; a new event name
-    // would grow the connection's listener table instead.
-    conn.prependListener('data', this.onData);
   };
 
   /**
    * socket.io builds a whole Socket for every CONNECT before any middleware can
-   * refuse it, so one POST of 20,000 CONNECTs costs 20,000 sockets of garbage.
-   * A connection that sends more CONNECTs in one burst than it may hold
-   * namespaces is dropped here, before socket.io decodes the rest (engine.io
-   * ignores the packets of a closed connection).
+   * refuse it, so one POST of 20,000 CONNECTs would cost 20,000 sockets of
+   * garbage. A connection that sends more CONNECTs in one burst than it may
+   * hold namespaces is closed at the first one too many, before its Socket is
+   * built (engine.io ignores the rest of a closed connection's packets).
    */
-  private readonly onData = ((guard: ConnectionGuard) =>
-    function (this: EngineConnection, data: unknown): void {
-      // socket.io's CONNECT is an engine.io message whose data starts with '0'.
-      if (typeof data === 'string' && data.charCodeAt(0) === 48) guard.countConnect(this);
-    })(this);
-
-  private countConnect(conn: EngineConnection): void {
+  private readonly screenConnect = (connection: object): boolean => {
     const limit = this.options.maxNamespacesPerConnection;
-    if (!limit) return;
+    if (!limit || this.closed) return true;
+    const conn = connection as EngineConnection;
     if (this.connectsThisTick.size === 0) setImmediate(() => this.connectsThisTick.clear());
     const count = (this.connectsThisTick.get(conn) ?? 0) + 1;
     this.connectsThisTick.set(conn, count);
+    if (count <= limit) return true;
     if (count === limit + 1) {
       this.logger.warn(
         `closed a connection that sent more than ${limit} CONNECT packets at once (from ${conn.remoteAddress})`,
       );
       conn.close(true);
     }
-  }
+    return false;
+  };
 
   /**
    * A connection that closes before it ever held a socket keeps its timer (and
@@ -255,6 +251,7 @@ export class ConnectionGuard {
       engine.off('initial_headers', this.setCookie);
     }
     this.engines.clear();
+    this.unscreen.splice(0).forEach((undo) => undo());
   }
 }
 

@@ -18,6 +18,9 @@ class Gateway {
 @WebSocketGateway({ namespace: '/b' })
 class SecondGateway {}
 
+@WebSocketGateway({ namespace: /^\/room-\d+$/ })
+class RoomsGateway {}
+
 interface EngineView {
   clientsCount: number;
 }
@@ -27,7 +30,10 @@ describe('hostile connections', () => {
   let server: Server;
   const engine = (): EngineView => (server as unknown as { engine: EngineView }).engine;
   async function app(options: Partial<AuthSocketModuleOptions> = {}): Promise<void> {
-    t = await createApp({ ...tokenAuth, timeout: 1000, ...options }, { providers: [Gateway, SecondGateway] });
+    t = await createApp(
+      { ...tokenAuth, timeout: 1000, ...options },
+      { providers: [Gateway, SecondGateway, RoomsGateway] },
+    );
     server = t.app.get(Gateway).server;
   }
   afterEach(async () => {
@@ -50,6 +56,19 @@ describe('hostile connections', () => {
     expect(engine().clientsCount).toBe(1); // the flooding connection is gone; the control stays
     global.gc?.();
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024);
+    expect(control.connected).toBe(true);
+  });
+
+  it('a CONNECT burst to a dynamic namespace that the burst itself creates is cut off as well', async () => {
+    await app({ timeout: 5000 });
+    const control = connect(t.url);
+    await authenticate(control, { token: 'alice-token' });
+    const poll = await openPolling(t.url);
+    // The first CONNECT creates the child namespace /room-7; the rest of the burst meets it in the same tick.
+    await poll.post(Array.from({ length: 5_000 }, () => '40/room-7,').join(SEP)).catch(() => undefined);
+    await sleep(300);
+    expect(server.of('/room-7').sockets.size).toBeLessThanOrEqual(1);
+    expect(engine().clientsCount).toBe(1); // the flooding connection is gone; the control stays
     expect(control.connected).toBe(true);
   });
 
