@@ -28,7 +28,7 @@ export const C = quick
       scale: {
         n: Number(process.env.NSA_BENCH_SCALE_N ?? 10_000),
         workers: 4,
-        rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 3),
+        rounds: Number(process.env.NSA_BENCH_SCALE_ROUNDS ?? 5),
         broadcasts: 10,
       },
       cluster: { perNode: 300, rounds: 20, deliveries: 18_000 },

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:heap`: where each authenticated socket's bytes go. Takes heap
- * snapshots of `nest` and `ours` servers empty and with N sockets, sums the
- * retained-by-nobody-else self sizes by constructor (or V8 node type), and
+ * snapshots of `nest` and `ours` servers empty and with N sockets (10,000, the
+ * size of the scale_10k goal), sums self sizes by what holds them, and
  * writes the per-socket difference ours − nest, largest first, to
  * bench/heap-breakdown.json (report.ts puts it in the README section).
  */
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Variant } from './app.js';
 import { BenchServer, closeAll, killAll, MODE, openMany } from './harness.js';
 
-const N = Number(process.env.NSA_BENCH_HEAP_N ?? 2000);
+const N = Number(process.env.NSA_BENCH_HEAP_N ?? 10_000);
 
 interface Snapshot {
   snapshot: {
@@ -27,9 +27,12 @@ interface Snapshot {
 }
 
 /**
- * Self size summed by `object:Constructor` / `closure:name` / V8 node type.
- * Backing stores (`array`: the tables of Maps and Sets, object properties and
- * elements) are put under their first holder, e.g. `array of object:Map`.
+ * Self size summed by what holds it: `object:Constructor` / `closure:name` / V8
+ * node type, followed by the chain of first retainers (edge name and holder),
+ * two steps up for backing stores, strings and numbers (`array ← properties of
+ * object:Object ← _events of object:Socket` is a socket's listener table), one
+ * step up for objects. The first non-weak retainer is taken, so each node is
+ * counted once.
  */
 function aggregate(path: string): Map<string, number> {
   const snap: Snapshot = JSON.parse(readFileSync(path, 'utf8'));
@@ -41,28 +44,33 @@ function aggregate(path: string): Map<string, number> {
     edge_types: [edgeTypes],
   } = snap.snapshot.meta;
   const [iType, iName, iSize, iEdges] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f));
-  const [eType, eTo] = ['type', 'to_node'].map((f) => edgeFields.indexOf(f));
+  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f));
+  const { nodes, edges, strings } = snap;
   const nameOf = (i: number): string => {
-    const type = typeNames[snap.nodes[i + iType]];
-    return type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + iName]]}` : type;
+    const type = typeNames[nodes[i + iType]];
+    return type === 'object' || type === 'closure' ? `${type}:${strings[nodes[i + iName]]}` : type;
   };
-  const holder = new Map<number, number>();
-  for (let i = 0, e = 0; i < snap.nodes.length; i += fields.length) {
-    for (let k = 0; k < snap.nodes[i + iEdges]; k++, e += edgeFields.length) {
-      const to = snap.edges[e + eTo];
-      if (
-        edgeTypes[snap.edges[e + eType]] !== 'weak' &&
-        typeNames[snap.nodes[to + iType]] === 'array' &&
-        !holder.has(to)
-      )
-        holder.set(to, i);
+  const NAMED = new Set(['property', 'internal', 'context', 'shortcut']);
+  const holder = new Map<number, [number, string]>();
+  for (let i = 0, e = 0; i < nodes.length; i += fields.length) {
+    for (let k = 0; k < nodes[i + iEdges]; k++, e += edgeFields.length) {
+      const to = edges[e + eTo];
+      const type = edgeTypes[edges[e + eType]];
+      if (type === 'weak' || holder.has(to)) continue;
+      holder.set(to, [i, NAMED.has(type) ? strings[edges[e + eName]] : `[${type}]`]);
     }
   }
   const out = new Map<string, number>();
-  for (let i = 0; i < snap.nodes.length; i += fields.length) {
-    let key = nameOf(i);
-    if (key === 'array' && holder.has(i)) key = `array of ${nameOf(holder.get(i)!)}`;
-    out.set(key, (out.get(key) ?? 0) + snap.nodes[i + iSize]);
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    const name = nameOf(i);
+    let key = name;
+    for (let d = 0, at = i; d < (name.includes(':') ? 1 : 2); d++) {
+      const up = holder.get(at);
+      if (!up) break;
+      key += ` ← ${up[1]} of ${nameOf(up[0])}`;
+      at = up[0];
+    }
+    out.set(key, (out.get(key) ?? 0) + nodes[i + iSize]);
   }
   return out;
 }

@@ -114,11 +114,21 @@ function heapSection(h: HeapBreakdown): string[] {
   return [
     `### Where an authenticated socket's extra bytes go (heap-snapshot diff, N=${h.n}, ${h.date})`,
     '',
-    `\`npm run bench:heap\` snapshots a \`nest\` and an \`ours\` server, empty and with N sockets, and sums self sizes by constructor or V8 node type: nest ${h.totals.nest} B per socket, ours ${h.totals.ours} B, **${h.totals.extra} B extra** (the goal is ≤ 768 B).`,
+    `\`npm run bench:heap\` snapshots a \`nest\` and an \`ours\` server, empty and with N sockets, and sums self sizes by what holds them (the node, then its first retainers): nest ${h.totals.nest} B per socket, ours ${h.totals.ours} B, **${h.totals.extra} B extra** (the goal is ≤ 768 B).`,
     '',
     '| retained by | nest B/socket | ours B/socket | extra B/socket |',
     '|---|---|---|---|',
     ...h.rows.slice(0, 15).map((r) => `| \`${r.what.replace(/\|/g, '\\|')}\` | ${r.nest} | ${r.ours} | ${r.extra} |`),
+    '',
+    'How to read the rows. What an authenticated socket must hold, and where it shows up:',
+    '',
+    "- **Its session** (`object:Session`, and the `sessions` map's table): the state, the principal, the timers' handles and the attempt in flight, one per connection.",
+    "- **Its principal room** (an entry in the adapter's `rooms` map, a `Set` with its table, and the room's name, a `concatenated string`): what makes `principalRoom(id)` reach a user's sockets on every node. This is a documented feature, so it stays; it is the largest single item.",
+    '- **`socket.data.auth`** (`object:Object ← auth`, its `user` view and the `authenticatedAt` number): what `fetchSockets()` and the recovery store see.',
+    "- **The `authentication` listener** (`array ← properties of object:Object ← _events of object:Socket`): the bench gateway has one handler, so the module's listener is the socket's fourth event name, and V8 doubles the socket's listener table for it. An app with more handlers has room in its table already.",
+    "- **The principal itself** (the strategy's object and its id string), and the connection's entry in the module's one weak map (`byConnection`), which refuses a second CONNECT for a namespace.",
+    '',
+    "What the module no longer costs per socket: a `disconnect` listener (the broadcast gate reports departures), a third `close` listener per connection (which grew its listener array for good), a per-connection listener for CONNECT bursts (screened per namespace instead), a set of released sockets (the adapter's own `sids` map says it), per-session copies of shared objects, and an array for the usual one-socket session.",
     '',
   ];
 }
