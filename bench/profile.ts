@@ -4,6 +4,10 @@
  * while 100 clients do round trips; self time is summed by function and
  * divided by the round trips served, then the two are set side by side.
  * Writes bench/profile-roundtrip.json, which report.ts puts in the README section.
+ *
+ * `npm run bench:profile -- --connect [ours middleware]`: the same per
+ * connection, while batches of 250 clients connect, authenticate and leave.
+ * Writes bench/profile-connect.json.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +16,9 @@ import { basename, join } from 'node:path';
 import type { Variant } from './app.js';
 import { BenchServer, closeAll, MODE, openMany } from './harness.js';
 
-const [a = 'ours-unmarked', b = 'nest'] = process.argv.slice(2) as Variant[];
+const CONNECT = process.argv.includes('--connect');
+const args = process.argv.slice(2).filter((x) => !x.startsWith('--')) as Variant[];
+const [a = CONNECT ? 'ours' : 'ours-unmarked', b = CONNECT ? 'middleware' : 'nest'] = args;
 const SECONDS = Number(process.env.NSA_BENCH_PROFILE_SECONDS ?? 8);
 
 interface CpuProfile {
@@ -26,18 +32,26 @@ async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<
   const dir = mkdtempSync(join(tmpdir(), 'nsa-prof-'));
   process.env.NSA_BENCH_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${dir}`;
   const server = await BenchServer.start(variant);
-  const sockets = await openMany(server.url, 100, MODE[variant]);
   let trips = 0;
   const end = performance.now() + SECONDS * 1000;
-  await Promise.all(
-    sockets.map(async (s) => {
-      while (performance.now() < end) {
-        await s.emitWithAck('echo', 1);
-        trips++;
-      }
-    }),
-  );
-  await closeAll(sockets, server);
+  if (CONNECT) {
+    // Connections opened (and authenticated, in the variant's mode), then closed: the unit is one connection.
+    while (performance.now() < end) {
+      await closeAll(await openMany(server.url, 250, MODE[variant]), server);
+      trips += 250;
+    }
+  } else {
+    const sockets = await openMany(server.url, 100, MODE[variant]);
+    await Promise.all(
+      sockets.map(async (s) => {
+        while (performance.now() < end) {
+          await s.emitWithAck('echo', 1);
+          trips++;
+        }
+      }),
+    );
+    await closeAll(sockets, server);
+  }
   await new Promise((resolve) => {
     server.child.once('exit', resolve);
     server.child.kill('SIGINT'); // server.ts exits cleanly on SIGINT, so the profile is written
@@ -72,6 +86,7 @@ for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.
 }
 const top = rows.sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 10);
 const out = {
+  unit: CONNECT ? 'connection' : 'round trip',
   date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
   seconds: SECONDS,
   variants: {
@@ -81,7 +96,7 @@ const out = {
   rows: top.map((r) => ({ what: r.k, [a]: Number(r.a.toFixed(2)), [b]: Number(r.b.toFixed(2)) })),
 };
 writeFileSync(
-  fileURLToPath(new URL('../../bench/profile-roundtrip.json', import.meta.url)),
+  fileURLToPath(new URL(`../../bench/profile-${CONNECT ? 'connect' : 'roundtrip'}.json`, import.meta.url)),
   `${JSON.stringify(out, null, 2)}\n`,
 );
 process.exit(0);
