@@ -72,13 +72,14 @@ async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<
 const pa = await profile(a);
 const pb = await profile(b);
 const total = (m: Map<string, number>): number => [...m.values()].reduce((x, y) => x + y, 0);
-console.log(`${a}: ${pa.trips} round trips, ${total(pa.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
-console.log(`${b}: ${pb.trips} round trips, ${total(pb.perTrip).toFixed(1)} µs sampled per trip (idle included)`);
+const unit = CONNECT ? 'connection' : 'round trip';
+console.log(`${a}: ${pa.trips} ${unit}s, ${total(pa.perTrip).toFixed(1)} µs sampled per ${unit} (idle included)`);
+console.log(`${b}: ${pb.trips} ${unit}s, ${total(pb.perTrip).toFixed(1)} µs sampled per ${unit} (idle included)`);
 const keys = new Set([...pa.perTrip.keys(), ...pb.perTrip.keys()]);
 const rows = [...keys]
   .map((k) => ({ k, a: pa.perTrip.get(k) ?? 0, b: pb.perTrip.get(k) ?? 0 }))
   .filter((r) => !r.k.startsWith('(idle)') && !r.k.startsWith('(program)'));
-console.log(`\nlargest differences, µs per round trip (${a} − ${b}):`);
+console.log(`\nlargest differences, µs per ${unit} (${a} − ${b}):`);
 for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 20)) {
   console.log(
     `  ${(r.a - r.b).toFixed(2).padStart(7)}  ${r.a.toFixed(2).padStart(6)} vs ${r.b.toFixed(2).padStart(6)}  ${r.k}`,
@@ -86,7 +87,7 @@ for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.
 }
 const top = rows.sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 10);
 const out = {
-  unit: CONNECT ? 'connection' : 'round trip',
+  unit,
   date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
   seconds: SECONDS,
   variants: {
