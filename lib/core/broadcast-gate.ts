@@ -4,7 +4,10 @@
  * Checked against socket.io 4.8.x (socket.io-adapter 2.5.x). If a socket.io
  * upgrade moves any of this, `installGate` throws at start-up and
  * `test/core/broadcast-gate.spec.ts` fails: never a silent bypass, which is
- * how socketio-auth broke on socket.io 3.
+ * how socketio-auth broke on socket.io 3. What it touches: the adapter's
+ * membership methods and `sids` (the gate), `restoreSession` (recovery),
+ * `Namespace#_preConnectSockets` (sockets in middlewares), and
+ * `Namespace#_add` with `Server#_nsps` (CONNECT screening).
  *
  * How the gate works: every broadcast (namespace-wide, room, `socket.broadcast`,
  * and those arriving from other nodes through the Redis adapter) is resolved by
@@ -257,11 +260,7 @@ export function screenConnects(server: Server, screen: (conn: object) => boolean
   const wrap = (nsp: Namespace): void => {
     const raw = nsp as unknown as Screened;
     if (raw[SCREENED]) return;
-    if (typeof raw._add !== 'function') {
-      throw new Error(
-        `nestjs-socket-auth: namespace "${nsp.name}" has no _add(); this socket.io version is not supported (checked against 4.8.x)`,
-      );
-    }
+    if (typeof raw._add !== 'function') unsupported(`namespace "${nsp.name}" has no _add()`);
     const add = (raw[SCREENED] = raw._add);
     raw._add = function (this: Namespace, client, ...rest) {
       return screen(client.conn) ? add.call(this, client, ...rest) : undefined;
@@ -269,11 +268,7 @@ export function screenConnects(server: Server, screen: (conn: object) => boolean
     wrapped.push(raw);
   };
   const nsps = (server as unknown as { _nsps?: Map<string, Namespace> })._nsps;
-  if (!(nsps instanceof Map)) {
-    throw new Error(
-      'nestjs-socket-auth: the socket.io server has no _nsps map; this socket.io version is not supported',
-    );
-  }
+  if (!(nsps instanceof Map)) unsupported('the server has no _nsps map');
   nsps.forEach(wrap);
   // Emitted synchronously when a namespace or a dynamic child is created, before its first CONNECT is handled.
   server.of('/').on('new_namespace', wrap);
@@ -311,26 +306,20 @@ export function installGate(nsp: Namespace): NamespaceGate {
   const existing = adapter[GATE];
   if (existing) return existing;
   for (const method of REQUIRED_METHODS) {
-    if (typeof adapter[method] !== 'function') {
-      throw new Error(
-        `nestjs-socket-auth: the socket.io adapter of namespace "${nsp.name}" has no ${method}(); ` +
-          'this socket.io version is not supported (checked against 4.8.x)',
-      );
-    }
+    if (typeof adapter[method] !== 'function') unsupported(`the adapter of namespace "${nsp.name}" has no ${method}()`);
   }
-  if (!(adapter.sids instanceof Map)) {
-    throw new Error(
-      `nestjs-socket-auth: the socket.io adapter of namespace "${nsp.name}" has no sids map; this socket.io version is not supported (checked against 4.8.x)`,
-    );
-  }
+  if (!(adapter.sids instanceof Map)) unsupported(`the adapter of namespace "${nsp.name}" has no sids map`);
   if (!((nsp as unknown as { _preConnectSockets?: unknown })._preConnectSockets instanceof Map)) {
-    throw new Error(
-      `nestjs-socket-auth: namespace "${nsp.name}" has no _preConnectSockets map; this socket.io version is not supported (checked against 4.8.x)`,
-    );
+    unsupported(`namespace "${nsp.name}" has no _preConnectSockets map`);
   }
   const gate = new NamespaceGate(nsp, adapter);
   adapter[GATE] = gate;
   return gate;
+}
+
+/** What this file relies on moved: fail at start-up, never bypass silently. */
+function unsupported(what: string): never {
+  throw new Error(`nestjs-socket-auth: ${what}; this socket.io version is not supported (checked against 4.8.x)`);
 }
 
 /** The gate of the namespace's current adapter, if installed. */

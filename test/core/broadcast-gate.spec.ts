@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import { installGate } from '../../lib/core/broadcast-gate.js';
+import { installGate, screenConnects } from '../../lib/core/broadcast-gate.js';
 import { closeClients, connect, connected, expectMissed, once, record, sleep } from '../support/harness.js';
 
 async function bareServer(options: ConstructorParameters<typeof Server>[1] = {}) {
@@ -47,6 +47,32 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
   it('installGate refuses, loudly, an adapter missing one of them', () => {
     const nsp: any = { name: '/x', adapter: { addAll() {}, del() {}, delAll() {}, broadcast() {} } };
     expect(() => installGate(nsp)).toThrow(/no socketRooms\(\).*not supported/);
+  });
+
+  it('the CONNECT screen still finds Namespace#_add and Server#_nsps, and refuses loudly without them', async () => {
+    const s = await bareServer();
+    try {
+      expect(typeof (s.io.of('/') as any)._add).toBe('function');
+      expect((s.io as any)._nsps).toBeInstanceOf(Map);
+      // Screening works: a refused CONNECT never becomes a socket, an admitted one does.
+      let admit = false;
+      const undo = screenConnects(s.io, () => admit);
+      const refused = connect(s.url, { reconnection: false, timeout: 500 });
+      await sleep(300);
+      expect(s.io.of('/').sockets.size).toBe(0);
+      refused.close();
+      admit = true;
+      const admitted = connect(s.url);
+      await connected(admitted);
+      expect(s.io.of('/').sockets.size).toBe(1);
+      undo();
+      expect(() => screenConnects({ _nsps: new Map([['/', { name: '/' }]]) } as any, () => true)).toThrow(
+        /no _add\(\).*not supported/,
+      );
+      expect(() => screenConnects({} as any, () => true)).toThrow(/no _nsps map.*not supported/);
+    } finally {
+      await s.close();
+    }
   });
 
   it('a held socket gets no broadcast of any kind, and gets them once released', async () => {
