@@ -25,6 +25,8 @@ export type AuthErrorCode =
   | 'rate_limited'
   /** Refused at connect: too many unauthenticated sockets. */
   | 'too_many_pending'
+  /** Refused at connect: this address holds `maxPublicPerAddress` sockets on public namespaces. */
+  | 'too_many_connections'
   /** Refused at connect: the handshake's Origin is not in `allowedOrigins`. */
   | 'forbidden_origin'
   /** Refused at connect: this connection already has a socket on that namespace. */
@@ -47,6 +49,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'deauthenticated',
   'rate_limited',
   'too_many_pending',
+  'too_many_connections',
   'forbidden_origin',
   'duplicate_namespace',
   'unauthenticated',
@@ -74,6 +77,7 @@ export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
   deauthenticated: 'Session ended by the server',
   rate_limited: 'Too many failed attempts; try again later',
   too_many_pending: 'Too many unauthenticated connections',
+  too_many_connections: 'Too many connections',
   forbidden_origin: 'Origin not allowed',
   duplicate_namespace: 'Already connected to this namespace',
   unauthenticated: 'Not authenticated',

@@ -50,6 +50,16 @@ export class AuthSocketDefaults {
   maxPendingPerAddress = 50;
 
   /**
+   * Most sockets one address may hold on public namespaces (which never time
+   * out, so without a cap one client could open them until memory runs out);
+   * more are refused at connect with `connect_error`
+   * `data.code === 'too_many_connections'`. Counted like `maxPendingPerAddress`:
+   * per process, or across nodes with a shared `limitStore`. `0` disables.
+   * @default 200
+   */
+  maxPublicPerAddress = 200;
+
+  /**
    * Most unauthenticated sockets in this process. `0` disables.
    * @default 10000
    */
@@ -189,6 +199,7 @@ function validate(o: ResolvedAuthSocketOptions): void {
     [
       'maxCredentialsBytes',
       'maxPendingPerAddress',
+      'maxPublicPerAddress',
       'maxPending',
       'maxFailuresPerAddress',
       'failureWindowMs',

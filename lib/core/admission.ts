@@ -20,17 +20,25 @@ type Decision = AuthErrorCode | undefined;
 
 export class Admission {
   /** Unauthenticated sockets counted in the caps, by socket id (ids are unique across namespaces). */
-  private readonly pending = new Map<string, string>();
+  private readonly pending = new LiveCounts('pending');
+  /** Sockets on public namespaces, counted in `maxPublicPerAddress`. */
+  private readonly publics = new LiveCounts('public');
   /** The last socket each connection opened on each namespace. */
   private readonly opened = new OpenedSockets();
   /** Per-address counters: failures (attempts in flight included) and pending sockets. */
   private readonly store: LimitStore;
-  /** How long a per-address pending count outlives its last change (a node that dies cannot decrement). */
-  private readonly pendingTtl: number;
+  /**
+   * How long a per-address socket count outlives its last change, so a node
+   * that dies cannot hold an address's count up forever. Counts of live
+   * sockets never decay: `keepalive` refreshes them, and this process's own
+   * live sockets are a floor under whatever the store answers.
+   */
+  private readonly liveTtl: number;
+  private keepalive?: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: ResolvedAuthSocketOptions) {
     this.store = options.limitStore ?? new MemoryLimitStore();
-    this.pendingTtl = Math.max(60_000, (options.timeout || 0) * 4);
+    this.liveTtl = Math.max(60_000, (options.timeout || 0) * 4);
   }
 
   /** Client address: the remote address, or the entry the outermost trusted proxy appended. */
@@ -62,7 +70,8 @@ export class Admission {
    * shared store makes the per-address check a promise.
    */
   admit(socket: Socket, counted: boolean): Decision | Promise<Decision> {
-    const { allowedOrigins, maxPending, maxPendingPerAddress, maxNamespacesPerConnection } = this.options;
+    const { allowedOrigins, maxPending, maxPendingPerAddress, maxPublicPerAddress, maxNamespacesPerConnection } =
+      this.options;
     const origin = socket.handshake.headers.origin;
     if (allowedOrigins.length && origin !== undefined && !allowedOrigins.includes(origin)) return 'forbidden_origin';
 
@@ -73,19 +82,28 @@ export class Admission {
     const open = this.opened.live(socket.conn).length;
     if (!previous && maxNamespacesPerConnection && open >= maxNamespacesPerConnection) return 'too_many_pending';
     this.opened.set(socket);
-    if (!counted) return undefined;
+    if (!counted) return this.countIn(this.publics, socket, maxPublicPerAddress, 'too_many_connections');
     if (maxPending && this.pending.size >= maxPending) return 'too_many_pending';
+    return this.countIn(this.pending, socket, maxPendingPerAddress, 'too_many_pending');
+  }
 
+  /**
+   * Counts the socket now (so a burst in one tick meets the caps), then checks
+   * its address's total against `cap`: the store's, or this process's own live
+   * sockets when that is more (a store's count may have expired under them).
+   */
+  private countIn(counts: LiveCounts, socket: Socket, cap: number, code: AuthErrorCode): Decision | Promise<Decision> {
     const address = this.socketAddress(socket);
-    this.pending.set(socket.id, address); // counted now, so a burst in one tick meets the process cap
-    if (!maxPendingPerAddress) return undefined;
-    const decide = (count: number): Decision => {
-      if (count <= maxPendingPerAddress) return undefined;
-      this.leavePending(socket.id);
-      return 'too_many_pending';
+    counts.set(socket.id, address);
+    this.startKeepalive();
+    if (!cap) return undefined;
+    const decide = (total: number): Decision => {
+      if (Math.max(total, counts.at(address)) <= cap) return undefined;
+      this.leave(counts, socket.id);
+      return code;
     };
-    const count = this.add(`pending:${address}`, 1, this.pendingTtl, true);
-    return typeof count === 'number' ? decide(count) : count.then(decide);
+    const total = this.add(counts.key(address), 1, this.liveTtl, true);
+    return typeof total === 'number' ? decide(total) : total.then(decide);
   }
 
   /** The engine.io connection's sockets that are connected or connecting, one per namespace. */
@@ -100,23 +118,63 @@ export class Admission {
    */
   arrived(socket: Socket, counted: boolean): void {
     this.opened.set(socket);
-    if (counted) this.enterPending(socket);
+    this.enter(counted ? this.pending : this.publics, socket);
   }
 
   /** Counts an unauthenticated socket again (after a demotion). Idempotent. */
   enterPending(socket: Socket): void {
-    if (this.pending.has(socket.id)) return;
-    const address = this.socketAddress(socket);
-    this.pending.set(socket.id, address);
-    if (this.options.maxPendingPerAddress) void this.add(`pending:${address}`, 1, this.pendingTtl, true);
+    this.enter(this.pending, socket);
   }
 
   /** The socket authenticated, left, or was refused further down. Idempotent. */
   leavePending(id: string): void {
-    const address = this.pending.get(id);
+    this.leave(this.pending, id);
+  }
+
+  /** A public socket left, or was refused further down. Idempotent. */
+  leavePublic(id: string): void {
+    this.leave(this.publics, id);
+  }
+
+  private enter(counts: LiveCounts, socket: Socket): void {
+    if (counts.has(socket.id)) return;
+    const address = this.socketAddress(socket);
+    counts.set(socket.id, address);
+    this.startKeepalive();
+    if (this.capOf(counts)) void this.add(counts.key(address), 1, this.liveTtl, true);
+  }
+
+  private leave(counts: LiveCounts, id: string): void {
+    const address = counts.delete(id);
     if (address === undefined) return;
-    this.pending.delete(id);
-    if (this.options.maxPendingPerAddress) void this.add(`pending:${address}`, -1, this.pendingTtl, true);
+    if (this.capOf(counts)) void this.add(counts.key(address), -1, this.liveTtl, true);
+    if (!this.pending.size && !this.publics.size) this.stopKeepalive();
+  }
+
+  private capOf(counts: LiveCounts): number {
+    return counts === this.pending ? this.options.maxPendingPerAddress : this.options.maxPublicPerAddress;
+  }
+
+  /**
+   * While any socket is counted, its address's count is refreshed every third
+   * of its TTL, so a count never expires under live sockets: without a timeout
+   * a pending socket may live for hours, and a public one always does.
+   */
+  private startKeepalive(): void {
+    if (this.keepalive) return;
+    this.keepalive = setInterval(() => {
+      for (const counts of [this.pending, this.publics]) {
+        if (!this.capOf(counts)) continue;
+        for (const address of counts.addresses()) void this.add(counts.key(address), 0, this.liveTtl, true);
+      }
+    }, this.liveTtl / 3);
+    // Never what keeps a process alive.
+    this.keepalive.unref?.();
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepalive);
+    this.keepalive = undefined;
   }
 
   // ── the failure budget ──────────────────────────────────────────────────
@@ -155,9 +213,14 @@ export class Admission {
   }
 
   /** Live entries, for leak checks. Counters held by a shared store are not this process's to count. */
-  sizes(): { pendingSockets: number; limitCounters: number; timers: number } {
+  sizes(): { pendingSockets: number; publicSockets: number; limitCounters: number; timers: number } {
     const memory = this.store instanceof MemoryLimitStore ? this.store : undefined;
-    return { pendingSockets: this.pending.size, limitCounters: memory?.size() ?? 0, timers: memory?.sweeping ? 1 : 0 };
+    return {
+      pendingSockets: this.pending.size,
+      publicSockets: this.publics.size,
+      limitCounters: memory?.size() ?? 0,
+      timers: (memory?.sweeping ? 1 : 0) + (this.keepalive ? 1 : 0),
+    };
   }
 
   get pendingCount(): number {
@@ -166,7 +229,9 @@ export class Admission {
 
   /** Forgets this process's state; a store the app passed is the app's to close. */
   clear(): void {
-    for (const id of [...this.pending.keys()]) this.leavePending(id);
+    for (const id of this.pending.ids()) this.leavePending(id);
+    for (const id of this.publics.ids()) this.leavePublic(id);
+    this.stopKeepalive();
     if (!this.options.limitStore) void this.store.close?.();
   }
 }
@@ -204,5 +269,54 @@ class OpenedSockets {
     if (!(entry instanceof Map)) return isConnectingOrConnected(entry) ? [entry] : [];
     for (const [name, socket] of entry) if (!isConnectingOrConnected(socket)) entry.delete(name);
     return [...entry.values()];
+  }
+}
+
+/** Live sockets by id, with their address, and how many each address holds: the floor under a store's count. */
+class LiveCounts {
+  private readonly byId = new Map<string, string>();
+  private readonly byAddress = new Map<string, number>();
+
+  constructor(private readonly prefix: string) {}
+
+  key(address: string): string {
+    return `${this.prefix}:${address}`;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  set(id: string, address: string): void {
+    if (this.byId.has(id)) return;
+    this.byId.set(id, address);
+    this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
+  }
+
+  /** The address the id was counted under, or undefined when it was not counted. */
+  delete(id: string): string | undefined {
+    const address = this.byId.get(id);
+    if (address === undefined) return undefined;
+    this.byId.delete(id);
+    const left = this.byAddress.get(address)! - 1;
+    if (left) this.byAddress.set(address, left);
+    else this.byAddress.delete(address);
+    return address;
+  }
+
+  at(address: string): number {
+    return this.byAddress.get(address) ?? 0;
+  }
+
+  addresses(): IterableIterator<string> {
+    return this.byAddress.keys();
+  }
+
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  get size(): number {
+    return this.byId.size;
   }
 }

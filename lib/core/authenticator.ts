@@ -7,7 +7,7 @@
  *      timeout and `authentication` listener exist before `handleConnection`.
  *      The gate already holds the socket (broadcast-gate.ts) unless its
  *      namespace is public.
- *   2. An attempt: failure budget reserved → strategy (bounded) → released
+ *   2. An attempt: failure budget reserved (back only on success) → strategy (bounded) → released
  *      (broadcasts flow) → hooks (bounded; the gateways' `handleAuthenticated`)
  *      → `authenticated` sent → waiting `@Authenticated()` handlers run.
  *   3. A namespace that joins an authenticated connection: released → its
@@ -40,9 +40,6 @@ export interface ProtocolParts {
 
 type Ack = (response: unknown) => void;
 
-/** Failures that are guesses: they keep their slot of the failure budget. */
-const GUESSES = new Set<AuthErrorCode>(['invalid_credentials', 'bad_request', 'identity_changed', 'expired']);
-
 export class Authenticator {
   private readonly options: ResolvedAuthSocketOptions;
   private closed = false;
@@ -63,8 +60,7 @@ export class Authenticator {
     this.parts.membership.arrived(socket); // which reports the socket's departure: onDisconnect
 
     if (session.state === 'authenticated') return void this.join(session, socket);
-    socket.data.auth = PENDING_AUTH;
-    if (!this.parts.membership.isPublic(socket)) session.startTimeout();
+    socket.data.auth = PENDING_AUTH; // the session runs its timeout if this socket is gated
 
     if (session.state !== 'pending' || session.attempt) return;
     if (this.parts.strategy.source === 'request') return void this.attempt(session, socket, socket.request, 'request');
@@ -81,7 +77,9 @@ export class Authenticator {
 
   private onAuthentication(socket: Socket, args: unknown[]): void {
     const { payload, ack } = splitAck(args);
-    // A socket told `unauthorized` and about to go has no session: ignore it.
+    // A socket told `unauthorized` and about to go is ignored, even when its client
+    // started a new session meanwhile (scope 'connection'): it must not join that one.
+    if (this.parts.membership.isSilenced(socket)) return;
     // A public socket whose session ended may start a new one.
     if (!this.sessions.of(socket) && !(this.parts.membership.isPublic(socket) && socket.connected)) return;
     const session = this.sessions.for(socket);
@@ -110,39 +108,38 @@ export class Authenticator {
       return this.fail(session, parsed.code, ack);
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
-    const attempt = (session.attempt = new Attempt(ack));
+    const attempt = (session.attempt = new Attempt(ack, socket));
     const current = session.state === 'authenticated' ? session.principal : undefined;
     if (!current) session.transition('authenticating');
+    // A slot of the failure budget comes back only on success. An attempt that ends
+    // any other way keeps it, even when the socket left meanwhile: otherwise guessing
+    // and disconnecting at once would make strategy work per address unbounded.
     const reserved = await admission.reserve(address);
-    if (session.attempt !== attempt) return reserved ? admission.giveBack(address) : undefined;
+    if (session.attempt !== attempt) return;
     if (!reserved) return this.fail(session, 'rate_limited', ack);
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
     const ms = timeout ? Math.min(strategyTimeout, timeout) : strategyTimeout;
     const answer = await callStrategy(this.parts.strategy, parsed.credentials, context, attempt, ms, this.parts.logger);
     // A late answer (the socket left, timed out, or was revoked meanwhile) changes nothing.
-    if (session.attempt !== attempt) return admission.giveBack(address);
+    if (session.attempt !== attempt) return;
 
-    const sameIdOnly = session.demoted?.sameIdOnly ? session.demoted.owner : undefined;
-    const verdict = checkIdentity(answer, current?.id ?? sameIdOnly);
-    if ('code' in verdict) {
-      if (!GUESSES.has(verdict.code)) admission.giveBack(address);
-      return this.fail(session, verdict.code, ack, verdict.message);
-    }
+    const { owner } = session;
+    let verdict = checkIdentity(answer, owner?.sameIdOnly ? owner.id : undefined);
+    // Revoked while the strategy ran: the credentials it checked were issued before the revoke.
+    if (!('code' in verdict) && attempt.revoked?.has(verdict.principal.id)) verdict = { code: 'revoked' };
+    if ('code' in verdict) return this.fail(session, verdict.code, ack, verdict.message);
     admission.giveBack(address); // a success returns its slot
     if (current) return this.refresh(session, attempt, verdict);
     await this.accept(session, attempt, verdict);
   }
 
   private async accept(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
-    // Rooms belong to the principal they were joined for.
-    if (session.demoted && session.demoted.owner !== principal.id) {
+    // Rooms belong to the principal they were joined for: a demoted session's held rooms are its owner's.
+    if (session.owner && session.owner.id !== principal.id) {
       session.sockets.forEach((s) => this.parts.membership.resetRooms(s));
     }
-    session.demoted = undefined;
-    session.principal = principal;
-    session.expiresAt = expiresAt;
-    session.transition('authenticated'); // stops the timeout, sets session.auth
+    session.accept(principal, expiresAt); // stops the timeout, sets session.auth
     session.hooking = attempt;
     const sockets = session.sockets;
     for (const socket of sockets) this.parts.membership.release(socket, session, session.auth!);
@@ -232,33 +229,40 @@ export class Authenticator {
   end(session: Session, error?: AuthErrorPayload): void {
     if (session.state === 'closed') return;
     const { membership } = this.parts;
+    const wasAuthenticated = session.state === 'authenticated';
+    const origin = session.attempt?.origin;
     if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
     this.sessions.forget(session);
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, session.principal?.id, false);
     if (!error) return;
-    for (const socket of sockets) {
-      socket.emit(this.options.events.unauthorized, error);
-      membership.silence(socket);
-    }
+    // A public socket hears only its own outcome: it lost a principal, or it made the attempt.
+    // Another socket's timeout or failed guess is not its business (a client library may
+    // disconnect on `unauthorized`).
+    const told = sockets.filter((s) => !membership.isPublic(s) || wasAuthenticated || s === origin);
+    for (const socket of told) socket.emit(this.options.events.unauthorized, error);
+    for (const socket of sockets) membership.silence(socket);
     const gated = sockets.filter((s) => !membership.isPublic(s));
     const wholeConnection = this.options.scope === 'connection' && gated.length === sockets.length;
     // One macrotask later, so handlers that were waiting on the attempt send their refusals (acks) first.
     if (gated.length) setImmediate(() => gated.forEach((socket) => socket.disconnect(wholeConnection)));
   }
 
-  /** The one way back to pending: expiry with 'reauthenticate', or `deauthenticate()`. */
-  demote(session: Session, error: AuthErrorPayload): void {
+  /**
+   * The one way back to pending: expiry with 'reauthenticate' (`sameIdOnly`:
+   * only the same principal may come back), or `deauthenticate()`. The session
+   * stays its owner's, so revoke still finds it and the held rooms stay the
+   * owner's until someone else authenticates.
+   */
+  demote(session: Session, error: AuthErrorPayload, sameIdOnly: boolean): void {
     if (session.state !== 'authenticated') return;
     const { membership } = this.parts;
     const owner = session.principal!.id;
     session.attempt?.answer(refusal(error)); // a refresh in flight hears why
-    session.transition('pending'); // stops the expiry, settles joiners, clears the principal
-    session.demoted = { owner, sameIdOnly: false };
+    session.demote(sameIdOnly); // stops the expiry, settles joiners; the timeout runs if a gated socket is there
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, owner, true);
-    if (sockets.every((s) => membership.isPublic(s))) session.stopTimeout();
     for (const socket of sockets) socket.emit(this.options.events.unauthorized, error);
   }
 
@@ -283,8 +287,7 @@ export class Authenticator {
     this.parts.outcomes.count('expired');
     this.parts.outcomes.report({ type: 'expired', ...where(session), principalId });
     if (this.options.onExpiry !== 'reauthenticate') return this.end(session, errorPayload('expired'));
-    this.demote(session, errorPayload('expired', undefined, true));
-    session.demoted = { owner: principalId, sameIdOnly: true };
+    this.demote(session, errorPayload('expired', undefined, true), true);
   };
 
   /** Every session ends quietly; the server is closing the sockets. */

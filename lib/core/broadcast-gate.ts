@@ -80,6 +80,13 @@ export class NamespaceGate {
   constructor(
     private readonly nsp: Namespace,
     adapter: GatedAdapter,
+    /**
+     * False on a public namespace: broadcasts reach every socket, so nothing is
+     * held, but connection-state recovery is still screened (an attacker with a
+     * stolen pid and offset must not get an authenticated session's rooms,
+     * data or missed packets without authenticating as its principal).
+     */
+    holdsBroadcasts = true,
   ) {
     const addAll = adapter.addAll.bind(adapter);
     const del = adapter.del.bind(adapter);
@@ -89,8 +96,53 @@ export class NamespaceGate {
     this.sids = adapter.sids;
     this.addAllToAdapter = addAll;
 
-    // Held by default: a socket's first join (its own id, in Socket#_onconnect)
-    // runs before any 'connection' listener, so the gate cannot wait to be told.
+    // Called by Socket#leaveAll on disconnect, and by Socket#_cleanup when a
+    // middleware refuses the socket: forget everything about the id.
+    adapter.delAll = (id) => {
+      // Still in nsp.sockets here (Socket#_cleanup leaves the rooms first); a refused socket never was.
+      const left = this.nsp.sockets.get(id);
+      this.held.delete(id);
+      this.silenced.delete(id);
+      this.recoveries.delete(id);
+      delAll(id);
+      this.onRemove?.(id, left);
+    };
+    if (holdsBroadcasts) this.holdBroadcasts(adapter, addAll, del, socketRooms, broadcast);
+
+    // Connection-state recovery restores rooms and replays missed packets in the
+    // Socket constructor, before any middleware or listener can run (and by
+    // default skips middlewares: socket.io#5491). Strip both here; the
+    // authenticator gives them back only to the same principal.
+    if (typeof adapter.restoreSession === 'function') {
+      const restoreSession = adapter.restoreSession.bind(adapter);
+      adapter.restoreSession = async (pid, offset) => {
+        const session = await restoreSession(pid, offset);
+        if (!session) return session;
+        const auth = session.data?.auth as { state?: string; principalId?: string } | undefined;
+        // On a public namespace, what an anonymous socket had comes back as socket.io would restore it.
+        if (!holdsBroadcasts && auth?.state !== 'authenticated') return session;
+        this.recoveries.set(session.sid, {
+          rooms: session.rooms.filter((room) => room !== session.sid),
+          data: session.data ?? {},
+          missedPackets: session.missedPackets,
+          principalId: auth?.principalId,
+        });
+        return { ...session, rooms: [], data: {}, missedPackets: [] };
+      };
+    }
+  }
+
+  /**
+   * Held by default: a socket's first join (its own id, in Socket#_onconnect)
+   * runs before any 'connection' listener, so the gate cannot wait to be told.
+   */
+  private holdBroadcasts(
+    adapter: GatedAdapter,
+    addAll: GatedAdapter['addAll'],
+    del: GatedAdapter['del'],
+    socketRooms: GatedAdapter['socketRooms'],
+    broadcast: GatedAdapter['broadcast'],
+  ): void {
     adapter.addAll = (id, rooms) => {
       if (this.silenced.has(id)) return;
       const held = this.held.get(id);
@@ -107,17 +159,6 @@ export class NamespaceGate {
       }
       return del(id, room);
     };
-    // Called by Socket#leaveAll on disconnect, and by Socket#_cleanup when a
-    // middleware refuses the socket: forget everything about the id.
-    adapter.delAll = (id) => {
-      // Still in nsp.sockets here (Socket#_cleanup leaves the rooms first); a refused socket never was.
-      const left = this.nsp.sockets.get(id);
-      this.held.delete(id);
-      this.silenced.delete(id);
-      this.recoveries.delete(id);
-      delAll(id);
-      this.onRemove?.(id, left);
-    };
     // Keeps `socket.rooms` truthful while the rooms are held.
     adapter.socketRooms = (id) => this.held.get(id) ?? socketRooms(id);
 
@@ -126,7 +167,7 @@ export class NamespaceGate {
     // still get (the protocol's own replies, acks included), so deliver it as
     // Socket#emit would have. (socket.io routes io.to(socket.id).emit() the same
     // way and it cannot be told apart.)
-    const recovery = !!(nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts
+    const recovery = !!(this.nsp.server as unknown as { opts: { connectionStateRecovery?: unknown } }).opts
       ?.connectionStateRecovery;
     adapter.broadcast = (packet, opts) => {
       broadcast(packet, opts);
@@ -140,26 +181,6 @@ export class NamespaceGate {
       // The packet itself: it carries the ack id and the offset broadcast() added.
       socket.packet(packet, { volatile: flags.volatile, compress: flags.compress });
     };
-
-    // Connection-state recovery restores rooms and replays missed packets in the
-    // Socket constructor, before any middleware or listener can run (and by
-    // default skips middlewares: socket.io#5491). Strip both here; the
-    // authenticator gives them back only to the same principal.
-    if (typeof adapter.restoreSession === 'function') {
-      const restoreSession = adapter.restoreSession.bind(adapter);
-      adapter.restoreSession = async (pid, offset) => {
-        const session = await restoreSession(pid, offset);
-        if (!session) return session;
-        const auth = session.data?.auth as { principalId?: string } | undefined;
-        this.recoveries.set(session.sid, {
-          rooms: session.rooms.filter((room) => room !== session.sid),
-          data: session.data ?? {},
-          missedPackets: session.missedPackets,
-          principalId: auth?.principalId,
-        });
-        return { ...session, rooms: [], data: {}, missedPackets: [] };
-      };
-    }
   }
 
   /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. False when already released. */
@@ -200,6 +221,10 @@ export class NamespaceGate {
     this.held.delete(socket.id);
     this.recoveries.delete(socket.id);
     this.silenced.add(socket.id);
+  }
+
+  isSilenced(socket: Socket): boolean {
+    return this.silenced.has(socket.id);
   }
 
   /** What recovery held back for this socket; removed once taken. */
@@ -301,7 +326,7 @@ export function namespaceRemoved(nsp: Namespace): boolean {
  * adapter lacks a method the gate relies on, so an incompatible socket.io fails
  * at start-up rather than leaking broadcasts.
  */
-export function installGate(nsp: Namespace): NamespaceGate {
+export function installGate(nsp: Namespace, holdsBroadcasts = true): NamespaceGate {
   const adapter = nsp.adapter as unknown as GatedAdapter;
   const existing = adapter[GATE];
   if (existing) return existing;
@@ -312,7 +337,7 @@ export function installGate(nsp: Namespace): NamespaceGate {
   if (!((nsp as unknown as { _preConnectSockets?: unknown })._preConnectSockets instanceof Map)) {
     unsupported(`namespace "${nsp.name}" has no _preConnectSockets map`);
   }
-  const gate = new NamespaceGate(nsp, adapter);
+  const gate = new NamespaceGate(nsp, adapter, holdsBroadcasts);
   adapter[GATE] = gate;
   return gate;
 }

@@ -26,11 +26,17 @@ export class MemoryLimitStore implements LimitStore {
   private readonly counters = new Map<string, Counter>();
   private sweeper?: ReturnType<typeof setInterval>;
 
-  /** @param sweepIntervalMs How often expired keys are dropped; lookups also ignore them, so this only bounds memory. */
-  constructor(private readonly sweepIntervalMs = 10_000) {}
+  /**
+   * @param sweepIntervalMs How often expired keys are dropped; lookups also ignore them, so this only bounds memory.
+   * @param clock Epoch ms now: `Date.now` unless a test moves time on.
+   */
+  constructor(
+    private readonly sweepIntervalMs = 10_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   add(key: string, delta: number, ttlMs: number, refresh = false): number {
-    const now = Date.now();
+    const now = this.clock();
     let counter = this.counters.get(key);
     if (!counter || counter.expiresAt <= now) {
       counter = { total: 0, expiresAt: now + ttlMs };
@@ -66,7 +72,7 @@ export class MemoryLimitStore implements LimitStore {
   private startSweeper(): void {
     if (this.sweeper) return;
     this.sweeper = setInterval(() => {
-      const now = Date.now();
+      const now = this.clock();
       for (const [key, counter] of this.counters) if (counter.expiresAt <= now) this.counters.delete(key);
       this.stopWhenEmpty();
     }, this.sweepIntervalMs);

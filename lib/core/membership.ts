@@ -17,6 +17,8 @@ export class Membership {
   private readonly publicNamespaces = new WeakSet<Namespace>();
   /** Gated namespaces, dynamic children included until socket.io removes them. */
   private readonly gated = new Set<Namespace>();
+  /** Public namespaces, whose gates only screen recovery. */
+  private readonly publicGated = new Set<Namespace>();
 
   constructor(
     private readonly guard: ConnectionGuard,
@@ -25,34 +27,29 @@ export class Membership {
     private readonly onLeft: (socket: Socket) => void,
   ) {}
 
-  register(nsp: Namespace, isPublic: boolean, installGate: (nsp: Namespace) => NamespaceGate): void {
-    if (isPublic) return void this.publicNamespaces.add(nsp);
-    const gate = installGate(nsp);
-    // A socket socket.io forgets (disconnected, or refused by a later middleware) is no longer pending.
+  register(nsp: Namespace, isPublic: boolean, installGate: (nsp: Namespace, holds: boolean) => NamespaceGate): void {
+    const gate = installGate(nsp, !isPublic);
+    // A socket socket.io forgets (disconnected, or refused by a later middleware) is no longer counted.
     gate.onRemove = (id, left) => {
-      this.admission.leavePending(id);
+      if (isPublic) this.admission.leavePublic(id);
+      else this.admission.leavePending(id);
       if (left) this.leaving(left);
     };
-    this.gated.add(nsp);
+    // On a public namespace nothing is held, but recovery is screened (broadcast-gate.ts).
+    if (isPublic) this.publicNamespaces.add(nsp);
+    (isPublic ? this.publicGated : this.gated).add(nsp);
   }
 
   isPublic(socket: Socket): boolean {
     return this.publicNamespaces.has(socket.nsp);
   }
 
-  /** A socket on a public namespace keeps its connection alive from the start. */
+  /** A socket on a public namespace keeps its connection alive from the start. The gate reports when it leaves. */
   arrived(socket: Socket): void {
     const isPublic = this.isPublic(socket);
     this.admission.arrived(socket, !isPublic); // pending until released
-    if (!isPublic) return; // the gate reports when a gated socket leaves
-    socket.on('disconnect', this.publicLeft);
-    this.guard.useful(conn(socket));
+    if (isPublic) this.guard.useful(conn(socket));
   }
-
-  private readonly publicLeft = ((membership: Membership) =>
-    function (this: Socket): void {
-      membership.leaving(this);
-    })(this);
 
   /** Once the app's 'disconnect' listeners ran too: they may still read the socket's session. */
   private leaving(socket: Socket): void {
@@ -74,10 +71,10 @@ export class Membership {
     void socket.join(principalRoom(session.principal!.id)); // held until the release below
     this.admission.leavePending(socket.id);
     socket.data.auth = data;
-    if (this.isPublic(socket)) return;
     const gate = gateOf(socket.nsp)!;
-    if (gate.release(socket)) this.guard.useful(conn(socket));
-    // Recovered rooms, data and missed packets go only to the principal they belonged to.
+    if (!this.isPublic(socket) && gate.release(socket)) this.guard.useful(conn(socket));
+    // Recovered rooms, data and missed packets go only to the principal they belonged to,
+    // on public namespaces too (there, recovery held back only what was the principal's).
     const recovery = gate.takeRecovery(socket);
     if (!recovery || recovery.principalId !== session.principal!.id) return;
     void socket.join(recovery.rooms);
@@ -116,11 +113,20 @@ export class Membership {
     if (!this.isPublic(socket)) gateOf(socket.nsp)!.silence(socket);
   }
 
+  /** Whether the socket was silenced: it is about to go, and what it sends is ignored. */
+  isSilenced(socket: Socket): boolean {
+    return !this.isPublic(socket) && !!gateOf(socket.nsp)?.isSilenced(socket);
+  }
+
   /** The socket disconnected: socket.io has already taken it out of the adapter. */
   departed(socket: Socket): void {
     this.admission.leavePending(socket.id);
     this.guard.maybeIdle(conn(socket));
-    if (namespaceRemoved(socket.nsp)) this.gated.delete(socket.nsp); // cleanupEmptyChildNamespaces
+    if (namespaceRemoved(socket.nsp)) {
+      // cleanupEmptyChildNamespaces
+      this.gated.delete(socket.nsp);
+      this.publicGated.delete(socket.nsp);
+    }
   }
 
   /** After a refused CONNECT: a connection with no socket left is closed once the refusal has gone out. */
@@ -130,6 +136,7 @@ export class Membership {
 
   clear(): void {
     this.gated.clear();
+    this.publicGated.clear();
   }
 
   /** Live entries, for leak checks (silenced sockets count as held). */
@@ -147,6 +154,7 @@ export class Membership {
       total.recoveries += sizes?.recoveries ?? 0;
       if (!attached.has(nsp)) total.childNamespaces++;
     }
+    for (const nsp of this.publicGated) total.recoveries += gateOf(nsp)?.sizes().recoveries ?? 0;
     return total;
   }
 }

@@ -20,7 +20,7 @@ export class SessionRegistry {
     /** The client address a new session is counted under. */
     private readonly addressOf: (socket: Socket) => string,
   ) {
-    this.timeouts = { timeout: options.timeout, onTimeout: timeouts.onTimeout, onExpiry: timeouts.onExpiry };
+    this.timeouts = { timeout: options.timeout, ...timeouts };
   }
 
   of(socket: Socket): Session | undefined {

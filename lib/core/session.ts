@@ -20,6 +20,8 @@
  *     and only sockets of an authenticated session are released;
  *   - `socket.data.auth.state` is 'authenticated' exactly when `isAuthenticated()`;
  *   - no timer outlives its session: `closed` clears them all;
+ *   - the timeout runs exactly while the session is unauthenticated and holds a gated socket;
+ *   - one owner (`owner`) answers whose session it is, for revoke, rooms, recovery and re-authentication;
  *   - a socket is only in rooms joined for its current principal.
  */
 import type { Socket } from 'socket.io';
@@ -40,6 +42,8 @@ const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
 export interface SessionTimeouts {
   /** Milliseconds a session may stay unauthenticated; false: forever. */
   readonly timeout: number | false;
+  /** Whether the socket is on a gated namespace: only gated sockets are timed out. */
+  isGated(socket: Socket): boolean;
   onTimeout(session: Session): void;
   onExpiry(session: Session): void;
 }
@@ -47,16 +51,32 @@ export interface SessionTimeouts {
 /** What a bounded call rejects with once its attempt settled without it. */
 export const ABANDONED = Symbol('abandoned');
 
-/** One strategy call and its hooks, or one socket's hooks. Handlers that arrive meanwhile wait on it. */
+/**
+ * One strategy call and the hooks after it, or one joining socket's hooks.
+ * What it holds, and who clears each:
+ *   - `ack`: the client's callback for this attempt, answered once (`answer`),
+ *     by the outcome or by whatever ended the attempt;
+ *   - `waiters`: `@Authenticated()` handlers that arrived meanwhile; `settle`
+ *     runs them in arrival order with the verdict;
+ *   - the running call's timer and abandon hook: one bounded call at a time
+ *     (strategy, then each hook), each cleaning up only after itself;
+ *   - `origin`: the socket that started it, the only public socket that hears
+ *     its failure (a public socket never hears another socket's outcome);
+ *   - `revoked`: principals revoked while it was in flight: if the strategy
+ *     answers with one of them, the attempt is refused, not accepted.
+ * Settling is final: a late answer from the strategy changes nothing.
+ */
 export class Attempt {
   private waiters?: Array<(ok: boolean) => void>;
-  /** The client's ack for this attempt, answered once: by the outcome, or by whatever ended it. */
   private ack?: (response: unknown) => void;
-  private timer?: ReturnType<typeof setTimeout>;
-  private abandon?: () => void;
+  private running?: { timer: ReturnType<typeof setTimeout>; abandon: () => void };
+  revoked?: Set<string>;
   settled = false;
 
-  constructor(ack?: (response: unknown) => void) {
+  constructor(
+    ack?: (response: unknown) => void,
+    readonly origin?: Socket,
+  ) {
     this.ack = ack;
   }
 
@@ -74,30 +94,34 @@ export class Attempt {
   /**
    * Races `work` against `ms`. The timer is the attempt's and dies with it, and
    * settling the attempt abandons the work, so a strategy that never answers
-   * holds nothing (not even its failure-budget slot) once the session is gone.
+   * holds nothing once the session is gone. Each call keeps its own timer and
+   * abandon hook and clears only its own (`running === call`), so a call's
+   * cleanup that runs late, after the next call started, cannot clear the next
+   * call's timer: nothing here depends on the order of microtasks.
    */
   bounded<T>(work: () => T | Promise<T>, ms: number, timedOut: unknown): Promise<T> {
+    if (this.settled) return Promise.reject(ABANDONED);
     return new Promise<T>((resolve, reject) => {
-      if (this.settled) return reject(ABANDONED);
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => reject(timedOut), ms);
-      this.abandon = () => reject(ABANDONED);
-      Promise.resolve()
-        .then(work)
-        .then(resolve, reject)
-        .finally(() => {
-          clearTimeout(this.timer);
-          this.abandon = undefined;
-        });
+      const call = { timer: setTimeout(() => reject(timedOut), ms), abandon: () => reject(ABANDONED) };
+      this.running = call;
+      const done = (): void => {
+        clearTimeout(call.timer);
+        if (this.running === call) this.running = undefined;
+      };
+      // `work` runs after this returns (a microtask later), so a synchronous throw is a rejection like any other.
+      Promise.resolve().then(work).then(resolve, reject).finally(done);
     });
   }
 
   settle(ok: boolean): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.abandon?.();
+    const running = this.running;
+    this.running = undefined;
+    if (running) {
+      clearTimeout(running.timer);
+      running.abandon();
+    }
     const waiters = this.waiters;
     this.waiters = undefined;
     // In arrival order, so pipelined messages run in the order they were sent.
@@ -105,16 +129,32 @@ export class Attempt {
   }
 }
 
+/**
+ * Whose session this is, or may become again, and how strictly: the one
+ * answer that revoke, rooms, recovery and re-authentication ask.
+ *   - authenticated: `{ id, principal, sameIdOnly: true }` (a refresh keeps the principal);
+ *   - demoted by expiry ('reauthenticate'): `{ id, sameIdOnly: true }`: only
+ *     that id may authenticate next, and the held rooms stay its own;
+ *   - demoted by `deauthenticate()`: `{ id, sameIdOnly: false }`: anyone may
+ *     authenticate, and the held rooms are reset for anyone else;
+ *   - never authenticated: no owner.
+ */
+export interface Owner {
+  readonly id: string;
+  /** Only while authenticated. */
+  readonly principal?: AuthPrincipal;
+  /** Whether only `id` may authenticate next. */
+  readonly sameIdOnly: boolean;
+}
+
 export class Session {
   state: SessionState = 'pending';
-  /** Set once the strategy accepts (so hooks can read it), cleared by demotion. */
-  principal?: AuthPrincipal;
+  /** The one field that says whose session this is: see `Owner`. Set only by `accept`, `refresh` and `demote`. */
+  private current?: Owner;
   /** Epoch ms, from the principal's `expiresAt`. */
   expiresAt?: number;
   /** What `socket.data.auth` says while authenticated: one object, shared by the session's sockets. */
   auth?: SocketAuthData;
-  /** After a demotion: whose rooms the held sockets keep, and whether only that id may authenticate next (expiry). */
-  demoted?: { owner: string; sameIdOnly: boolean };
   /** The strategy call (and the hooks after it) in flight. */
   attempt?: Attempt;
   /** Set while the first authentication's hooks run: guarded handlers wait on it. */
@@ -124,6 +164,8 @@ export class Session {
   /** Usually one socket, kept bare: an array per session costs more than this whole object. */
   private members: Socket | Socket[] | undefined;
   private timeoutTimer?: ReturnType<typeof setTimeout>;
+  /** When this unauthenticated stretch times out: kept while only public sockets are left, so leaving and coming back does not extend it. */
+  private deadline?: number;
   private expiryTimer?: LongTimer;
 
   constructor(
@@ -135,6 +177,17 @@ export class Session {
     first: Socket,
   ) {
     this.members = first;
+    this.syncTimeout();
+  }
+
+  /** Whose session this is, or may become again. */
+  get owner(): Owner | undefined {
+    return this.current;
+  }
+
+  /** The principal while authenticated (and while its hooks run, so they can read it). */
+  get principal(): AuthPrincipal | undefined {
+    return this.current?.principal;
   }
 
   /** The session's sockets, in the order they joined (a fresh array: callers may change the session meanwhile). */
@@ -158,6 +211,7 @@ export class Session {
     if (members === undefined) this.members = socket;
     else if (!Array.isArray(members)) this.members = members === socket ? members : [members, socket];
     else if (!members.includes(socket)) members.push(socket);
+    this.syncTimeout();
   }
 
   /** False when the socket was not in the session. */
@@ -166,13 +220,35 @@ export class Session {
     if (!Array.isArray(members)) {
       if (members !== socket) return false;
       this.members = undefined;
-      return true;
+    } else {
+      const index = members.indexOf(socket);
+      if (index < 0) return false;
+      members.splice(index, 1);
+      if (members.length === 1) this.members = members[0];
     }
-    const index = members.indexOf(socket);
-    if (index < 0) return false;
-    members.splice(index, 1);
-    if (members.length === 1) this.members = members[0];
+    this.syncTimeout();
     return true;
+  }
+
+  /** The strategy accepted: the session is the principal's. */
+  accept(principal: AuthPrincipal, expiresAt: number | undefined): void {
+    this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.expiresAt = expiresAt;
+    this.transition('authenticated');
+  }
+
+  /** A re-authentication of the same principal: new principal data and expiry, same state. */
+  refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
+    this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.expiresAt = expiresAt;
+    this.auth = this.authData();
+    this.armExpiry();
+  }
+
+  /** Back to pending, still owned by the same id: strictly after an expiry, loosely after `deauthenticate()`. */
+  demote(sameIdOnly: boolean): void {
+    this.current = { id: this.current!.id, sameIdOnly };
+    this.transition('pending');
   }
 
   /** The one place the state changes. Starts and stops the timers that belong to each state. */
@@ -181,25 +257,23 @@ export class Session {
     if (!TRANSITIONS[from].includes(to)) throw new Error(`session: no transition ${from} → ${to}`);
     this.state = to;
     switch (to) {
-      case 'pending': // demoted
+      case 'pending': // demote()
         this.clearExpiry();
         this.attempt?.settle(false);
         this.attempt = undefined;
         this.hooking = undefined;
         this.settleJoining(false);
-        this.principal = undefined;
         this.auth = undefined;
         this.expiresAt = undefined;
-        this.armTimeout(); // the authenticator stops it again when only public sockets are left
+        this.deadline = undefined; // a new unauthenticated stretch
         break;
       case 'authenticating':
         break; // the timeout keeps running: a strategy or hook that hangs still ends in `timeout`
-      case 'authenticated':
-        this.clearTimeout();
+      case 'authenticated': // accept()
+        this.deadline = undefined;
         this.auth = this.authData();
         break; // the expiry is armed once the hooks ran: startExpiry()
       case 'closed':
-        this.clearTimeout();
         this.clearExpiry();
         this.attempt?.settle(false);
         this.attempt = undefined;
@@ -207,18 +281,11 @@ export class Session {
         this.settleJoining(false);
         break;
     }
+    this.syncTimeout();
   }
 
   /** After the hooks: an expiry that passed while they ran fires now. */
   startExpiry(): void {
-    this.armExpiry();
-  }
-
-  /** A re-authentication of the same principal: new principal data and expiry, same state. */
-  refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
-    this.principal = principal;
-    this.expiresAt = expiresAt;
-    this.auth = this.authData();
     this.armExpiry();
   }
 
@@ -235,28 +302,40 @@ export class Session {
     return data;
   }
 
-  /** A gated socket joined while unauthenticated: the timeout runs (public-only sessions have none). */
-  startTimeout(): void {
-    if (!this.timeoutTimer && (this.state === 'pending' || this.state === 'authenticating')) this.armTimeout();
+  /**
+   * The timeout runs exactly while the session is unauthenticated and holds a
+   * gated socket. Re-derived whenever a socket joins or leaves and at every
+   * transition, so a public socket never holds one, and never suffers the
+   * timeout of a gated socket that has left.
+   */
+  private syncTimeout(): void {
+    const { timeout } = this.timers;
+    const due =
+      timeout !== false &&
+      timeout > 0 &&
+      (this.state === 'pending' || this.state === 'authenticating') &&
+      this.holdsGated();
+    if (!due) return this.clearTimeout();
+    if (this.timeoutTimer) return;
+    this.deadline ??= Date.now() + timeout;
+    this.timeoutTimer = setTimeout(
+      () => {
+        this.timeoutTimer = undefined;
+        this.timers.onTimeout(this);
+      },
+      Math.max(0, this.deadline - Date.now()),
+    );
   }
 
-  /** Only public sockets are left: nothing to time out. */
-  stopTimeout(): void {
-    this.clearTimeout();
+  private holdsGated(): boolean {
+    const members = this.members;
+    if (members === undefined) return false;
+    return Array.isArray(members) ? members.some((s) => this.timers.isGated(s)) : this.timers.isGated(members);
   }
 
   /** Live timers, for leak checks. */
   get timerCount(): number {
     return (this.timeoutTimer ? 1 : 0) + (this.expiryTimer ? 1 : 0);
-  }
-
-  private armTimeout(): void {
-    const { timeout } = this.timers;
-    if (!timeout) return;
-    this.timeoutTimer = setTimeout(() => {
-      this.timeoutTimer = undefined;
-      this.timers.onTimeout(this);
-    }, timeout);
   }
 
   private clearTimeout(): void {

@@ -84,6 +84,7 @@ export class SocketAuth {
       {
         onTimeout: (session) => this.protocol.onTimeout(session),
         onExpiry: (session) => this.protocol.onExpiry(session),
+        isGated: (socket) => !this.membership.isPublic(socket),
       },
       (socket) => this.admission.socketAddress(socket),
     );
@@ -145,7 +146,7 @@ export class SocketAuth {
     const session = this.sessions.of(socket);
     if (!session || session.state !== 'authenticated') return false;
     const principalId = session.principal!.id;
-    this.protocol.demote(session, errorPayload('deauthenticated', message, true));
+    this.protocol.demote(session, errorPayload('deauthenticated', message, true), false);
     this.outcomes.report({ type: 'deauthenticated', socketId: socket.id, namespace: socket.nsp.name, principalId });
     return true;
   }
@@ -167,12 +168,21 @@ export class SocketAuth {
     return result;
   }
 
+  /**
+   * Ends every session the principal owns or may resume (demoted ones too,
+   * with any re-authentication in flight on them), and marks every other
+   * attempt in flight: one that the strategy answers with this principal is
+   * refused, since it checked credentials issued before the revoke.
+   */
   private revokeHere(principalId: string, reason?: string): number {
     let count = 0;
     for (const session of this.sessions.all()) {
-      if (session.principal?.id !== principalId) continue;
-      count += session.size;
-      this.protocol.end(session, errorPayload('revoked', reason));
+      if (session.owner?.id === principalId) {
+        count += session.size;
+        this.protocol.end(session, errorPayload('revoked', reason));
+      } else if (session.attempt) {
+        (session.attempt.revoked ??= new Set()).add(principalId);
+      }
     }
     return count;
   }
@@ -198,6 +208,7 @@ export class SocketAuth {
       sessions,
       timers: timers + admission.timers + this.guard.sizes().idleTimers,
       pendingTotal: admission.pendingSockets,
+      publicTotal: admission.publicSockets,
       limitCounters: admission.limitCounters,
       ...this.membership.sizes(this.attached),
       connectionListeners: listening.length,

@@ -6,7 +6,16 @@
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server } from 'socket.io';
 import type { AuthSocketModuleOptions } from '../../lib/index.js';
-import { authenticate, closeClients, connect, connected, createApp, sleep, type TestApp } from '../support/harness.js';
+import {
+  authenticate,
+  closeClients,
+  connect,
+  connected,
+  createApp,
+  sleep,
+  type TestApp,
+  until,
+} from '../support/harness.js';
 import { openPolling, SEP } from '../support/raw.js';
 import { tokenAuth } from '../support/strategies.js';
 
@@ -87,7 +96,7 @@ describe('hostile connections', () => {
     expect(t.auth.stats().pending).toBe(2);
   });
 
-  it('300 connections that CONNECT and DISCONNECT without authenticating are all closed within timeout + 2 s', async () => {
+  it('300 connections that CONNECT and DISCONNECT without authenticating are closed after the timeout, not socket.io’s 45 s', async () => {
     await app({ timeout: 1000, maxPendingPerAddress: 0 }); // the per-address cap would refuse most of them at once
     const keeper = connect(t.url); // control: an authenticated connection stays
     await authenticate(keeper, { token: 'alice-token' });
@@ -98,8 +107,9 @@ describe('hostile connections', () => {
     await Promise.all(polls.map((p) => p.post('41')));
     await sleep(100);
     expect(server.of('/').sockets.size).toBe(1); // the zombies hold no socket at all
-    await sleep(1000 + 2000);
-    expect(engine().clientsCount).toBe(1);
+    // Waits on the count, with a margin for a busy 2-core machine: without the idle close they would stay for
+    // socket.io's heartbeat (pingInterval 25 s + pingTimeout 20 s), far past this bound.
+    await until(() => engine().clientsCount === 1, 1000 + 10_000, 'every zombie closed');
     expect(keeper.connected).toBe(true);
   });
 

@@ -187,7 +187,8 @@ describe('abuse limits', () => {
     expect(['timeout', 'server_error']).toContain((await once(c, 'unauthorized', 3000)).code);
     expect(Date.now() - started).toBeLessThan(1500);
     await sleep(100);
-    expect(t.auth.resourceCounts().timers).toBe(0);
+    // Only the failure window's counter is left: an attempt that did not succeed keeps its budget slot.
+    expect(t.auth.resourceCounts()).toMatchObject({ timers: 1, limitCounters: 1, sessions: 0 });
   });
 
   it('allowedOrigins refuses other origins at connect, allows listed ones and origin-less clients', async () => {
@@ -268,7 +269,14 @@ describe('strategy answering after the socket left', () => {
       c.disconnect();
       await sleep(300);
       expect(hook).not.toHaveBeenCalled();
-      expect(t.auth.resourceCounts()).toMatchObject({ sessions: 0, timers: 0, heldSockets: 0, pendingTotal: 0 });
+      // The failure window keeps the abandoned attempt's slot (and the store its sweep timer); nothing else is left.
+      expect(t.auth.resourceCounts()).toMatchObject({
+        sessions: 0,
+        timers: 1,
+        limitCounters: 1,
+        heldSockets: 0,
+        pendingTotal: 0,
+      });
     } finally {
       closeClients();
       await t.close();

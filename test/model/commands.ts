@@ -66,10 +66,9 @@ export class ConnectCmd implements Cmd {
     const opening = m.clients[this.c].open ? [] : NSPS.filter((x) => x !== this.n && m.socket(this.c, x).active);
     const joinsAuthenticated =
       m.config.scope === 'connection' ? NSPS.map((x) => m.socket(this.c, x).auth).find(Boolean) : undefined;
-    const joinsBound =
-      m.config.scope === 'connection' && m.clients[this.c].open
-        ? NSPS.map((x) => m.socket(this.c, x).expected).find(Boolean)
-        : undefined;
+    const mates = m.config.scope === 'connection' && m.clients[this.c].open ? NSPS.map((x) => m.socket(this.c, x)) : [];
+    const joinsBound = mates.map((s) => s.expected).find(Boolean);
+    const joinsOwned = mates.map((s) => s.owner).find(Boolean);
     const before = marks(r);
     client.sockets[this.n].sock.connect();
     for (const x of [this.n, ...opening]) {
@@ -79,7 +78,7 @@ export class ConnectCmd implements Cmd {
       Object.assign(m.socket(this.c, x), { connected: true, active: true, dropped: undefined, auth: undefined });
     }
     m.clients[this.c].open = true;
-    m.socket(this.c, this.n).expected = joinsBound;
+    Object.assign(m.socket(this.c, this.n), { expected: joinsBound, owner: joinsOwned });
     if (joinsAuthenticated) {
       // Joining an authenticated connection: hook, then `authenticated`.
       m.socket(this.c, this.n).auth = joinsAuthenticated;
@@ -199,8 +198,9 @@ export class RevokeCmd implements Cmd {
   constructor(readonly p: Principal) {}
   check = (): boolean => true;
   async run(m: Model, r: System): Promise<void> {
-    // Every session of the principal ends: with scope 'connection' its whole connection, else its own socket.
-    const hit = m.connected().filter(([c, n]) => m.socket(c, n).auth === this.p);
+    // Every session the principal owns ends, demoted ones too: with scope 'connection' its whole connection, else
+    // its own socket.
+    const hit = m.connected().filter(([c, n]) => m.socket(c, n).owner === this.p);
     const targets = hit.flatMap(([c, n]) => m.mates(c, n).map((x): [number, Nsp] => [c, x]));
     const before = marks(r);
     await r.t.auth.revoke(this.p);

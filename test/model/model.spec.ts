@@ -17,7 +17,14 @@ import {
   RevokeCmd,
   stats,
 } from './commands.js';
-import { DeauthenticateDuringRefreshCmd, ExpireCmd, GuardedDuringAuthCmd, JoinDuringAuthCmd } from './races.js';
+import {
+  DeauthenticateDuringRefreshCmd,
+  DisconnectDuringAttemptCmd,
+  ExpireCmd,
+  GuardedDuringAuthCmd,
+  JoinDuringAuthCmd,
+  RevokeDuringAttemptCmd,
+} from './races.js';
 import { Model } from './model.js';
 import { type Config, NSPS, PRINCIPALS, System } from './system.js';
 
@@ -52,6 +59,8 @@ export const modelCommands = [
   fc.tuple(client, nsp).map(([c, n]) => new DeauthenticateDuringRefreshCmd(c, n)),
   fc.tuple(client, nsp, principal, fc.boolean()).map(([c, n, p, h]) => new ExpireCmd(c, n, p, h)),
   principal.map((p) => new RevokeCmd(p)),
+  fc.tuple(client, nsp, principal).map(([c, n, p]) => new RevokeDuringAttemptCmd(c, n, p)),
+  fc.tuple(client, nsp, credential).map(([c, n, p]) => new DisconnectDuringAttemptCmd(c, n, p)),
   fc.tuple(client, nsp).map(([c, n]) => new DisconnectCmd(c, n)),
   client.map((c) => new DropCmd(c)),
   fc

@@ -18,6 +18,12 @@ export interface MSocket {
   dropped?: { principal?: Principal };
   /** After an expiry with 'reauthenticate': only this principal may authenticate the session again. */
   expected?: Principal;
+  /**
+   * Whose session this is, or may become again: the principal while
+   * authenticated, and after a demotion (expiry or deauthenticate) still the
+   * same one. Revoke ends every session its principal owns.
+   */
+  owner?: Principal;
 }
 
 export interface MClient {
@@ -56,7 +62,7 @@ export class Model {
   /** A session became authenticated: every socket of it runs the hooks once. */
   authenticateSession(r: System, c: number, n: Nsp, p: Principal): void {
     for (const x of this.mates(c, n)) {
-      Object.assign(this.socket(c, x), { auth: p, expected: undefined });
+      Object.assign(this.socket(c, x), { auth: p, expected: undefined, owner: p });
       this.hookRan(r, c, x, p);
     }
   }
@@ -90,6 +96,7 @@ export class Model {
     s.active = false;
     s.auth = undefined;
     s.expected = undefined;
+    s.owner = undefined;
     // The client closes its connection once its last namespace socket has gone.
     if (NSPS.every((x) => !this.socket(c, x).connected)) this.clients[c].open = false;
   }
@@ -101,6 +108,7 @@ export class Model {
       s.connected = false;
       s.auth = undefined;
       s.expected = undefined;
+      s.owner = undefined;
     }
     this.clients[c].open = false;
   }

@@ -146,3 +146,65 @@ export class JoinDuringAuthCmd implements Cmd {
   }
   toString = (): string => `joinDuringAuth(${this.c}, ${this.n}, ${this.p}, in ${this.during})`;
 }
+
+/**
+ * revoke(p) while an attempt for p is in the strategy: on a session p owns (a
+ * re-authentication after an expiry or deauthenticate) or on a fresh one. The
+ * attempt is refused with `revoked`, and every session p owns ends.
+ */
+export class RevokeDuringAttemptCmd implements Cmd {
+  constructor(
+    readonly c: number,
+    readonly n: Nsp,
+    readonly p: Principal,
+  ) {}
+  check = (m: Readonly<Model>): boolean => {
+    const s = m.socket(this.c, this.n);
+    return s.connected && !s.auth && [undefined, this.p].includes(s.expected);
+  };
+  async run(m: Model, r: System): Promise<void> {
+    const rs = r.clients[this.c].sockets[this.n];
+    const owned = m.connected().filter(([c, n]) => m.socket(c, n).owner === this.p);
+    const targets = [[this.c, this.n] as [number, Nsp], ...owned].flatMap(([c, n]) =>
+      m.mates(c, n).map((x): [number, Nsp] => [c, x]),
+    );
+    const before = marks(r);
+    const answer = rs.authenticate({ token: token(this.p), delayMs: 200 }, 2000);
+    await sleep(50); // the strategy is running
+    await r.t.auth.revoke(this.p);
+    const ack = await answer;
+    if (ack?.ok !== false || ack.error?.code !== 'revoked')
+      fail(`${this}: ack ${JSON.stringify(ack)}, expected revoked`);
+    for (const [c, n] of [[this.c, this.n] as [number, Nsp], ...owned]) {
+      if (m.socket(c, n).connected) m.closeSession(c, n);
+    }
+    await allLogged(r, targets, before, 'disconnect');
+    await finish(m, r);
+  }
+  toString = (): string => `revokeDuringAttempt(${this.c}, ${this.n}, ${this.p})`;
+}
+
+/**
+ * The socket leaves while its attempt is in the strategy, with no other socket
+ * in its session: the late answer changes nothing, runs no hook, and leaves
+ * nothing behind.
+ */
+export class DisconnectDuringAttemptCmd implements Cmd {
+  constructor(
+    readonly c: number,
+    readonly n: Nsp,
+    readonly cred: Credential,
+  ) {}
+  check = (m: Readonly<Model>): boolean =>
+    m.socket(this.c, this.n).connected && !m.socket(this.c, this.n).auth && m.mates(this.c, this.n).length === 1;
+  async run(m: Model, r: System): Promise<void> {
+    const rs = r.clients[this.c].sockets[this.n];
+    void rs.authenticate({ token: token(this.cred), delayMs: 150 }, 1000);
+    await sleep(50);
+    rs.sock.disconnect();
+    m.disconnect(this.c, this.n);
+    await sleep(200); // past the strategy's answer
+    await finish(m, r);
+  }
+  toString = (): string => `disconnectDuringAttempt(${this.c}, ${this.n}, ${this.cred})`;
+}

@@ -14,7 +14,12 @@ export class UsersRepository {
   }
 }
 
-/** Accepts `{ token }` of a known user. `delayMs` on the credentials slows it down. */
+/**
+ * Accepts `{ token }` of a known user. `delayMs` on the credentials slows it
+ * down; `expiresAt` (epoch ms or ISO string) sets the principal's expiry, and
+ * `expiresInMs` sets it relative to when the strategy answers, so a busy
+ * machine cannot make it pass before the session exists.
+ */
 @Injectable()
 export class TokenStrategy implements AuthStrategy {
   calls = 0;
@@ -33,6 +38,7 @@ export class TokenStrategy implements AuthStrategy {
     return {
       id,
       public: { id, name: id[0].toUpperCase() + id.slice(1) },
+      ...(credentials.expiresInMs ? { expiresAt: Date.now() + credentials.expiresInMs } : {}),
       ...(credentials.expiresAt
         ? {
             expiresAt:
