@@ -69,6 +69,7 @@ describe("public sockets and their session's outcomes", () => {
     expect(await score).toBe('2-1');
   });
 
+  // Model counterexample: ["disconnect", false, connect(1, /p), authenticate(1, /, invalid)].
   it("a gated socket's failed guess is told to it alone; a public socket's own failed attempt is told to it", async () => {
     const { gated, lobby } = await pair();
     const lobbyTold = record(lobby, 'unauthorized');

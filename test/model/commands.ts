@@ -6,7 +6,7 @@
 import type { AsyncCommand } from 'fast-check';
 import { checkInvariants, fail, missedBy, receivers, settleServer } from './invariants.js';
 import type { Model } from './model.js';
-import { NSPS, type Nsp, type Principal, type System } from './system.js';
+import { isPublic, NSPS, type Nsp, type Principal, type System } from './system.js';
 
 export type Cmd = AsyncCommand<Model, System>;
 export type Credential = Principal | 'invalid';
@@ -24,6 +24,22 @@ export async function allLogged(
 ): Promise<void> {
   await Promise.all(
     targets.map(([c, n]) => r.clients[c].sockets[n].until(marks.get(`${c}|${n}`) ?? 0, (e) => e.kind === kind, ms)),
+  );
+}
+
+/** A session ended: its gated sockets are disconnected; its public ones stay (finish() fences them). */
+export function sessionEnded(
+  r: System,
+  targets: Array<[number, Nsp]>,
+  marks: Map<string, number>,
+  ms?: number,
+): Promise<void> {
+  return allLogged(
+    r,
+    targets.filter(([, n]) => !isPublic(n)),
+    marks,
+    'disconnect',
+    ms,
   );
 }
 
@@ -105,7 +121,7 @@ export class AuthenticateCmd implements Cmd {
     const answer = await r.clients[this.c].sockets[this.n].authenticate({ token: token(this.cred) });
     const ok = modelAuthenticate(m, r, this.c, this.n, this.cred);
     if (!!answer?.ok !== ok) fail(`${this}: ack ${JSON.stringify(answer)}, model expected ok=${ok}`);
-    if (!ok) await allLogged(r, mates, before, 'disconnect');
+    if (!ok) await sessionEnded(r, mates, before);
     await finish(m, r);
   }
   toString = (): string => `${this.label}(${this.c}, ${this.n}, ${this.cred})`;
@@ -205,7 +221,7 @@ export class RevokeCmd implements Cmd {
     const before = marks(r);
     await r.t.auth.revoke(this.p);
     hit.forEach(([c, n]) => m.socket(c, n).connected && m.closeSession(c, n));
-    await allLogged(r, targets, before, 'disconnect');
+    await sessionEnded(r, targets, before);
     await finish(m, r);
   }
   toString = (): string => `revoke(${this.p})`;

@@ -4,7 +4,7 @@
  */
 import { principalRoom } from '../../lib/index.js';
 import type { Model } from './model.js';
-import { NSPS, type Nsp, type Principal, type System, teamRoom } from './system.js';
+import { isPublic, NSPS, type Nsp, type Principal, type System, teamRoom } from './system.js';
 
 export function fail(message: string): never {
   throw new Error(message);
@@ -32,12 +32,17 @@ export async function settleServer(m: Model, r: System, ms = 2000): Promise<void
 
 const key = (c: number, n: Nsp, epoch: number): string => `${c}|${n}|${epoch}`;
 
-/** Expected receivers of a broadcast sent now: the authenticated sockets (of `room`'s principal) of the namespace. */
+/**
+ * Expected receivers of a broadcast sent now: the authenticated sockets (of
+ * `room`'s principal) of the namespace; on the public namespace, every socket
+ * for a namespace-wide one.
+ */
 export function receivers(m: Model, r: System, n: Nsp, room?: Principal): Set<string> {
   const out = new Set<string>();
   for (const [c, x] of m.connected()) {
     const auth = m.socket(c, x).auth;
-    if (x === n && auth && (!room || auth === room)) out.add(key(c, n, r.clients[c].sockets[n].epoch));
+    const hears = room ? auth === room : !!auth || isPublic(n);
+    if (x === n && hears) out.add(key(c, n, r.clients[c].sockets[n].epoch));
   }
   return out;
 }
@@ -76,7 +81,8 @@ function clientView(r: System, c: number, n: Nsp): 'authenticated' | 'pending' {
 function checkServer(m: Model, r: System): void {
   const stats = r.t.auth.stats();
   const authenticated = m.connected().filter(([c, n]) => m.socket(c, n).auth).length;
-  const pending = m.connected().length - authenticated;
+  // Public sockets are never pending: nothing is held or timed out on their namespace.
+  const pending = m.connected().filter(([c, n]) => !m.socket(c, n).auth && !isPublic(n)).length;
   if (stats.authenticated !== authenticated || stats.pending !== pending) {
     fail(
       `stats() counts ${stats.authenticated} authenticated and ${stats.pending} pending, model ${authenticated} and ${pending}`,
@@ -102,6 +108,12 @@ function checkServer(m: Model, r: System): void {
       const view = clientView(r, c, n);
       if (view !== (want ? 'authenticated' : 'pending')) fail(`${where}: the client was last told it is ${view}`);
       const adapterRooms = (nsp.adapter as unknown as { sids: Map<string, Set<string>> }).sids.get(s.id);
+      if (!want && isPublic(n)) {
+        // Anonymous on a public namespace: released, in its own room only (rooms joined for a principal left with it).
+        const rooms = [...new Set([...(adapterRooms ?? []), ...s.rooms])];
+        if (rooms.length !== 1 || rooms[0] !== s.id) fail(`${where}: anonymous public socket is in rooms ${rooms}`);
+        continue;
+      }
       if (!want) {
         if (adapterRooms?.size) fail(`${where}: pending socket is in adapter rooms ${[...adapterRooms]}`);
         continue;
@@ -115,6 +127,7 @@ function checkServer(m: Model, r: System): void {
     for (const [room, members] of (nsp.adapter as unknown as { rooms: Map<string, Set<string>> }).rooms) {
       for (const sid of members) {
         const p = principalOfSid.get(sid);
+        if (!p && isPublic(n) && principalOfSid.has(sid) && room === sid) continue;
         if (!p)
           fail(
             `${n}: adapter room ${room} holds ${principalOfSid.has(sid) ? 'a pending' : 'an unknown'} socket ${sid}`,
@@ -133,15 +146,26 @@ function checkReceipts(m: Model, r: System): void {
       // Rule: between an `unauthorized` and the client's next attempt, `authenticated` (scope 'connection': another
       // namespace's attempt) or reconnect, no broadcast arrives.
       let toldUnauthorized = false;
+      // Rule: a public socket hears `unauthorized` only of its own outcome: it was authenticated, or it made an attempt.
+      let mayHear = false;
       rs.log.forEach((e, i) => {
+        if (isPublic(n) && (e.kind === 'authenticated' || e.kind === 'authsent' || e.kind === 'connect'))
+          mayHear = e.kind !== 'connect';
+        if (isPublic(n) && e.kind === 'unauthorized' && i >= rs.checked && !mayHear)
+          fail(`client ${c} ${n}: a public socket heard another socket's outcome: ${JSON.stringify(e.payload)}`);
+        if (e.kind === 'unauthorized') mayHear = false;
         if (e.kind === 'unauthorized') toldUnauthorized = true;
         if (e.kind === 'authsent' || e.kind === 'authenticated' || e.kind === 'connect') toldUnauthorized = false;
         if (e.kind !== 'bc' || i < rs.checked) return;
-        if (toldUnauthorized) fail(`client ${c} ${n}: got broadcast ${e.payload} after "unauthorized"`);
         const b = byPayload.get(e.payload)!;
+        // On the public namespace an anonymous socket still hears namespace-wide broadcasts; only rooms are closed.
+        if (toldUnauthorized && (!isPublic(n) || b.room))
+          fail(`client ${c} ${n}: got broadcast ${e.payload} after "unauthorized"`);
         if (b.expected!.has(key(c, n, e.epoch))) return;
         const dropped = b.missedBy?.get(`${c}|${n}`);
         if (b.missedBy?.has(`${c}|${n}`) && dropped && m.socket(c, n).auth === dropped) return; // a recovery replay
+        // An anonymous public socket's missed broadcasts come back with its recovery, as socket.io restores them.
+        if (b.missedBy?.has(`${c}|${n}`) && !dropped && isPublic(n) && !b.room) return;
         fail(
           `client ${c} ${n}: got ${b.payload} (${b.nsp}) but was not an authenticated receiver (now ${m.socket(c, n).auth ?? 'pending'})`,
         );

@@ -3,7 +3,7 @@
  * authenticated. Everything the real system does is checked against it after
  * every command (see invariants.ts).
  */
-import { type Config, NSPS, type Nsp, type Principal, type System } from './system.js';
+import { type Config, isPublic, NSPS, type Nsp, type Principal, type System } from './system.js';
 
 export interface MSocket {
   connected: boolean;
@@ -45,7 +45,7 @@ export class Model {
   ) {
     this.clients = Array.from({ length: clientCount }, () => ({
       open: false,
-      sockets: { '/': { connected: false }, '/b': { connected: false } },
+      sockets: { '/': { connected: false }, '/b': { connected: false }, '/p': { connected: false } },
     }));
   }
 
@@ -80,10 +80,16 @@ export class Model {
     }
   }
 
-  /** The server ended the session: with scope 'connection' the whole connection closes. */
+  /**
+   * The server ended the session: its gated sockets are disconnected (with
+   * scope 'connection' and no public socket, the whole connection closes); its
+   * public sockets stay, anonymous, in no session.
+   */
   closeSession(c: number, n: Nsp): void {
-    if (this.config.scope === 'connection') return this.closeClient(c);
-    this.disconnect(c, n);
+    for (const x of this.mates(c, n)) {
+      if (isPublic(x)) Object.assign(this.socket(c, x), { auth: undefined, expected: undefined, owner: undefined });
+      else this.disconnect(c, x);
+    }
   }
 
   closeClient(c: number): void {

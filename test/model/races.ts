@@ -5,7 +5,17 @@
 import type { Model } from './model.js';
 import { type Nsp, type Principal, type System } from './system.js';
 import { sleep } from '../support/harness.js';
-import { allLogged, type Cmd, type Credential, finish, marks, modelAuthenticate, other, token } from './commands.js';
+import {
+  allLogged,
+  type Cmd,
+  type Credential,
+  finish,
+  marks,
+  modelAuthenticate,
+  other,
+  sessionEnded,
+  token,
+} from './commands.js';
 import { fail } from './invariants.js';
 
 /** Authenticates with an `expiresAt` 150 ms ahead, optionally with hooks slower than that, and waits past it. */
@@ -32,13 +42,13 @@ export class ExpireCmd implements Cmd {
     const hooksEnd = this.duringHooks ? expiresAt - 150 + 300 * mates.length : 0;
     await sleep(Math.max(0, expiresAt + 100 - Date.now(), hooksEnd + 100 - Date.now()));
     if (!ok) {
-      await allLogged(r, mates, before, 'disconnect');
+      await sessionEnded(r, mates, before);
     } else if (m.config.onExpiry === 'reauthenticate') {
       m.demoteSession(this.c, this.n, true);
       await allLogged(r, mates, before, 'unauthorized', 500);
     } else {
       m.closeSession(this.c, this.n);
-      await allLogged(r, mates, before, 'disconnect', 500);
+      await sessionEnded(r, mates, before, 500);
     }
     await finish(m, r);
   }
@@ -71,7 +81,7 @@ export class GuardedDuringAuthCmd implements Cmd {
     const runsAs = was ?? (ok ? (this.cred as Principal) : undefined);
     if (!!guard?.ok !== !!runsAs) fail(`${this}: guarded ack ${JSON.stringify(guard)}, expected ok=${!!runsAs}`);
     if (runsAs) m.guarded.set(`${this.n}|${sid}|${runsAs}`, (m.guarded.get(`${this.n}|${sid}|${runsAs}`) ?? 0) + 1);
-    if (!ok) await allLogged(r, mates, before, 'disconnect');
+    if (!ok) await sessionEnded(r, mates, before);
     await finish(m, r);
   }
   toString = (): string => `guardedDuringAuth(${this.c}, ${this.n}, ${this.cred})`;
@@ -178,7 +188,7 @@ export class RevokeDuringAttemptCmd implements Cmd {
     for (const [c, n] of [[this.c, this.n] as [number, Nsp], ...owned]) {
       if (m.socket(c, n).connected) m.closeSession(c, n);
     }
-    await allLogged(r, targets, before, 'disconnect');
+    await sessionEnded(r, targets, before);
     await finish(m, r);
   }
   toString = (): string => `revokeDuringAttempt(${this.c}, ${this.n}, ${this.p})`;

@@ -8,12 +8,14 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { ConnectedSocket, type OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Manager, type Socket as ClientSocket } from 'socket.io-client';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { Authenticated, type AuthPrincipal, type OnGatewayAuthenticated } from '../../lib/index.js';
+import { Authenticated, type AuthPrincipal, type OnGatewayAuthenticated, Public } from '../../lib/index.js';
 import { createApp, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-export type Nsp = '/' | '/b';
-export const NSPS: Nsp[] = ['/', '/b'];
+export type Nsp = '/' | '/b' | '/p';
+/** Two gated namespaces and a public one ('/p'): anyone hears its broadcasts, its sockets may still authenticate. */
+export const NSPS: Nsp[] = ['/', '/b', '/p'];
+export const isPublic = (n: Nsp): boolean => n === '/p';
 export type Principal = 'alice' | 'bob';
 export const PRINCIPALS: Principal[] = ['alice', 'bob'];
 export const teamRoom = (p: string): string => `team:${p}`;
@@ -38,6 +40,8 @@ export class Probe {
 }
 
 function gatewayFor(namespace: Nsp) {
+  const publicness: ClassDecorator = isPublic(namespace) ? Public() : () => undefined;
+  @publicness
   @WebSocketGateway({ namespace })
   class ModelGateway implements OnGatewayAuthenticated, OnGatewayConnection {
     constructor(readonly probe: Probe) {}
@@ -75,6 +79,7 @@ function gatewayFor(namespace: Nsp) {
 
 export const RootGateway = gatewayFor('/');
 export const BGateway = gatewayFor('/b');
+export const PublicGateway = gatewayFor('/p');
 
 /** Nest's IoAdapter, with connection-state recovery switched on when asked, keeping the Server for the checks. */
 class ModelIoAdapter extends IoAdapter {
@@ -152,13 +157,19 @@ export class RealClient {
 
   constructor(url: string) {
     this.manager = new Manager(url, { transports: ['websocket'], reconnection: false, autoConnect: false });
-    this.sockets = { '/': new RealSocket(this.manager.socket('/')), '/b': new RealSocket(this.manager.socket('/b')) };
+    this.sockets = {
+      '/': new RealSocket(this.manager.socket('/')),
+      '/b': new RealSocket(this.manager.socket('/b')),
+      '/p': new RealSocket(this.manager.socket('/p')),
+    };
   }
 }
 
 export interface Broadcast {
   payload: string;
   nsp: Nsp;
+  /** The team room it went to; namespace-wide when undefined. */
+  room?: Principal;
   /** Keys `${client}|${nsp}|${epoch}` that must receive it; filled at the end of the command for probes. */
   expected?: Set<string>;
   /** Sockets dropped (recoverable) when it was sent, with their principal then: a replay to them is allowed. */
@@ -194,7 +205,7 @@ export class System {
         maxFailuresPerAddress: 0,
         maxPendingPerAddress: 0,
       },
-      { providers: [Probe, RootGateway, BGateway] },
+      { providers: [Probe, RootGateway, BGateway, PublicGateway] },
       (app) => {
         adapter = new ModelIoAdapter(app, config.recovery);
         app.useWebSocketAdapter(adapter);
@@ -230,7 +241,7 @@ export class System {
   }
 
   broadcast(n: Nsp, room: Principal | undefined, kind = 'bc'): Broadcast {
-    const b: Broadcast = { payload: `${kind}${++this.counter}`, nsp: n, checked: false };
+    const b: Broadcast = { payload: `${kind}${++this.counter}`, nsp: n, room, checked: false };
     this.broadcasts.push(b);
     if (room) this.nsp(n).to(teamRoom(room)).emit('bc', b.payload);
     else this.nsp(n).emit('bc', b.payload);

@@ -46,6 +46,7 @@ describe('revoke and the session owner', () => {
     return c;
   }
 
+  // Model counterexample: ["reauthenticate", false, expire(0, /, bob), revoke(bob)].
   it("revoke ends a session demoted by expiry ('reauthenticate'): told revoked, disconnected, its held rooms gone", async () => {
     const alice = await demoted('alice-token');
     const bob = await demoted('bob-token'); // control: another principal's demoted session is untouched
@@ -78,6 +79,7 @@ describe('revoke and the session owner', () => {
     expect(rooms().get(principalRoom('bob'))?.size).toBe(1);
   });
 
+  // Model counterexample: ["disconnect", false, revokeDuringAttempt(0, /, alice)].
   it('a first authentication that the strategy answers with the revoked principal while the revoke lands is refused', async () => {
     const alice = connect(t.url);
     const bob = connect(t.url); // control: an attempt in flight for someone else still succeeds
