@@ -10,6 +10,20 @@ describe('parseCredentials', () => {
     expect(parsed.ok && parsed.credentials).not.toBe(input);
   });
 
+  it('stops serialising an oversized object once it passed the limit, without reading the rest', () => {
+    const big: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) big[`k${i}`] = 'x'.repeat(50);
+    let readLast = false;
+    Object.defineProperty(big, 'last', { enumerable: true, get: () => ((readLast = true), 'x') });
+    expect(parseCredentials(big, max)).toEqual({ ok: false, code: 'bad_request' });
+    expect(readLast).toBe(false);
+    // Control: within the limit, every key is read.
+    const small: Record<string, unknown> = { token: 'x' };
+    Object.defineProperty(small, 'last', { enumerable: true, get: () => ((readLast = true), 'x') });
+    expect(parseCredentials(small, max)).toEqual({ ok: true, credentials: { token: 'x', last: 'x' } });
+    expect(readLast).toBe(true);
+  });
+
   it('accepts a string holding a JSON object', () => {
     expect(parseCredentials('{"token":"x"}', max)).toEqual({ ok: true, credentials: { token: 'x' } });
   });

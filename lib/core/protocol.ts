@@ -31,6 +31,8 @@ function dropUnsafeKeys(key: string, value: unknown): unknown {
   return UNSAFE_KEYS.has(key) ? undefined : value;
 }
 
+const TOO_LARGE = Symbol('too large');
+
 /**
  * Accepts a JSON object, or a string holding one (the Swift client sends
  * strings: socketio-auth#15). A string that is not JSON at all is a bare token
@@ -41,16 +43,23 @@ function dropUnsafeKeys(key: string, value: unknown): unknown {
 export function parseCredentials(payload: unknown, maxBytes: number): ParsedCredentials {
   let json: string;
   if (typeof payload === 'string') {
+    // A UTF-8 byte is at least one UTF-16 unit: refuse before parsing a string that is too long already.
+    if (payload.length > maxBytes) return BAD;
     json = isJson(payload) ? payload : JSON.stringify({ token: payload });
   } else if (payload !== null && typeof payload === 'object' && !Array.isArray(payload) && !isBinary(payload)) {
     let hasBinary = false;
+    // What the JSON form holds at least (keys and strings): serialising stops once that passes maxBytes, so an
+    // oversized object costs work in proportion to the limit, not to its size.
+    let atLeast = 0;
     try {
       json = JSON.stringify(payload, function (this: Record<string, unknown>, key, value) {
         if (isBinary(this[key])) hasBinary = true;
+        atLeast += key.length + (typeof value === 'string' ? value.length : 1);
+        if (atLeast > maxBytes) throw TOO_LARGE;
         return value;
       });
     } catch {
-      return BAD; // cycles cannot arrive over the wire, but nesting deep enough to overflow the stack can
+      return BAD; // too large; or nesting deep enough to overflow the stack (cycles cannot arrive over the wire)
     }
     if (hasBinary) return BAD;
   } else {
