@@ -28,10 +28,17 @@ if existed == 0 or ARGV[3] == '1' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) e
 return total`;
 const ADD_SHA = createHash('sha1').update(ADD_SCRIPT).digest('hex');
 
+/** How long after a Redis call timed out (the connection itself still up) this node tries Redis again. */
+const RETRY_AFTER_MS = 1000;
+
 /**
  * The abuse-limit counters in Redis, so N nodes share one budget per address.
  * During a Redis outage each node counts alone in memory (one warning when it
  * starts, one line when Redis is back); the limits stay on, per node.
+ *
+ * What a node counted alone, Redis never saw: the matching decrements are paid
+ * back locally (`owed`) and never reach Redis, where they would pull the other
+ * nodes' counts below their live sockets.
  */
 export class RedisLimitStore implements LimitStore {
   private readonly health = new OutageLog(
@@ -43,6 +50,10 @@ export class RedisLimitStore implements LimitStore {
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private client?: RedisClient;
+  /** Increments counted alone during an outage, per key, until their decrements or their TTL. */
+  private readonly owed = new Map<string, { total: number; expiresAt: number }>();
+  /** After a timeout on a connection that stayed up: when Redis is tried again. */
+  private retryAt = 0;
 
   constructor(private readonly options: RedisLimitStoreOptions) {
     this.prefix = options.prefix ?? 'nestjs-socket-auth:limit:';
@@ -62,21 +73,67 @@ export class RedisLimitStore implements LimitStore {
   async add(key: string, delta: number, ttlMs: number, refresh = false): Promise<number> {
     const client = this.client;
     if (!client) throw new Error('RedisLimitStore: call connect() before using the store');
-    if (this.health.down || !client.isReady) return this.fallback.add(key, delta, ttlMs, refresh);
+    if (!client.isReady || (this.health.down && Date.now() < this.retryAt))
+      return this.alone(key, delta, ttlMs, refresh);
+    const remote = delta < 0 ? delta + this.payBack(key, -delta) : delta;
     const args = {
       keys: [this.prefix + key],
-      arguments: [String(Math.trunc(delta)), String(Math.ceil(ttlMs)), refresh ? '1' : '0'],
+      arguments: [String(Math.trunc(remote)), String(Math.ceil(ttlMs)), refresh ? '1' : '0'],
     };
+    const work = this.evalAdd(client, args);
     try {
-      return Number(await this.withTimeout(this.evalAdd(client, args)));
+      const total = Number(await this.withTimeout(work));
+      this.health.recovered(); // also after an outage that was only a timeout: the connection never dropped
+      return total;
     } catch (err) {
       this.health.outage(err as Error);
-      return this.fallback.add(key, delta, ttlMs, refresh);
+      this.retryAt = Date.now() + RETRY_AFTER_MS;
+      if (remote > 0) {
+        this.owe(key, remote, ttlMs);
+        // A call that timed out may still reach Redis: then Redis did count it, and its decrement must go there.
+        work.then(
+          () => this.payBack(key, remote),
+          () => undefined,
+        );
+      }
+      // A decrement that may not have reached Redis leaves its count high until the TTL: never lower than the truth.
+      return this.fallback.add(key, remote, ttlMs, refresh);
     }
+  }
+
+  /** Counts on this node only, remembering increments Redis will never see. */
+  private alone(key: string, delta: number, ttlMs: number, refresh: boolean): number {
+    if (delta > 0) this.owe(key, delta, ttlMs);
+    else if (delta < 0) this.payBack(key, -delta);
+    return this.fallback.add(key, delta, ttlMs, refresh);
+  }
+
+  private owe(key: string, amount: number, ttlMs: number): void {
+    if (amount <= 0) return;
+    const now = Date.now();
+    if (this.owed.size > 1000) for (const [k, o] of this.owed) if (o.expiresAt <= now) this.owed.delete(k);
+    const entry = this.owed.get(key);
+    const total = (entry && entry.expiresAt > now ? entry.total : 0) + amount;
+    this.owed.set(key, { total, expiresAt: now + ttlMs });
+  }
+
+  /** Takes up to `amount` from what is owed for `key`; returns how much was paid back. */
+  private payBack(key: string, amount: number): number {
+    const entry = this.owed.get(key);
+    if (!entry) return 0;
+    if (entry.expiresAt <= Date.now()) {
+      this.owed.delete(key);
+      return 0;
+    }
+    const paid = Math.min(entry.total, amount);
+    if (entry.total === paid) this.owed.delete(key);
+    else entry.total -= paid;
+    return paid;
   }
 
   async close(): Promise<void> {
     this.fallback.close();
+    this.owed.clear();
     await closeClient(this.client);
   }
 

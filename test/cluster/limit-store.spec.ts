@@ -47,6 +47,53 @@ suite('RedisLimitStore', () => {
     expect(await b.add('203.0.113.7', -1, 10_000)).toBe(2);
   });
 
+  /** A third client, to pause Redis or drop another client's connection. */
+  async function admin(): Promise<{ sendCommand(args: string[]): Promise<unknown> }> {
+    const store = new RedisLimitStore({ url: `redis://127.0.0.1:${port}`, prefix: 'admin:' });
+    await store.connect();
+    stores.push(store);
+    return (store as unknown as { client: { sendCommand(args: string[]): Promise<unknown> } }).client;
+  }
+  const clientOf = (store: RedisLimitStore) =>
+    (store as unknown as { client: { isReady: boolean; sendCommand(args: string[]): Promise<unknown> } }).client;
+
+  it("what a node counted alone while its connection was down is paid back locally, never taken from other nodes' counts", async () => {
+    const logs = captureLogs();
+    try {
+      const [a, b] = await twoNodes('owed-test:');
+      const key = 'pending:203.0.113.9';
+      expect(await b.add(key, 5, 60_000, true)).toBe(5); // node B's five live sockets
+      expect(await a.add(key, 1, 60_000, true)).toBe(6); // control: A's counted one reaches Redis
+      // A's connection drops; Redis and its keys stay.
+      const id = String(await clientOf(a).sendCommand(['CLIENT', 'ID']));
+      await (await admin()).sendCommand(['CLIENT', 'KILL', 'ID', id]);
+      expect(await a.add(key, 3, 60_000, true)).toBe(3); // counted alone
+      expect(await eventually(async () => clientOf(a).isReady, 10_000)).toBe(true);
+      expect(await a.add(key, -3, 60_000, true)).toBe(6); // paid back here: Redis never saw them
+      expect(await a.add(key, -1, 60_000, true)).toBe(5); // control: this one Redis did see
+      expect(await b.add(key, 0, 60_000, true)).toBe(5); // B's sockets are all still counted
+    } finally {
+      logs.restore();
+    }
+  });
+
+  it('a call that timed out but reached Redis later is decremented in Redis, and a timeout-only outage ends', async () => {
+    const logs = captureLogs();
+    try {
+      const [a, b] = await twoNodes('late-test:');
+      const key = 'pending:203.0.113.10';
+      expect(await b.add(key, 5, 60_000, true)).toBe(5);
+      await (await admin()).sendCommand(['CLIENT', 'PAUSE', '1200', 'WRITE']); // answers wait; the connection stays
+      expect(await a.add(key, 3, 60_000, true)).toBe(3); // no answer within 500 ms: counted alone meanwhile
+      await sleep(1200 + 1000 + 100); // the pause is over, the queued call ran, and A's retry delay has passed
+      expect(await b.add(key, 0, 60_000, true)).toBe(8); // it did reach Redis
+      expect(await a.add(key, -3, 60_000, true)).toBe(5); // so its decrement goes there too
+      expect(logs.lines.filter((l) => l.includes('Redis is back'))).toHaveLength(1);
+    } finally {
+      logs.restore();
+    }
+  });
+
   it('counts atomically: concurrent adds from two nodes lose no update', async () => {
     const [a, b] = await twoNodes();
     const totals = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).add('burst', 1, 10_000)));
