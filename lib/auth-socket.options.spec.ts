@@ -24,7 +24,18 @@ describe('resolveOptions', () => {
     [{ trustProxy: 1.5 }, /"trustProxy"/],
     [{ allowedOrigins: 'https://a.example' }, /"allowedOrigins"/],
     [{ events: { authenticated: '' } }, /"events.authenticated"/],
+    [{ timeout: '3000' }, /"timeout" must be a number ≥ 0 \(got "3000", string\)/],
+    [{ timeout: 2 ** 31 }, /"timeout" must be at most 2147483147 ms, Node's timer limit \(got 2147483648, number\)/],
+    [{ timeout: 2 ** 31 - 1 }, /"timeout" must be at most 2147483147 ms/],
+    [{ strategyTimeout: 2 ** 31 }, /"strategyTimeout" must be at most 2147483647 ms/],
   ])('refuses a misconfiguration at start-up: %p', (given, message) => {
     expect(() => resolveOptions(given as never)).toThrow(message);
+  });
+
+  it('accepts the largest timeouts Node can arm (control for the limits above)', () => {
+    expect(resolveOptions({ timeout: 2 ** 31 - 1 - 500, strategyTimeout: 2 ** 31 - 1 })).toMatchObject({
+      timeout: 2147483147,
+      strategyTimeout: 2147483647,
+    });
   });
 });

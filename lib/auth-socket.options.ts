@@ -1,5 +1,7 @@
 import type { AuthOutcome } from './auth-outcome.interface.js';
 import type { LimitStore } from './core/limit-store.js';
+import { IDLE_SLACK_MS } from './core/connection-guard.js';
+import { MAX_TIMEOUT_MS } from './core/long-timer.js';
 import { RESERVED_EVENTS } from './core/protocol.js';
 
 /**
@@ -10,6 +12,8 @@ export class AuthSocketDefaults {
   /**
    * Milliseconds a socket may stay unauthenticated before it is told
    * `unauthorized {code:'timeout'}` and disconnected. `0` or `false` disables it.
+   * At most 2147483147 (about 24.8 days: Node's timer limit, less the idle
+   * close's 500 ms); larger values are refused at start-up.
    * @default 1000
    */
   timeout: number | false = 1000;
@@ -82,6 +86,7 @@ export class AuthSocketDefaults {
    * Milliseconds the strategy may take before the attempt fails with
    * `server_error`. Never longer than `timeout` when that is shorter. The
    * gateways' `handleAuthenticated` hooks get the same bound, separately.
+   * At most 2147483647 (Node's timer limit); larger values are refused at start-up.
    * @default 5000
    */
   strategyTimeout = 5000;
@@ -192,9 +197,15 @@ function validate(o: ResolvedAuthSocketOptions): void {
   };
   const count = (name: keyof ResolvedAuthSocketOptions): void => {
     const value = o[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(name, 'a number ≥ 0');
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      fail(name, `a number ≥ 0 (got ${shown(value)})`);
+  };
+  // Node fires a timer of more than 2^31 − 1 ms at once: such a timeout would close every connection immediately.
+  const timer = (name: 'timeout' | 'strategyTimeout', max: number): void => {
+    if ((o[name] as number) > max) fail(name, `at most ${max} ms, Node's timer limit (got ${shown(o[name])})`);
   };
   if (o.timeout !== false) count('timeout');
+  if (o.timeout !== false) timer('timeout', MAX_TIMEOUT_MS - IDLE_SLACK_MS);
   (
     [
       'maxCredentialsBytes',
@@ -207,6 +218,7 @@ function validate(o: ResolvedAuthSocketOptions): void {
     ] as const
   ).forEach(count);
   if (o.strategyTimeout === 0) fail('strategyTimeout', 'greater than 0');
+  timer('strategyTimeout', MAX_TIMEOUT_MS);
   if (o.scope !== 'connection' && o.scope !== 'namespace') fail('scope', "'connection' or 'namespace'");
   if (o.onExpiry !== 'disconnect' && o.onExpiry !== 'reauthenticate')
     fail('onExpiry', "'disconnect' or 'reauthenticate'");
@@ -229,4 +241,10 @@ function validate(o: ResolvedAuthSocketOptions): void {
   count('maxNamespacesPerConnection');
   if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function')
     fail('limitStore', 'a LimitStore (an object with add())');
+}
+
+/** A received value as the error shows it: its JSON form and type, so a string from config is told from a number. */
+function shown(value: unknown): string {
+  const json = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
+  return `${json.length > 60 ? `${json.slice(0, 60)}…` : json}, ${typeof value}`;
 }

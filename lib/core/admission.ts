@@ -15,6 +15,7 @@ import type { AuthErrorCode } from '../auth-errors.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { isConnectingOrConnected } from './broadcast-gate.js';
 import { type LimitStore, MemoryLimitStore } from './limit-store.js';
+import { MAX_TIMEOUT_MS } from './long-timer.js';
 
 type Decision = AuthErrorCode | undefined;
 
@@ -38,7 +39,7 @@ export class Admission {
 
   constructor(private readonly options: ResolvedAuthSocketOptions) {
     this.store = options.limitStore ?? new MemoryLimitStore();
-    this.liveTtl = Math.max(60_000, (options.timeout || 0) * 4);
+    this.liveTtl = Math.min(MAX_TIMEOUT_MS, Math.max(60_000, (options.timeout || 0) * 4));
   }
 
   /** Client address: the remote address, or the entry the outermost trusted proxy appended. */

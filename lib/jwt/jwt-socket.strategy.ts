@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JsonWebTokenError, JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { JsonWebTokenError, type JwtModuleOptions, JwtService, TokenExpiredError } from '@nestjs/jwt';
+import ms from 'ms';
 import { AuthenticationError } from '../auth-errors.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 
@@ -53,7 +54,29 @@ export class JwtSocketStrategy implements AuthStrategy {
     if (!validated) return null;
     if (typeof validated !== 'object')
       throw new Error('JwtSocketStrategy: validate() must return an object, null or false');
-    return { id, ...expiryOf(claims), ...validated } as AuthPrincipal;
+    const principal = { id, ...expiryOf(claims), ...validated } as AuthPrincipal;
+    // `verifyOptions.maxAge` refuses a token older than iat + maxAge at verification only: a live socket must not
+    // outlive it either, while the same token is refused on a new one.
+    const maxAgeEnd = this.maxAgeEnd(claims);
+    if (maxAgeEnd !== undefined) {
+      const given = principal.expiresAt === undefined ? undefined : +principal.expiresAt;
+      principal.expiresAt = given === undefined ? maxAgeEnd : Math.min(given, maxAgeEnd);
+    }
+    return principal;
+  }
+
+  /**
+   * The end of the token's `maxAge` in epoch ms, as jsonwebtoken computes it
+   * (`iat` + seconds, or + a timespan string such as `'2h'`), or undefined
+   * without a `maxAge`. It is read from the `JwtModule` options the
+   * `JwtService` holds.
+   */
+  private maxAgeEnd(claims: JwtClaims): number | undefined {
+    const options = (this.jwtService as unknown as { options?: JwtModuleOptions }).options;
+    const maxAge = options?.verifyOptions?.maxAge;
+    if (maxAge === undefined || typeof claims.iat !== 'number') return undefined; // jsonwebtoken refused a missing iat
+    const seconds = typeof maxAge === 'number' ? maxAge : ms(maxAge as ms.StringValue) / 1000;
+    return Number.isFinite(seconds) ? Math.floor(claims.iat + seconds) * 1000 : undefined;
   }
 
   /**

@@ -61,10 +61,20 @@ export class AuthenticatedGuard implements CanActivate {
     if (requirement === true) return true;
     const principal = this.auth.getPrincipal(client);
     if (!principal) return this.refuse(context, 'unauthenticated');
-    const verdict = meets(requirement, principal, context);
+    // Only `true` allows. Anything else a predicate returns (false, undefined, null, a non-boolean), or throws,
+    // synchronously or not, is `forbidden`, answered through the ack: never "Internal server error" and a hung ack.
+    let verdict: unknown;
+    try {
+      verdict = meets(requirement, principal, context);
+    } catch {
+      return this.refuse(context, 'forbidden');
+    }
     if (verdict === true) return true;
-    if (verdict === false) return this.refuse(context, 'forbidden');
-    return verdict.then((ok) => ok === true || this.refuse(context, 'forbidden'));
+    if (!isThenable(verdict)) return this.refuse(context, 'forbidden');
+    return Promise.resolve(verdict).then(
+      (ok) => ok === true || this.refuse(context, 'forbidden'),
+      () => this.refuse(context, 'forbidden'),
+    );
   }
 
   private refuse(context: ExecutionContext, code: AuthErrorCode): never {
@@ -74,4 +84,8 @@ export class AuthenticatedGuard implements CanActivate {
     if (typeof ack === 'function') ack(refusal(error));
     throw new WsException({ status: 'error', ...error });
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

@@ -4,7 +4,14 @@
  */
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { Authenticated, AuthenticatedGuard, type AuthPrincipal, type AuthStrategy } from '../../lib/index.js';
+import type { ExecutionContext } from '@nestjs/common';
+import {
+  Authenticated,
+  AuthenticatedGuard,
+  type AuthPredicate,
+  type AuthPrincipal,
+  type AuthStrategy,
+} from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -63,6 +70,19 @@ class RulesGateway {
   @SubscribeMessage('edit')
   edit(@MessageBody() body: { owner: string }): string {
     return `edited ${body.owner}`;
+  }
+
+  /** A predicate that answers whatever the message asks it to: every shape an app's predicate might give. */
+  @Authenticated(((_principal: AuthPrincipal, context: ExecutionContext) => {
+    const { answer } = context.switchToWs().getData<{ answer: string }>();
+    if (answer === 'throw') throw new Error('predicate bug');
+    if (answer === 'reject') return Promise.reject(new Error('predicate bug'));
+    if (answer === 'async-true') return Promise.resolve(true);
+    return { true: true, false: false, undefined, null: null, one: 1 }[answer];
+  }) as unknown as AuthPredicate)
+  @SubscribeMessage('shaped')
+  shaped(): string {
+    return 'ran';
   }
 }
 
@@ -172,6 +192,25 @@ describe('authorization', () => {
       error: expect.objectContaining({ code: 'forbidden' }),
     });
     expect(predicateCalls).toEqual(['bob', 'bob']);
+  });
+
+  it.each(['false', 'undefined', 'null', 'one', 'throw', 'reject'])(
+    'a predicate that answers %s refuses forbidden through the ack, and the socket stays connected',
+    async (answer) => {
+      const bob = connect(t.url);
+      await authenticate(bob, { token: 'bob-token' });
+      expect(await bob.timeout(2000).emitWithAck('shaped', { answer })).toEqual({
+        ok: false,
+        error: { code: 'forbidden', message: 'Not allowed' },
+      });
+      expect(bob.connected).toBe(true);
+    },
+  );
+
+  it.each(['true', 'async-true'])('a predicate that answers %s runs the handler (control)', async (answer) => {
+    const bob = connect(t.url);
+    await authenticate(bob, { token: 'bob-token' });
+    expect(await bob.timeout(2000).emitWithAck('shaped', { answer })).toBe('ran');
   });
 
   it('a pending socket is refused unauthenticated before any requirement is looked at', async () => {

@@ -176,6 +176,22 @@ describe('abuse limits', () => {
     expect(t.auth.stats()).toMatchObject({ authenticated: 0 });
   });
 
+  it("the largest accepted timeout does not fire at once (Node's timer limit); a short one does (control)", async () => {
+    t = await app({ timeout: 2 ** 31 - 1 - 500 });
+    const short = await app({ timeout: 200 });
+    try {
+      const patient = connect(t.url);
+      const control = connect(short.url);
+      await Promise.all([connected(patient), connected(control)]);
+      expect((await once(control, 'unauthorized', 3000)).code).toBe('timeout');
+      await sleep(300); // past the idle close of a timeout that fired at once (delay 1 ms + 500 ms)
+      expect(patient.connected).toBe(true);
+    } finally {
+      closeClients();
+      await short.close();
+    }
+  });
+
   it('the strategy timeout never exceeds the auth timeout', async () => {
     const hanging: AuthStrategy = { authenticate: () => new Promise(() => undefined) };
     t = await createApp({ strategy: hanging, timeout: 300, strategyTimeout: 10_000 }, { providers: [Gateway] });
