@@ -70,6 +70,15 @@ export class AuthSocketDefaults {
   maxPending = 10_000;
 
   /**
+   * The IPv6 prefix length per-address limits count under: an IPv6 client
+   * usually holds a whole /64, so per /128 it would get a budget per address
+   * it cares to use (as express-rate-limit's `ipv6Subnet`). `false` counts each
+   * IPv6 address alone. IPv4-mapped addresses (`::ffff:a.b.c.d`) count as IPv4.
+   * @default 64
+   */
+  ipv6Subnet: number | false = 64;
+
+  /**
    * Failed attempts one address may make per `failureWindowMs`; past that,
    * attempts get `rate_limited` without reaching the strategy. `0` disables.
    * @default 20
@@ -239,6 +248,8 @@ function validate(o: ResolvedAuthSocketOptions): void {
   if (o.bindConnection !== 'address' && o.bindConnection !== 'cookie' && o.bindConnection !== false)
     fail('bindConnection', "'address', 'cookie' or false");
   count('maxNamespacesPerConnection');
+  if (o.ipv6Subnet !== false && !(Number.isInteger(o.ipv6Subnet) && o.ipv6Subnet >= 1 && o.ipv6Subnet <= 128))
+    fail('ipv6Subnet', `a whole number from 1 to 128, or false (got ${shown(o.ipv6Subnet)})`);
   if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function')
     fail('limitStore', 'a LimitStore (an object with add())');
 }

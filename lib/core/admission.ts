@@ -16,6 +16,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { isConnectingOrConnected } from './broadcast-gate.js';
 import { type LimitStore, MemoryLimitStore } from './limit-store.js';
 import { MAX_TIMEOUT_MS } from './long-timer.js';
+import { limitKey } from './client-address.js';
 
 type Decision = AuthErrorCode | undefined;
 
@@ -65,6 +66,11 @@ export class Admission {
     return this.addressOf(socket.handshake, socket.handshake.address);
   }
 
+  /** What the per-address limits count under: the IPv6 prefix (`ipv6Subnet`), IPv4-mapped addresses as IPv4. */
+  private keyOf(address: string): string {
+    return limitKey(address, this.options.ipv6Subnet);
+  }
+
   /**
    * The middleware's decision for a new socket. On admission the socket counts
    * as pending until `leavePending` (public sockets are never counted). A
@@ -94,7 +100,7 @@ export class Admission {
    * sockets when that is more (a store's count may have expired under them).
    */
   private countIn(counts: LiveCounts, socket: Socket, cap: number, code: AuthErrorCode): Decision | Promise<Decision> {
-    const address = this.socketAddress(socket);
+    const address = this.keyOf(this.socketAddress(socket));
     counts.set(socket.id, address);
     this.startKeepalive();
     if (!cap) return undefined;
@@ -139,7 +145,7 @@ export class Admission {
 
   private enter(counts: LiveCounts, socket: Socket): void {
     if (counts.has(socket.id)) return;
-    const address = this.socketAddress(socket);
+    const address = this.keyOf(this.socketAddress(socket));
     counts.set(socket.id, address);
     this.startKeepalive();
     if (this.capOf(counts)) void this.add(counts.key(address), 1, this.liveTtl, true);
@@ -188,19 +194,22 @@ export class Admission {
   async reserve(address: string): Promise<boolean> {
     const { maxFailuresPerAddress, failureWindowMs } = this.options;
     if (!maxFailuresPerAddress) return true;
-    if ((await this.add(`fail:${address}`, 1, failureWindowMs)) <= maxFailuresPerAddress) return true;
-    await this.add(`fail:${address}`, -1, failureWindowMs);
+    const key = `fail:${this.keyOf(address)}`;
+    if ((await this.add(key, 1, failureWindowMs)) <= maxFailuresPerAddress) return true;
+    await this.add(key, -1, failureWindowMs);
     return false;
   }
 
   /** Gives a reserved slot back: the attempt succeeded, or failed for a reason that is not a guess. */
   giveBack(address: string): void {
-    if (this.options.maxFailuresPerAddress) void this.add(`fail:${address}`, -1, this.options.failureWindowMs);
+    if (this.options.maxFailuresPerAddress)
+      void this.add(`fail:${this.keyOf(address)}`, -1, this.options.failureWindowMs);
   }
 
   /** A failure that had no slot reserved (a malformed payload). */
   record(address: string): void {
-    if (this.options.maxFailuresPerAddress) void this.add(`fail:${address}`, 1, this.options.failureWindowMs);
+    if (this.options.maxFailuresPerAddress)
+      void this.add(`fail:${this.keyOf(address)}`, 1, this.options.failureWindowMs);
   }
 
   /** A store that fails counts as zero: the limit is lost for that call, never the connection. */
