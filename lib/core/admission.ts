@@ -17,6 +17,7 @@ import { isConnectingOrConnected } from './broadcast-gate.js';
 import { type LimitStore, MemoryLimitStore } from './limit-store.js';
 import { MAX_TIMEOUT_MS } from './long-timer.js';
 import { limitKey } from './client-address.js';
+import { originAllowed } from './origin-policy.js';
 
 type Decision = AuthErrorCode | undefined;
 
@@ -38,7 +39,11 @@ export class Admission {
   private readonly liveTtl: number;
   private keepalive?: ReturnType<typeof setInterval>;
 
-  constructor(private readonly options: ResolvedAuthSocketOptions) {
+  constructor(
+    private readonly options: ResolvedAuthSocketOptions,
+    /** The strategy trusts the request's cookies: a handshake must prove its origin (origin-policy.ts). */
+    private readonly requireOrigin = false,
+  ) {
     this.store = options.limitStore ?? new MemoryLimitStore();
     this.liveTtl = Math.min(MAX_TIMEOUT_MS, Math.max(60_000, (options.timeout || 0) * 4));
   }
@@ -79,8 +84,8 @@ export class Admission {
   admit(socket: Socket, counted: boolean): Decision | Promise<Decision> {
     const { allowedOrigins, maxPending, maxPendingPerAddress, maxPublicPerAddress, maxNamespacesPerConnection } =
       this.options;
-    const origin = socket.handshake.headers.origin;
-    if (allowedOrigins.length && origin !== undefined && !allowedOrigins.includes(origin)) return 'forbidden_origin';
+    if (!originAllowed(socket.handshake.headers, { allowedOrigins, requireOrigin: this.requireOrigin }))
+      return 'forbidden_origin';
 
     // One socket per namespace per connection: a second CONNECT would double
     // every broadcast and multiply the sockets one request can create.

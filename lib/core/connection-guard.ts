@@ -11,6 +11,10 @@
  *     cookie set at the handshake.
  *   - CONNECT bursts. More CONNECT packets in one burst than a connection may
  *     hold namespaces closes it before socket.io builds a socket for the rest.
+ *   - Origin. With `allowedOrigins`, JSONP polling is refused and every
+ *     request or upgrade that carries a sid is held to the origin policy
+ *     (origin-policy.ts); the handshake is checked at the socket.io level,
+ *     where the refusal can carry a code.
  *   - Idle close. A connection that holds no useful socket (authenticated, or
  *     on a public namespace) is closed `timeout` plus a small slack after it
  *     opened or lost its last useful socket, whatever namespaces it joined and
@@ -22,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'socket.io';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { screenConnects } from './broadcast-gate.js';
+import { isJsonp, originAllowed } from './origin-policy.js';
 import type { AuthLogger } from './strategy-call.js';
 
 /** The engine.io socket members used here (all public in engine.io 6). */
@@ -81,6 +86,8 @@ export class ConnectionGuard {
     private readonly isEmpty: (conn: EngineConnection) => boolean,
     /** Told before an idle connection is closed, so its sockets can hear why. */
     private readonly onIdle: (conn: EngineConnection) => void,
+    /** The strategy trusts the request's cookies: see origin-policy.ts. */
+    private readonly requireOrigin = false,
   ) {}
 
   /** Once per socket.io server. A server not bound to an HTTP server yet has no engine: nothing to guard. */
@@ -90,6 +97,7 @@ export class ConnectionGuard {
     this.engines.add(engine);
     engine.on('connection', this.onConnection);
     this.unscreen.push(screenConnects(server, this.screenConnect));
+    if (this.options.allowedOrigins.length) engine.use(this.checkOrigin);
     if (this.options.bindConnection) engine.use(this.bind(engine));
     if (this.options.bindConnection === 'cookie') engine.on('initial_headers', this.setCookie);
   }
@@ -178,6 +186,22 @@ export class ConnectionGuard {
     function (this: EngineConnection): void {
       guard.disarm(this);
     })(this);
+
+  /** engine.io answers a refused request with 400; nothing about why goes to the client. */
+  private readonly checkOrigin = (req: IncomingMessage, _res: ServerResponse, next: (err?: Error) => void): void => {
+    if (this.closed) return next();
+    if (isJsonp(req.url)) {
+      this.logger.debug?.('refused a JSONP polling request (allowedOrigins is set)');
+      return next(new Error('JSONP refused'));
+    }
+    const hasSid = new URL(req.url ?? '/', 'http://localhost').searchParams.has('sid');
+    const policy = { allowedOrigins: this.options.allowedOrigins, requireOrigin: this.requireOrigin };
+    if (hasSid && !originAllowed(req.headers, policy)) {
+      this.logger.debug?.('refused a request for a connection from an origin that is not allowed');
+      return next(new Error('origin refused'));
+    }
+    next();
+  };
 
   private bind(engine: Engine) {
     return (req: IncomingMessage, _res: ServerResponse, next: (err?: Error) => void): void => {

@@ -67,7 +67,8 @@ export class SocketAuth {
           'so any site could open an authenticated socket (cross-site WebSocket hijacking). Set `allowedOrigins`.',
       );
     }
-    this.admission = new Admission(options);
+    const requireOrigin = strategy.source === 'request';
+    this.admission = new Admission(options, requireOrigin);
     const addressOf = this.admission.addressOf.bind(this.admission);
     this.guard = new ConnectionGuard(
       options,
@@ -76,6 +77,7 @@ export class SocketAuth {
       (conn) => this.membership.hasUseful(conn),
       (conn) => !this.membership.socketsOf(conn).length,
       (conn) => this.timeOutIdle(conn),
+      requireOrigin,
     );
     this.membership = new Membership(this.guard, this.admission, (socket) => this.protocol.onDisconnect(socket));
     this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);

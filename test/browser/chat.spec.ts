@@ -4,30 +4,18 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describeIfChromium, launchChromium } from '../support/chromium.js';
 import { freePort } from '../support/harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-// Without the networking flags, Chromium floods this closed network with refused connections.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 let port: number;
 let server: ChildProcess | undefined;
 let context: BrowserContext;
-let profile: string;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 // Shared by both server runs, so tokens survive the restart test (without it each process picks a random secret).
 const AUTH_SECRET = randomBytes(32).toString('base64url');
 
@@ -82,30 +70,19 @@ const online = (page: Page): Promise<string | null> => page.getAttribute('#onlin
 const messages = (page: Page): Promise<string[]> =>
   page.$$eval('#messages > *', (nodes) => nodes.map((n) => n.textContent ?? ''));
 
-// Without Chromium the suite skips with one line, except under CI, where .ci/run installs it and its absence is a failure.
-if (!existsSync(CHROMIUM) && process.env.CI)
-  throw new Error(`browser tests need ${CHROMIUM} (CI is set, so this fails instead of skipping)`);
-const describeIfChromium = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) console.warn(`browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-
 describeIfChromium('sample chat in Chromium', () => {
   beforeAll(async () => {
     // The page loads the compiled client helper; build exactly as `npm start` does.
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
     port = await freePort();
     await startServer();
-    profile = mkdtempSync(join(tmpdir(), 'nsa-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-    });
+    browser = await launchChromium();
+    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await stopServer();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   let alice: Page;

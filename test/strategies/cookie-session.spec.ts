@@ -3,75 +3,13 @@
  * express-session instance on Nest's HTTP routes and on socket.io's engine
  * (socket.io's documented `io.engine.use(sessionMiddleware)` pattern).
  */
-import { Controller, HttpCode, Injectable, type INestApplication, Post, Req } from '@nestjs/common';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
-import session from 'express-session';
-import type { IncomingMessage } from 'node:http';
-import type { Server, ServerOptions } from 'socket.io';
-import type { AuthPrincipal, AuthStrategy } from '../../lib/index.js';
-import { closeClients, connect, createApp, once, record, sleep, type TestApp } from '../support/harness.js';
-
-type SessionRequest = IncomingMessage & { session?: session.Session & { user?: string } };
-
-const sessionMiddleware = session({
-  secret: 'test-session-secret',
-  resave: false,
-  saveUninitialized: false,
-  store: new session.MemoryStore(),
-});
-const ORIGIN = 'http://chat.example';
-
-@Controller()
-class LoginController {
-  @Post('login')
-  @HttpCode(200)
-  login(@Req() req: SessionRequest): { ok: true } {
-    req.session!.user = 'alice';
-    return { ok: true };
-  }
-}
-
-@Injectable()
-class SessionStrategy implements AuthStrategy {
-  readonly source = 'request' as const;
-  async authenticate(request: unknown): Promise<AuthPrincipal | null> {
-    const user = (request as SessionRequest).session?.user;
-    return user ? { id: user } : null;
-  }
-}
-
-@WebSocketGateway()
-class Gateway {
-  @WebSocketServer() server!: Server;
-}
-
-class SessionIoAdapter extends IoAdapter {
-  createIOServer(port: number, options?: ServerOptions): Server {
-    const server = super.createIOServer(port, options) as Server;
-    server.engine.use(sessionMiddleware);
-    return server;
-  }
-}
-
-async function login(url: string): Promise<string> {
-  const res = await fetch(`${url}/login`, { method: 'POST' });
-  const cookie = res.headers.get('set-cookie');
-  if (!cookie) throw new Error('no session cookie');
-  return cookie.split(';')[0];
-}
+import { closeClients, connect, once, record, sleep, type TestApp } from '../support/harness.js';
+import { cookieApp, Gateway, login, ORIGIN } from '../support/cookie-session.js';
 
 describe('cookie sessions: a strategy with source "request"', () => {
   let t: TestApp;
   beforeEach(async () => {
-    t = await createApp(
-      { strategy: SessionStrategy, timeout: 2000, allowedOrigins: [ORIGIN] },
-      { providers: [Gateway], controllers: [LoginController] },
-      (app: INestApplication) => {
-        app.use(sessionMiddleware);
-        app.useWebSocketAdapter(new SessionIoAdapter(app));
-      },
-    );
+    t = await cookieApp();
   });
   afterEach(async () => {
     closeClients();

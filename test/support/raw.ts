@@ -89,7 +89,7 @@ export function openWebSocket(base: string, sid?: string, options: RawOptions = 
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       localAddress: options.localAddress,
-      headers: options.cookie ? { cookie: options.cookie } : {},
+      headers: { ...(options.cookie ? { cookie: options.cookie } : {}), ...options.headers },
     });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) =>
