@@ -7,7 +7,8 @@
  * how socketio-auth broke on socket.io 3. What it touches: the adapter's
  * membership methods and `sids` (the gate), `restoreSession` (recovery),
  * `Namespace#_preConnectSockets` (sockets in middlewares), and
- * `Namespace#_add` with `Server#_nsps` (CONNECT screening).
+ * `Namespace#_add` with `Server#_nsps` (CONNECT screening), and
+ * `ParentNamespace#children` (the child namespaces of a RegExp gateway).
  *
  * How the gate works: every broadcast (namespace-wide, room, `socket.broadcast`,
  * and those arriving from other nodes through the Redis adapter) is resolved by
@@ -313,6 +314,18 @@ export function screenConnects(server: Server, screen: (conn: object) => boolean
 export function isConnectingOrConnected(socket: Socket): boolean {
   const nsp = socket.nsp as unknown as { sockets: Map<SocketId, unknown>; _preConnectSockets: Map<SocketId, unknown> };
   return nsp.sockets.has(socket.id) || nsp._preConnectSockets.has(socket.id);
+}
+
+/**
+ * The child namespaces of a RegExp or function namespace (socket.io's
+ * ParentNamespace, recognised by its public `createChild`), or undefined for
+ * a plain namespace. The set itself is private to socket.io.
+ */
+export function childrenOf(nsp: Namespace): ReadonlySet<Namespace> | undefined {
+  const raw = nsp as unknown as { createChild?: unknown; children?: unknown };
+  if (typeof raw.createChild !== 'function') return undefined;
+  if (!(raw.children instanceof Set)) unsupported(`parent namespace "${nsp.name}" has no children set`);
+  return raw.children as Set<Namespace>;
 }
 
 /** Whether socket.io removed this dynamic child namespace (`cleanupEmptyChildNamespaces`). */

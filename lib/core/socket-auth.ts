@@ -16,7 +16,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { Admission } from './admission.js';
 import { Authenticator } from './authenticator.js';
-import { installGate } from './broadcast-gate.js';
+import { childrenOf, installGate } from './broadcast-gate.js';
 import { ClusterRevocation, type RevokeResult } from './cluster-revocation.js';
 import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
 import { Membership } from './membership.js';
@@ -38,6 +38,9 @@ export interface SocketAuthDeps {
   onOutcome?: (outcome: AuthOutcome) => void;
 }
 
+/** Whether a namespace is public; for a RegExp gateway, asked of each child namespace. */
+export type Publicness = (nsp: Namespace) => boolean;
+
 /** Which instance gates a namespace, so decorators can find a socket's principal. */
 const INSTANCES = new WeakMap<Namespace, SocketAuth>();
 
@@ -57,6 +60,7 @@ export class SocketAuth {
   private readonly outcomes: Outcomes;
   private readonly cluster: ClusterRevocation;
   private readonly attached = new Set<Namespace>();
+  private readonly unwatch: Array<() => void> = [];
   private closed = false;
 
   constructor(private readonly deps: SocketAuthDeps) {
@@ -96,17 +100,49 @@ export class SocketAuth {
     this.cluster = new ClusterRevocation((id, reason) => this.revokeHere(id, reason));
   }
 
-  /** Gates a namespace (or a Server's root namespace). Idempotent. Public namespaces are never held or timed out. */
-  attach(target: Namespace | Server, { isPublic = false }: { isPublic?: boolean } = {}): void {
+  /**
+   * Gates a namespace (or a Server's root namespace). Idempotent. Public
+   * namespaces are never held or timed out. `isPublic` may be decided per
+   * namespace: for a RegExp (parent) namespace it is asked of each child.
+   */
+  attach(target: Namespace | Server, { isPublic = false }: { isPublic?: boolean | Publicness } = {}): void {
     const nsp = 'of' in target && typeof target.of === 'function' ? (target as Server).of('/') : (target as Namespace);
     if (this.attached.has(nsp)) return;
     this.attached.add(nsp);
-    this.register(nsp, isPublic);
+    const publicness: Publicness = typeof isPublic === 'function' ? isPublic : () => isPublic;
+    const children = childrenOf(nsp);
+    if (children) this.watchChildren(nsp, children, publicness);
+    else this.register(nsp, publicness(nsp));
     this.guard.attach(nsp.server);
     this.cluster.listen(nsp.server);
-    // Per namespace, so the dynamic children a regex namespace creates copy it with its publicness.
-    nsp.use(this.admitter(isPublic));
+    // Per namespace, so the dynamic children a regex namespace creates copy it.
+    nsp.use(this.admitter(publicness));
     nsp.prependListener('connection', this.protocol.onConnection);
+  }
+
+  /**
+   * A RegExp gateway's parent namespace holds no socket: each child is decided
+   * and registered on its own, when socket.io creates it. That is before the
+   * child's first CONNECT, so a first socket that arrives by connection-state
+   * recovery (which skips middlewares) still meets the recovery screen.
+   */
+  private watchChildren(parent: Namespace, children: ReadonlySet<Namespace>, publicness: Publicness): void {
+    const decide = (child: Namespace): void => {
+      try {
+        this.register(child, publicness(child));
+      } catch (err) {
+        // Thrown inside socket.io's createChild, this would take the process down: gate the child (fail closed).
+        this.deps.logger.error(`namespace ${child.name} is gated: ${(err as Error).message}`);
+        this.register(child, false);
+      }
+    };
+    children.forEach(decide);
+    const onNew = (child: Namespace): void => {
+      if (children.has(child)) decide(child);
+    };
+    const root = parent.server.of('/');
+    root.on('new_namespace', onNew);
+    this.unwatch.push(() => root.off('new_namespace', onNew));
   }
 
   private register(nsp: Namespace, isPublic: boolean): void {
@@ -116,11 +152,11 @@ export class SocketAuth {
   }
 
   /** Middleware: refuse before accepting, so a refused socket is never half-connected. */
-  private admitter(isPublic: boolean) {
+  private admitter(publicness: Publicness) {
     return (socket: Socket, next: (err?: Error) => void): void => {
       if (this.closed) return next();
-      this.register(socket.nsp, isPublic);
-      const decision = this.admission.admit(socket, !isPublic);
+      if (INSTANCES.get(socket.nsp) !== this) this.register(socket.nsp, publicness(socket.nsp));
+      const decision = this.admission.admit(socket, !this.membership.isPublic(socket));
       if (typeof decision === 'object') void decision.then((refused) => this.decide(socket, refused, next));
       else this.decide(socket, decision, next);
     };
@@ -225,6 +261,7 @@ export class SocketAuth {
     this.membership.clear();
     this.guard.shutdown();
     for (const nsp of this.attached) nsp.off('connection', this.protocol.onConnection);
+    this.unwatch.splice(0).forEach((undo) => undo());
     this.cluster.close();
   }
 }

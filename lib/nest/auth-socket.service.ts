@@ -84,7 +84,7 @@ export class AuthSocketService implements OnApplicationShutdown {
   }
 
   /** @internal Called for each gateway server Nest creates. */
-  attach(server: Namespace | Server, options?: { isPublic?: boolean }): void {
+  attach(server: Namespace | Server, options?: { isPublic?: boolean | ((nsp: Namespace) => boolean) }): void {
     this.authenticator.attach(server, options);
   }
 

@@ -4,6 +4,7 @@ import { DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 import { GATEWAY_METADATA, GATEWAY_OPTIONS, PORT_METADATA } from '@nestjs/websockets/constants.js';
 import type { Namespace, Socket } from 'socket.io';
 import { PUBLIC_NAMESPACE_METADATA } from '../auth-socket.constants.js';
+import { childrenOf } from '../core/broadcast-gate.js';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import type { OnGatewayAuthenticated } from './on-gateway-authenticated.interface.js';
 
@@ -53,6 +54,12 @@ export class GatewayHooks {
   private gatewaysOf(nsp: Namespace, all = false): Gateway[] {
     let found = this.byNamespace.get(nsp);
     if (!found) {
+      // Gateways are matched by namespace name; a RegExp gateway's parent ("/_0") would match none, silently.
+      if (childrenOf(nsp))
+        throw new Error(
+          `nestjs-socket-auth: gateways were looked up for the parent namespace "${nsp.name}" of a RegExp gateway; ` +
+            'only its child namespaces have gateways by name',
+        );
       const port = this.portOf(nsp);
       const path = (nsp.server as unknown as { path(): string }).path();
       found = this.all().filter((g) => g.port === port && g.path === path && matches(g.namespace, nsp.name));

@@ -32,7 +32,11 @@ export class IoAdapterHook {
       const bindClientConnect = adapter.bindClientConnect.bind(adapter);
       adapter.bindClientConnect = (server: Namespace | Server, callback: (...args: unknown[]) => void) => {
         const nsp = namespaceOf(server);
-        service.attach(nsp, { isPublic: hooks.isPublic(nsp) || isListedPublic(options.publicNamespaces, nsp.name) });
+        // Asked of the namespace itself, or, for a RegExp gateway, of each child namespace as socket.io creates it:
+        // the parent Nest passes is named like "/_0", which neither `@Public()` lookup nor a listed RegExp matches.
+        const isPublic = (n: Namespace): boolean =>
+          hooks.isPublic(n) || isListedPublic(options.publicNamespaces, n.name);
+        service.attach(nsp, { isPublic });
         return bindClientConnect(server, callback);
       };
     };

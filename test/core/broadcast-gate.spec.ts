@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import { installGate, screenConnects } from '../../lib/core/broadcast-gate.js';
+import { childrenOf, installGate, screenConnects } from '../../lib/core/broadcast-gate.js';
 import { closeClients, connect, connected, expectMissed, once, record, sleep } from '../support/harness.js';
 
 async function bareServer(options: ConstructorParameters<typeof Server>[1] = {}) {
@@ -47,6 +47,19 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
   it('installGate refuses, loudly, an adapter missing one of them', () => {
     const nsp: any = { name: '/x', adapter: { addAll() {}, del() {}, delAll() {}, broadcast() {} } };
     expect(() => installGate(nsp)).toThrow(/no socketRooms\(\).*not supported/);
+  });
+
+  it('a RegExp namespace still keeps its children in ParentNamespace#children, and one without it is refused loudly', async () => {
+    const s = await bareServer();
+    try {
+      const parent = s.io.of(/^\/dyn-\d+$/);
+      const child = s.io.of('/dyn-1'); // created through the matching parent
+      expect(childrenOf(parent)?.has(child)).toBe(true);
+      expect(childrenOf(s.io.of('/'))).toBeUndefined(); // a plain namespace has none
+      expect(() => childrenOf({ name: '/_9', createChild() {} } as any)).toThrow(/no children set.*not supported/);
+    } finally {
+      await s.close();
+    }
   });
 
   it('the CONNECT screen still finds Namespace#_add and Server#_nsps, and refuses loudly without them', async () => {
