@@ -37,6 +37,20 @@ describe('revoke and the session owner', () => {
     return () => until(() => strategy.calls >= from + n, 3000, `${n} strategy calls`);
   }
 
+  /** Slow attempts for alice and bob; revoke('alice') lands while the strategy runs both: only alice's is refused. */
+  async function revokeAliceWhileBothInFlight(
+    alice: ReturnType<typeof connect>,
+    bob: ReturnType<typeof connect>,
+  ): Promise<void> {
+    const inFlight = strategyCalled(2);
+    const aliceReply = authenticate(alice, { token: 'alice-token', delayMs: 400 });
+    const bobReply = authenticate(bob, { token: 'bob-token', delayMs: 400 });
+    await inFlight();
+    await t.auth.revoke('alice');
+    expect(await aliceReply).toEqual({ ok: false, error: expect.objectContaining({ code: 'revoked' }) });
+    expect((await bobReply).ok).toBe(true);
+  }
+
   /** Authenticates with a short expiry and waits for the demotion ('reauthenticate'): still connected, pending. */
   async function demoted(token: string): Promise<ReturnType<typeof connect>> {
     const c = connect(t.url);
@@ -67,13 +81,7 @@ describe('revoke and the session owner', () => {
   it('a re-authentication in flight when the revoke lands is refused and never rejoins the principal room', async () => {
     const alice = await demoted('alice-token');
     const bob = await demoted('bob-token'); // control: the same slow re-authentication succeeds without a revoke
-    const inFlight = strategyCalled(2);
-    const aliceReply = authenticate(alice, { token: 'alice-token', delayMs: 400 });
-    const bobReply = authenticate(bob, { token: 'bob-token', delayMs: 400 });
-    await inFlight();
-    await t.auth.revoke('alice');
-    expect(await aliceReply).toEqual({ ok: false, error: expect.objectContaining({ code: 'revoked' }) });
-    expect((await bobReply).ok).toBe(true);
+    await revokeAliceWhileBothInFlight(alice, bob);
     await until(() => !alice.connected, 3000, 'alice disconnected');
     expect(rooms().get(principalRoom('alice'))).toBeUndefined();
     expect(rooms().get(principalRoom('bob'))?.size).toBe(1);
@@ -83,13 +91,7 @@ describe('revoke and the session owner', () => {
   it('a first authentication that the strategy answers with the revoked principal while the revoke lands is refused', async () => {
     const alice = connect(t.url);
     const bob = connect(t.url); // control: an attempt in flight for someone else still succeeds
-    const inFlight = strategyCalled(2);
-    const aliceReply = authenticate(alice, { token: 'alice-token', delayMs: 400 });
-    const bobReply = authenticate(bob, { token: 'bob-token', delayMs: 400 });
-    await inFlight();
-    await t.auth.revoke('alice');
-    expect(await aliceReply).toEqual({ ok: false, error: expect.objectContaining({ code: 'revoked' }) });
-    expect((await bobReply).ok).toBe(true);
+    await revokeAliceWhileBothInFlight(alice, bob);
     expect(rooms().get(principalRoom('alice'))).toBeUndefined();
     // A new attempt after the revoke is the app's to refuse (its strategy): this one is accepted.
     const again = connect(t.url);
