@@ -4,5 +4,5 @@ export const AUTH_SOCKET_OPTIONS = Symbol('AUTH_SOCKET_OPTIONS');
 export const AUTH_STRATEGY = Symbol('AUTH_STRATEGY');
 /** Metadata key set by `@Authenticated()`. */
 export const AUTHENTICATED_METADATA = 'nestjs-socket-auth:authenticated';
-/** Metadata key set by `@Public()` on a gateway class. */
+/** Metadata key set by `@PublicNamespace()` on a gateway class. */
 export const PUBLIC_NAMESPACE_METADATA = 'nestjs-socket-auth:public-namespace';

@@ -6,6 +6,7 @@ import type {
   AuthSocketModuleOptions,
   AuthStrategyRef,
 } from './auth-socket-module-options.interface.js';
+import { AuthSocketConfigError } from './auth-socket-config.error.js';
 import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from './auth-socket.constants.js';
 import { resolveOptions } from './auth-socket.options.js';
 import type { AuthStrategy } from './auth-strategy.interface.js';
@@ -13,6 +14,7 @@ import { AuthSocketService } from './nest/auth-socket.service.js';
 import { AuthenticatedGuard } from './nest/authenticated.guard.js';
 import { GatewayHooks } from './nest/gateway-hooks.js';
 import { IoAdapterHook } from './nest/io-adapter.hook.js';
+import { StartupChecks } from './nest/startup-checks.js';
 
 /** Everything `forRoot`/`forRootAsync` accept that is module wiring rather than an option. */
 interface AuthSocketModuleExtras {
@@ -68,7 +70,8 @@ function withModuleProviders(definition: DynamicModule, extras: AuthSocketModule
         useFactory: ({ strategy: _strategy, ...given }: AuthSocketAsyncResult) => resolveOptions(given),
         inject: [MODULE_OPTIONS_TOKEN],
       },
-      extras.strategy !== undefined ? strategyProvider(extras.strategy) : strategyFromFactory,
+      ...(extras.strategy !== undefined ? strategyProviders(extras.strategy) : [strategyFromFactory]),
+      StartupChecks,
       GatewayHooks,
       AuthSocketService,
       IoAdapterHook,
@@ -78,26 +81,87 @@ function withModuleProviders(definition: DynamicModule, extras: AuthSocketModule
   };
 }
 
-function isStrategyInstance(value: unknown): value is AuthStrategy {
-  return typeof value === 'object' && value !== null && typeof (value as AuthStrategy).authenticate === 'function';
+/**
+ * A strategy class is its own provider, and AUTH_STRATEGY points at it, so
+ * `Test.createTestingModule(...).overrideProvider(TokenStrategy)` replaces it
+ * as in any Nest app. The factory checks whatever DI resolved, override included.
+ */
+function strategyProviders(strategy: AuthStrategyRef): Provider[] {
+  if (strategy === null) throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_STRATEGY', '`strategy` is required');
+  if (typeof strategy === 'object' || typeof strategy === 'function') {
+    if (typeof strategy === 'object') {
+      checkStrategy(strategy, 'the `strategy` given');
+      return [{ provide: AUTH_STRATEGY, useValue: strategy }];
+    }
+    if (isClass(strategy)) {
+      checkStrategy(strategy.prototype, strategy.name);
+      return [
+        strategy as new (...args: unknown[]) => AuthStrategy,
+        { provide: AUTH_STRATEGY, useFactory: checked(strategy.name), inject: [strategy] },
+      ];
+    }
+  }
+  // A string or symbol token of a provider the app declares elsewhere.
+  return [{ provide: AUTH_STRATEGY, useFactory: checked(String(strategy)), inject: [strategy as string | symbol] }];
 }
 
-function strategyProvider(strategy: AuthStrategyRef): Provider {
-  if (strategy === null) throw new Error('AuthSocketModule: `strategy` is required');
-  if (isStrategyInstance(strategy)) return { provide: AUTH_STRATEGY, useValue: strategy };
-  if (typeof strategy === 'function' && typeof strategy.prototype?.authenticate === 'function') {
-    return { provide: AUTH_STRATEGY, useClass: strategy as new (...args: unknown[]) => AuthStrategy };
+function isClass(value: unknown): value is (abstract new (...args: never[]) => unknown) & { name: string } {
+  return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
+}
+
+function checked(name: string): (instance: unknown) => AuthStrategy {
+  return (instance) => {
+    checkStrategy(instance, name);
+    return instance as AuthStrategy;
+  };
+}
+
+/**
+ * Refuses what cannot authenticate a socket, naming it: no `authenticate()`,
+ * or a Passport strategy, whose `authenticate(req, options)` reads an HTTP
+ * request and answers through `this.success()`/`this.fail()`, so it has the
+ * method but never returns a principal.
+ */
+function checkStrategy(candidate: unknown, name: string): void {
+  if (isPassportStrategy(candidate))
+    throw new AuthSocketConfigError(
+      'AUTH_SOCKET_INVALID_STRATEGY',
+      `${name} is a Passport strategy, not an AuthStrategy: Passport strategies authenticate HTTP requests and ` +
+        'answer through success()/fail(), which a socket message has no place for. Give an AuthStrategy whose ' +
+        'authenticate(credentials) verifies the same credentials (JwtSocketStrategy from nestjs-socket-auth/jwt for ' +
+        'JWTs); see docs/strategies.md',
+    );
+  if (typeof (candidate as AuthStrategy | null)?.authenticate !== 'function')
+    throw new AuthSocketConfigError(
+      'AUTH_SOCKET_INVALID_STRATEGY',
+      `${name} is not an AuthStrategy: it has no authenticate(credentials, context) method`,
+    );
+}
+
+/** `PassportStrategy()` from @nestjs/passport adds getPassportInstance(); bare passport strategies inherit passport-strategy's. */
+function isPassportStrategy(candidate: unknown): boolean {
+  for (
+    let proto = candidate as object | null;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (typeof (proto as { getPassportInstance?: unknown }).getPassportInstance === 'function') return true;
+    const authenticate = Object.getOwnPropertyDescriptor(proto, 'authenticate')?.value;
+    if (typeof authenticate === 'function' && /must be overridden by subclass/.test(String(authenticate))) return true;
   }
-  return { provide: AUTH_STRATEGY, useExisting: strategy };
+  return false;
 }
 
 /** forRootAsync without `strategy` beside the factory: the factory must return one. */
 const strategyFromFactory: Provider = {
   provide: AUTH_STRATEGY,
   useFactory: ({ strategy }: AuthSocketAsyncResult) => {
-    if (!isStrategyInstance(strategy)) {
-      throw new Error('AuthSocketModule.forRootAsync: give `strategy`, or return a strategy instance from the factory');
-    }
+    if (strategy === undefined || strategy === null)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_STRATEGY',
+        'forRootAsync: give `strategy`, or return a strategy instance from the factory',
+      );
+    checkStrategy(strategy, 'the `strategy` the forRootAsync factory returned');
     return strategy;
   },
   inject: [MODULE_OPTIONS_TOKEN],

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { AuthSocketModuleAsyncOptions, AuthSocketModuleOptions } from './auth-socket-module-options.interface.js';
+import { AuthSocketConfigError } from './auth-socket-config.error.js';
 import { ConfigurableModuleClass } from './auth-socket.module-definition.js';
 import { resolveOptions } from './auth-socket.options.js';
 
@@ -12,7 +13,7 @@ import { resolveOptions } from './auth-socket.options.js';
 export class AuthSocketModule extends ConfigurableModuleClass {
   static forRoot(options: AuthSocketModuleOptions): DynamicModule {
     if (options?.strategy === undefined || options.strategy === null) {
-      throw new Error('AuthSocketModule: `strategy` is required');
+      throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_STRATEGY', '`strategy` is required');
     }
     // Validate now, so a bad option fails where forRoot() is called.
     const { strategy: _strategy, imports: _imports, extraProviders: _extra, ...given } = options;
@@ -22,7 +23,10 @@ export class AuthSocketModule extends ConfigurableModuleClass {
 
   static forRootAsync(options: AuthSocketModuleAsyncOptions): DynamicModule {
     if (!options?.useFactory && !options?.useClass && !options?.useExisting) {
-      throw new Error('AuthSocketModule.forRootAsync: give useFactory, useClass or useExisting');
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_OPTION',
+        'forRootAsync: give useFactory, useClass or useExisting',
+      );
     }
     return super.forRootAsync(options);
   }

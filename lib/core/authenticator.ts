@@ -64,8 +64,16 @@ export class Authenticator {
 
     if (session.state !== 'pending' || session.attempt) return;
     if (this.parts.strategy.source === 'request') return void this.attempt(session, socket, socket.request, 'request');
-    const credentials = this.options.handshake ? handshakeCredentials(socket.handshake.auth) : undefined;
-    if (credentials) void this.attempt(session, socket, credentials, 'handshake');
+    const credentials = handshakeCredentials(socket.handshake.auth);
+    if (credentials && this.options.handshake) void this.attempt(session, socket, credentials, 'handshake');
+    else if (credentials)
+      this.parts.outcomes.notice(
+        'handshake_ignored',
+        () =>
+          `a client on ${socket.nsp.name} sent credentials in socket.io's handshake \`auth\`, which is ignored ` +
+          `while the handshake option is off: it will time out unless it emits "${this.options.events.authentication}". ` +
+          'Set handshake: true to accept them',
+      );
   };
 
   private readonly authenticationListener = ((authenticator: Authenticator) =>
@@ -120,7 +128,15 @@ export class Authenticator {
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
     const ms = timeout ? Math.min(strategyTimeout, timeout) : strategyTimeout;
-    const answer = await callStrategy(this.parts.strategy, parsed.credentials, context, attempt, ms, this.parts.logger);
+    const answer = await callStrategy(
+      this.parts.strategy,
+      parsed.credentials,
+      context,
+      attempt,
+      ms,
+      this.parts.logger,
+      this.options.exposeStrategyErrors,
+    );
     // A late answer (the socket left, timed out, or was revoked meanwhile) changes nothing.
     if (session.attempt !== attempt) return;
 
@@ -184,7 +200,14 @@ export class Authenticator {
 
   private hook(socket: Socket, principal: AuthPrincipal, attempt: Attempt): Promise<boolean> {
     const run = (): unknown => this.parts.hooks?.(socket, principal);
-    return callHook(run, attempt, this.options.strategyTimeout, this.parts.logger, 'handleAuthenticated');
+    return callHook(
+      run,
+      attempt,
+      this.options.strategyTimeout,
+      this.parts.logger,
+      'handleAuthenticated',
+      this.options.exposeStrategyErrors,
+    );
   }
 
   /** `authenticated {user}` to the sockets (joining ones hear it after their own hooks), the ack, the outcome. */
@@ -279,6 +302,12 @@ export class Authenticator {
   readonly onTimeout = (session: Session): void => {
     this.parts.outcomes.count('timeout');
     this.parts.outcomes.report({ type: 'timeout', ...where(session), address: session.address });
+    this.parts.outcomes.notice(
+      'timeout',
+      () =>
+        `a socket on ${where(session).namespace || '?'} did not authenticate within ${this.options.timeout} ms and was ` +
+        `disconnected (timeout); clients must emit "${this.options.events.authentication}" after connecting`,
+    );
     this.end(session, errorPayload('timeout'));
   };
 

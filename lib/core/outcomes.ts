@@ -8,8 +8,16 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import type { Session } from './session.js';
 import type { AuthLogger } from './strategy-call.js';
 
+/** Causes a developer needs to see in the log: each logged at most once per `NOTICE_INTERVAL_MS`. */
+export type NoticeCause = 'timeout' | 'forbidden_origin' | 'handshake_ignored';
+
+/** Often enough to notice during development, rarely enough that a flood of clients cannot fill the log. */
+export const NOTICE_INTERVAL_MS = 60_000;
+
 export class Outcomes {
   private readonly byCode: Partial<Record<AuthErrorCode, number>> = {};
+  /** Per cause: when it was last logged, and how often it happened since. No timers: checked when it happens. */
+  private readonly notices = new Map<NoticeCause, { at: number; since: number }>();
 
   constructor(
     private readonly sinks: ReadonlyArray<((outcome: AuthOutcome) => void) | undefined>,
@@ -28,6 +36,22 @@ export class Outcomes {
         this.logger.error('onOutcome hook threw');
       }
     }
+  }
+
+  /**
+   * Logs a warning for the cause unless one was logged in the last minute;
+   * the next one says how many it stood for. The message is the server's own
+   * words, never anything the client sent but an Origin.
+   */
+  notice(cause: NoticeCause, message: () => string, now = Date.now()): void {
+    const last = this.notices.get(cause);
+    if (last && now - last.at < NOTICE_INTERVAL_MS) {
+      last.since++;
+      return;
+    }
+    const more = last?.since ? ` (${last.since} more since the last notice)` : '';
+    this.notices.set(cause, { at: now, since: 0 });
+    this.logger.warn(`${message()}${more}; this notice repeats at most once a minute`);
   }
 
   failures(): Partial<Record<AuthErrorCode, number>> {

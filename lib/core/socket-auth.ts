@@ -165,11 +165,26 @@ export class SocketAuth {
   private decide(socket: Socket, refused: AuthErrorCode | undefined, next: (err?: Error) => void): void {
     if (!refused) return next();
     this.outcomes.count(refused);
+    if (refused === 'forbidden_origin') this.noticeOrigin(socket);
     const payload = errorPayload(refused);
     // socket.io sends `data` to the client with its connect_error; then a
     // connection with nothing else on it is closed once that has gone out.
     next(Object.assign(new Error(payload.message), { data: payload }));
     setImmediate(() => this.membership.closeIfEmpty(socket));
+  }
+
+  /** A browser on an origin missing from `allowedOrigins` is the usual first-hour mistake: say which origin. */
+  private noticeOrigin(socket: Socket): void {
+    const { allowedOrigins } = this.deps.options;
+    this.outcomes.notice('forbidden_origin', () => {
+      const origin = socket.handshake.headers.origin;
+      const seen = typeof origin === 'string' ? JSON.stringify(origin.slice(0, 200)) : 'none';
+      return (
+        `refused a handshake on ${socket.nsp.name} with forbidden_origin: Origin ${seen}, allowedOrigins ` +
+        `${JSON.stringify(allowedOrigins)}` +
+        (allowedOrigins.length ? '' : ' (a cookie strategy needs an Origin or Sec-Fetch-Site: same-origin)')
+      );
+    });
   }
 
   /** A connection with no useful socket reached its limit: its sessions time out now, then it closes. */

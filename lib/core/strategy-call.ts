@@ -31,6 +31,7 @@ export async function callStrategy(
   attempt: Attempt,
   ms: number,
   logger: AuthLogger,
+  expose = false,
 ): Promise<Verdict> {
   const id = context.socket.id;
   let principal: AuthPrincipal | null | false;
@@ -40,7 +41,7 @@ export async function callStrategy(
     if (err instanceof AuthenticationError) return { code: err.code, message: err.message };
     if (err === ABANDONED) return { code: 'server_error' }; // the session is gone; nobody hears this
     if (err === TIMED_OUT) logger.error(`strategy did not answer within ${ms} ms (socket ${id})`);
-    else logSafely(logger, `strategy threw for socket ${id}`, err);
+    else logSafely(logger, `strategy threw for socket ${id}`, err, expose);
     return { code: 'server_error' };
   }
   if (!principal) return { code: 'invalid_credentials' };
@@ -76,6 +77,7 @@ export async function callHook(
   ms: number,
   logger: AuthLogger,
   what: string,
+  expose = false,
 ): Promise<boolean> {
   try {
     await attempt.bounded(work, ms, TIMED_OUT);
@@ -83,17 +85,22 @@ export async function callHook(
   } catch (err) {
     if (err === ABANDONED) return false;
     if (err === TIMED_OUT) logger.error(`${what} did not finish within ${ms} ms`);
-    else logSafely(logger, `${what} threw`, err);
+    else logSafely(logger, `${what} threw`, err, expose);
     return false;
   }
 }
 
 /**
  * The error's class and stack frames only: an app's error message can quote
- * what it was given (a token, a password), so it never reaches the log.
+ * what it was given (a token, a password), so it never reaches the log,
+ * unless the app turned `exposeStrategyErrors` on for development.
  */
-function logSafely(logger: AuthLogger, what: string, err: unknown): void {
+function logSafely(logger: AuthLogger, what: string, err: unknown, expose: boolean): void {
   const e = err instanceof Error ? err : undefined;
+  if (expose) {
+    logger.error(`${what}: ${e ? `${e.name}: ${e.message}` : String(err)} (exposeStrategyErrors is on)`, e?.stack);
+    return;
+  }
   const frames = e?.stack
     ?.split('\n')
     .filter((line) => /^\s+at /.test(line))

@@ -1,21 +1,30 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
+import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
-import { WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import { type AuthRequirement, meets } from '../auth-requirement.js';
+import { AuthSocketConfigError } from '../auth-socket-config.error.js';
 import { AUTHENTICATED_METADATA } from '../auth-socket.constants.js';
+import { AuthSocketException } from '../auth-socket.exception.js';
 import { errorPayload, refusal } from '../core/protocol.js';
 import { AuthSocketService } from './auth-socket.service.js';
 
 type Requirement = AuthRequirement | true | undefined;
 
+/** What the guard reads once per handler: its requirement, and whether an app filter will answer a refusal. */
+interface HandlerFacts {
+  requirement: Requirement;
+  filtered: boolean;
+}
+
 /**
  * The guard `@Authenticated()` applies. For a pending socket it waits while
- * authentication is in flight; otherwise it refuses through Nest's `exception`
- * event and, when the client passed one, the ack, so callers never hang. An
- * authenticated socket whose principal does not meet the requirement is
- * refused with `forbidden` and stays connected.
+ * authentication is in flight; otherwise it throws an `AuthSocketException`,
+ * which the gateway's exception filters see. When no filter of the gateway
+ * catches it, the guard also answers the client's ack, so callers never hang.
+ * An authenticated socket whose principal does not meet the requirement is
+ * refused with `forbidden` and stays connected. Outside a gateway it refuses.
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
@@ -23,17 +32,27 @@ export class AuthenticatedGuard implements CanActivate {
    * Requirement per class, then per handler: an inherited handler is one
    * function shared by every subclass, which may be marked differently.
    */
-  private readonly requirements = new WeakMap<object, WeakMap<object, Requirement>>();
+  private readonly facts = new WeakMap<object, WeakMap<object, HandlerFacts>>();
+  private readonly logger = new Logger('AuthSocket');
+  private warnedOutsideGateway = false;
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly auth: AuthSocketService,
+    // Optional, so a gateway compiled without the module fails on use with a message that says so, not in DI.
+    @Optional() private readonly auth?: AuthSocketService,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (context.getType() !== 'ws') return true;
-    const requirement = this.requirementOf(context);
+    const { requirement } = this.factsOf(context);
     if (!requirement) return true;
+    if (context.getType() !== 'ws') return this.refuseOutsideGateway(context);
+    if (!this.auth)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_MODULE_MISSING',
+        `${context.getClass().name} uses @Authenticated(), which needs AuthSocketModule: import ` +
+          'AuthSocketModule.forRoot({ strategy }) in the app, or in a test the module under test ' +
+          '(see "Testing your gateway" in the README)',
+      );
     const client = context.getArgByIndex<Socket>(0); // the socket; avoids allocating a WsArgumentsHost per message
     const allowed = this.auth.whenAuthenticated(client);
     if (allowed === true) return this.authorize(requirement, client, context);
@@ -43,14 +62,36 @@ export class AuthenticatedGuard implements CanActivate {
     );
   }
 
-  private requirementOf(context: ExecutionContext): Requirement {
+  private factsOf(context: ExecutionContext): HandlerFacts {
     const type = context.getClass();
     const handler = context.getHandler();
-    let byHandler = this.requirements.get(type);
-    if (!byHandler) this.requirements.set(type, (byHandler = new WeakMap()));
-    if (!byHandler.has(handler))
-      byHandler.set(handler, this.reflector.getAllAndOverride<Requirement>(AUTHENTICATED_METADATA, [handler, type]));
-    return byHandler.get(handler);
+    let byHandler = this.facts.get(type);
+    if (!byHandler) this.facts.set(type, (byHandler = new WeakMap()));
+    let facts = byHandler.get(handler);
+    if (!facts) {
+      facts = {
+        requirement: this.reflector.getAllAndOverride<Requirement>(AUTHENTICATED_METADATA, [handler, type]),
+        filtered: catchesRefusals([handler, type]),
+      };
+      byHandler.set(handler, facts);
+    }
+    return facts;
+  }
+
+  /**
+   * HTTP and RPC handlers are refused (403 for HTTP): `@Authenticated()` knows
+   * sockets only, so letting the request through would fail open. Start-up
+   * already refuses it on controllers; this covers what start-up cannot see.
+   */
+  private refuseOutsideGateway(context: ExecutionContext): false {
+    if (!this.warnedOutsideGateway) {
+      this.warnedOutsideGateway = true;
+      this.logger.error(
+        `@Authenticated() on ${context.getClass().name}.${context.getHandler().name}() refused a ${context.getType()} ` +
+          'call: it guards socket.io gateway messages only',
+      );
+    }
+    return false;
   }
 
   private authorize(
@@ -59,7 +100,7 @@ export class AuthenticatedGuard implements CanActivate {
     context: ExecutionContext,
   ): boolean | Promise<boolean> {
     if (requirement === true) return true;
-    const principal = this.auth.getPrincipal(client);
+    const principal = this.auth!.getPrincipal(client);
     if (!principal) return this.refuse(context, 'unauthenticated');
     // Only `true` allows. Anything else a predicate returns (false, undefined, null, a non-boolean), or throws,
     // synchronously or not, is `forbidden`, answered through the ack: never "Internal server error" and a hung ack.
@@ -79,11 +120,35 @@ export class AuthenticatedGuard implements CanActivate {
 
   private refuse(context: ExecutionContext, code: AuthErrorCode): never {
     const error = errorPayload(code);
-    // Nest passes handler arguments as [client, data, ack, pattern].
-    const ack = context.getArgByIndex(2);
-    if (typeof ack === 'function') ack(refusal(error));
-    throw new WsException({ status: 'error', ...error });
+    const ws = context.switchToWs();
+    // An app filter owns the answer (socket.io answers an ack once, so answering here would drop the filter's).
+    // Without one, Nest's own filter only emits `exception`; the ack is answered here so the caller never hangs.
+    if (!this.factsOf(context).filtered) {
+      // Nest passes handler arguments as [client, data, ack, pattern].
+      const ack = context.getArgByIndex(2);
+      if (typeof ack === 'function') ack(refusal(error));
+    }
+    throw new AuthSocketException(error, { pattern: ws.getPattern(), data: ws.getData() });
   }
+}
+
+/**
+ * Whether a `@UseFilters()` on the handler or its gateway catches an
+ * `AuthSocketException` (Nest applies no global filters to gateways). A filter
+ * with no `@Catch()` types catches everything.
+ */
+function catchesRefusals(targets: object[]): boolean {
+  const filters = targets.flatMap((t) => (Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, t) as unknown[]) ?? []);
+  return filters.some((filter) => {
+    const type = typeof filter === 'function' ? filter : (filter as object).constructor;
+    const catches =
+      (Reflect.getMetadata(FILTER_CATCH_EXCEPTIONS, type) as
+        Array<abstract new (...args: never[]) => unknown> | undefined) ?? [];
+    return (
+      catches.length === 0 ||
+      catches.some((c) => c === AuthSocketException || AuthSocketException.prototype instanceof c)
+    );
+  });
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -3,6 +3,7 @@ import { DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 // Gateway metadata keys; Nest exports them for its sibling packages.
 import { GATEWAY_METADATA, GATEWAY_OPTIONS, PORT_METADATA } from '@nestjs/websockets/constants.js';
 import type { Namespace, Socket } from 'socket.io';
+import { AuthSocketConfigError } from '../auth-socket-config.error.js';
 import { PUBLIC_NAMESPACE_METADATA } from '../auth-socket.constants.js';
 import { childrenOf } from '../core/broadcast-gate.js';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
@@ -35,7 +36,7 @@ export class GatewayHooks {
   }
 
   /**
-   * Whether the gateways serving `nsp` declared it `@Public()`. Gateways that
+   * Whether the gateways serving `nsp` declared it `@PublicNamespace()`. Gateways that
    * disagree are a misconfiguration: refuse to start, naming both.
    */
   isPublic(nsp: Namespace): boolean {
@@ -43,9 +44,10 @@ export class GatewayHooks {
     const marked = gateways.filter((g) => g.isPublic);
     const unmarked = gateways.filter((g) => !g.isPublic);
     if (marked.length && unmarked.length) {
-      throw new Error(
-        `AuthSocketModule: gateways ${marked[0].name} (@Public()) and ${unmarked[0].name} (gated) serve the same namespace "${nsp.name}"; ` +
-          'mark both @Public() or neither',
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_GATEWAY',
+        `gateways ${marked[0].name} (@PublicNamespace()) and ${unmarked[0].name} (gated) serve the same namespace "${nsp.name}"; ` +
+          'mark both @PublicNamespace() or neither',
       );
     }
     return marked.length > 0;

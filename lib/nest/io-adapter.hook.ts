@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
 import type { WebSocketAdapter } from '@nestjs/common';
 import type { Namespace, Server } from 'socket.io';
+import { AuthSocketConfigError } from '../auth-socket-config.error.js';
 import { AUTH_SOCKET_OPTIONS } from '../auth-socket.constants.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { AuthSocketService } from './auth-socket.service.js';
@@ -33,7 +34,7 @@ export class IoAdapterHook {
       adapter.bindClientConnect = (server: Namespace | Server, callback: (...args: unknown[]) => void) => {
         const nsp = namespaceOf(server);
         // Asked of the namespace itself, or, for a RegExp gateway, of each child namespace as socket.io creates it:
-        // the parent Nest passes is named like "/_0", which neither `@Public()` lookup nor a listed RegExp matches.
+        // the parent Nest passes is named like "/_0", which neither `@PublicNamespace()` lookup nor a listed RegExp matches.
         const isPublic = (n: Namespace): boolean =>
           hooks.isPublic(n) || isListedPublic(options.publicNamespaces, n.name);
         service.attach(nsp, { isPublic });
@@ -55,8 +56,9 @@ function namespaceOf(server: unknown): Namespace {
   if (typeof candidate?.of === 'function' && typeof candidate.use === 'function') return (server as Server).of('/');
   if (typeof candidate?.use === 'function' && typeof candidate.name === 'string' && candidate.adapter)
     return server as Namespace;
-  throw new Error(
-    'AuthSocketModule supports socket.io gateways only (@nestjs/platform-socket.io, or an IoAdapter subclass). ' +
+  throw new AuthSocketConfigError(
+    'AUTH_SOCKET_INVALID_GATEWAY',
+    'supports socket.io gateways only (@nestjs/platform-socket.io, or an IoAdapter subclass). ' +
       'This app uses another WebSocket adapter (for example @nestjs/platform-ws), which has no namespaces, rooms or middleware to gate.',
   );
 }

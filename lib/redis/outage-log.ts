@@ -63,3 +63,44 @@ export async function closeClient(client: RedisClient | undefined, ms = 2000): P
   clearTimeout(timer);
   if (client.isOpen) client.destroy();
 }
+
+/**
+ * Connects the clients, or fails after `ms` with a message that says where
+ * and why, instead of retrying forever: node-redis's `connect()` keeps
+ * reconnecting while the server is down, which would hang the app's start-up.
+ * The URL is shown without its password.
+ */
+export async function connectWithin(clients: RedisClient[], url: string, ms: number, who: string): Promise<void> {
+  let reason = 'no answer';
+  let settled = false;
+  // Left on the client once connected (inert), not removed: with client.off() here, the streams adapter's client
+  // no longer reported a later outage at all (test/cluster/outage.spec.ts caught it).
+  const onError = (err: Error): void => {
+    if (!settled) reason = (err as { code?: string }).code ?? err.message;
+  };
+  for (const client of clients) client.on('error', onError);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, ms, 'late')));
+  try {
+    const result = await Promise.race([Promise.all(clients.map((c) => c.connect())), late]);
+    if (result !== 'late') return;
+    for (const client of clients) if (client.isOpen) client.destroy();
+    throw Object.assign(
+      new Error(`${who}: Redis at ${withoutPassword(url)} did not answer within ${ms} ms (${reason}); is it running?`),
+      { code: 'AUTH_SOCKET_REDIS_UNREACHABLE' },
+    );
+  } finally {
+    clearTimeout(timer);
+    settled = true;
+  }
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an invalid URL)';
+  }
+}

@@ -1,9 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+// Types only: the adapter package is imported when connect() runs, so installing it is needed only to use it.
+import type { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
-import { OutageLog, closeClient, guardPublish, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, connectWithin, guardPublish, type RedisClient } from './outage-log.js';
 
 export interface RedisIoAdapterOptions {
   /** For example `redis://127.0.0.1:6379`. */
@@ -12,6 +13,8 @@ export interface RedisIoAdapterOptions {
   key?: string;
   /** How long a cluster-wide request (fetchSockets, serverSideEmitWithAck) waits for other nodes, in ms. @default 5000 */
   requestsTimeout?: number;
+  /** How long `connect()` waits for Redis before it fails, in ms. @default 10000 */
+  connectTimeout?: number;
 }
 
 /** `@socket.io/redis-adapter` (Redis pub/sub) with the `redis` client. */
@@ -37,8 +40,14 @@ export class RedisIoAdapter extends IoAdapter {
     // caught) instead of piling up and replaying stale broadcasts later.
     this.pubClient = createClient({ url: this.redisOptions.url, disableOfflineQueue: true });
     this.subClient = this.pubClient.duplicate();
+    await connectWithin(
+      [this.pubClient, this.subClient],
+      this.redisOptions.url,
+      this.redisOptions.connectTimeout ?? 10_000,
+      'RedisIoAdapter',
+    );
     for (const client of [this.pubClient, this.subClient]) this.health.watch(client);
-    await Promise.all([this.pubClient.connect(), this.subClient.connect()]);
+    const { createAdapter } = await importAdapter();
     this.adapterConstructor = createAdapter(
       guardPublish(this.pubClient, (err) => this.health.outage(err)),
       this.subClient,
@@ -59,5 +68,17 @@ export class RedisIoAdapter extends IoAdapter {
   async dispose(): Promise<void> {
     await super.dispose?.();
     await Promise.all([this.pubClient, this.subClient].map((c) => closeClient(c)));
+  }
+}
+
+/** The optional peer, loaded on first use, with the install line when it is missing. */
+async function importAdapter(): Promise<typeof import('@socket.io/redis-adapter')> {
+  try {
+    return await import('@socket.io/redis-adapter');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error('RedisIoAdapter needs @socket.io/redis-adapter: npm install @socket.io/redis-adapter redis', {
+      cause: err,
+    });
   }
 }

@@ -1,9 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter, type RedisStreamsAdapterOptions } from '@socket.io/redis-streams-adapter';
+// Types only: the adapter package is imported when connect() runs, so installing it is needed only to use it.
+import type { createAdapter } from '@socket.io/redis-streams-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
-import { OutageLog, closeClient, guardPublish, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, connectWithin, guardPublish, type RedisClient } from './outage-log.js';
 
 export interface RedisStreamsIoAdapterOptions {
   /** For example `redis://127.0.0.1:6379`. */
@@ -14,7 +15,16 @@ export interface RedisStreamsIoAdapterOptions {
    * Anything else `@socket.io/redis-streams-adapter` accepts (maxLen, blockTimeInMs, …).
    * Cluster-wide requests wait as long as the caller's `server.timeout(ms)` (default 5000 ms).
    */
-  adapterOptions?: Partial<RedisStreamsAdapterOptions>;
+  adapterOptions?: {
+    maxLen?: number;
+    readCount?: number;
+    blockTimeInMs?: number;
+    heartbeatInterval?: number;
+    heartbeatTimeout?: number;
+    [option: string]: unknown;
+  };
+  /** How long `connect()` waits for Redis before it fails, in ms. @default 10000 */
+  connectTimeout?: number;
 }
 
 /**
@@ -45,8 +55,14 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     // Publishing fails fast during an outage (local delivery goes on: the adapter
     // catches the failed XADD), rather than queueing stale broadcasts.
     this.client = createClient({ url: this.redisOptions.url, disableOfflineQueue: true });
+    await connectWithin(
+      [this.client],
+      this.redisOptions.url,
+      this.redisOptions.connectTimeout ?? 10_000,
+      'RedisStreamsIoAdapter',
+    );
+    const { createAdapter } = await importAdapter();
     this.health.watch(this.client);
-    await this.client.connect();
     const key = this.redisOptions.key ?? 'socket.io';
     this.adapterConstructor = createAdapter(
       this.withQueueingReaders(guardPublish(this.client, (err) => this.health.outage(err))),
@@ -90,5 +106,18 @@ export class RedisStreamsIoAdapter extends IoAdapter {
         };
       },
     });
+  }
+}
+
+/** The optional peer, loaded on first use, with the install line when it is missing. */
+async function importAdapter(): Promise<typeof import('@socket.io/redis-streams-adapter')> {
+  try {
+    return await import('@socket.io/redis-streams-adapter');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'RedisStreamsIoAdapter needs @socket.io/redis-streams-adapter: npm install @socket.io/redis-streams-adapter redis',
+      { cause: err },
+    );
   }
 }

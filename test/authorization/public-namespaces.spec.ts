@@ -140,7 +140,7 @@ describe('declaring public namespaces', () => {
     @WebSocketGateway({ namespace: '/mixed' })
     class ClosedSide {}
     await expect(createApp({ ...tokenAuth }, { providers: [OpenSide, ClosedSide] })).rejects.toThrow(
-      /gateways OpenSide \(@Public\(\)\) and ClosedSide \(gated\) serve the same namespace "\/mixed"/,
+      /gateways OpenSide \(@PublicNamespace\(\)\) and ClosedSide \(gated\) serve the same namespace "\/mixed"/,
     );
   });
 

@@ -140,7 +140,12 @@ describe('authentication outcomes on the wire', () => {
     await connected(c);
     const exception = once(c, 'exception');
     c.emit('echo', 'no-ack');
-    expect(await exception).toEqual({ status: 'error', code: 'unauthenticated', message: 'Not authenticated' });
+    expect(await exception).toEqual({
+      status: 'error',
+      code: 'unauthenticated',
+      message: 'Not authenticated',
+      cause: { pattern: 'echo', data: 'no-ack' },
+    });
     expect(order).toEqual([]);
   });
 

@@ -41,7 +41,7 @@ describe('start-up checks', () => {
         { providers: [AnyGateway] },
         (app: INestApplication) => void app.useWebSocketAdapter(wsLike),
       ),
-    ).rejects.toThrow('AuthSocketModule supports socket.io gateways only');
+    ).rejects.toThrow('AuthSocketModule: supports socket.io gateways only');
   });
 
   it('a strategy that authenticates from the request refuses to start without allowedOrigins', async () => {

@@ -2,7 +2,8 @@ import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, ServerOptions } from 'socket.io';
-import { AuthSocketModule, Authenticated, type AuthStrategy } from '../../lib/index.js';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { AuthSocketModule, Authenticated, AuthenticatedGuard, type AuthStrategy } from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -53,12 +54,6 @@ class RootGateway {
 class HealthController {
   @Get()
   ok(): { ok: true } {
-    return { ok: true };
-  }
-
-  @Authenticated()
-  @Get('marked')
-  marked(): { ok: true } {
     return { ok: true };
   }
 }
@@ -208,11 +203,25 @@ describe('wiring', () => {
     }
   });
 
-  it('the global guard lets HTTP requests through, marked or not', async () => {
+  it('leaves HTTP routes without @Authenticated() as in plain Nest, and refuses a marked handler reached outside a gateway', async () => {
     const t = await createApp({ ...tokenAuth }, { controllers: [HealthController], providers: [RootGateway] });
     try {
       expect(await (await fetch(`${t.url}/health`)).json()).toEqual({ ok: true });
-      expect((await fetch(`${t.url}/health/marked`)).status).toBe(200);
+      // Start-up refuses @Authenticated() on controllers (startup-mistakes.spec.ts); what it cannot see (an RPC
+      // handler, a guard applied by hand) still fails closed: false, which Nest answers with 403 over HTTP.
+      class Marked {
+        @Authenticated()
+        handler(): void {}
+      }
+      const guard = t.app.get(AuthenticatedGuard);
+      for (const type of ['http', 'rpc'] as const) {
+        const context = new ExecutionContextHost([{}, {}], Marked, Marked.prototype.handler);
+        context.setType(type);
+        expect(guard.canActivate(context)).toBe(false);
+      }
+      const unmarked = new ExecutionContextHost([{}, {}], HealthController, HealthController.prototype.ok);
+      unmarked.setType('http');
+      expect(guard.canActivate(unmarked)).toBe(true); // control: the refusal is for marked handlers only
     } finally {
       await t.close();
     }
