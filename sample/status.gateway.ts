@@ -1,7 +1,7 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { Public } from '../lib/index.js';
+import { PublicNamespace } from '../lib/index.js';
 import { envNumber } from './env.js';
 import { onlineUsers } from './online.js';
 
@@ -15,7 +15,7 @@ export interface Status {
  * (5 s), logged in or not, so the login screen can show it. Sockets here are
  * never timed out; the chat namespace (`/`) stays gated.
  */
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/status' })
 export class StatusGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
   private readonly logger = new Logger(StatusGateway.name);

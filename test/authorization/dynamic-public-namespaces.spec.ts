@@ -1,17 +1,17 @@
 /**
  * RegExp gateways: Nest hands the module socket.io's parent namespace (named
  * like "/_0"), so publicness is decided for each child namespace, by the
- * gateway's `@Public()` or by a `publicNamespaces` entry matching the child's
+ * gateway's `@PublicNamespace()` or by a `publicNamespaces` entry matching the child's
  * name. A child that matches neither stays gated.
  */
 import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace } from 'socket.io';
-import { Public } from '../../lib/index.js';
+import { PublicNamespace } from '../../lib/index.js';
 import { GatewayHooks } from '../../lib/nest/gateway-hooks.js';
 import { closeClients, connect, connected, createApp, once, record, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: /^\/scores-\d+$/ })
 class ScoresGateway {
   @WebSocketServer() nsp!: Namespace; // the parent: emitting reaches every child
@@ -40,7 +40,7 @@ describe('public RegExp namespaces', () => {
     await t.close();
   });
 
-  it('children of a @Public() RegExp gateway and of a listed RegExp get broadcasts and are not timed out; others are gated', async () => {
+  it('children of a @PublicNamespace() RegExp gateway and of a listed RegExp get broadcasts and are not timed out; others are gated', async () => {
     const scores = connect(`${t.url}/scores-7`);
     const feed = connect(`${t.url}/feed-12`);
     const room = connect(`${t.url}/room-3`); // control: a gated RegExp child

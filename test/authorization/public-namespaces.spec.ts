@@ -5,7 +5,7 @@
  */
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Server, Socket } from 'socket.io';
-import { Authenticated, AuthSocketModule, Public } from '../../lib/index.js';
+import { Authenticated, AuthSocketModule, PublicNamespace } from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -20,7 +20,7 @@ import {
 } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/lobby' })
 class LobbyGateway {
   @WebSocketServer() nsp!: Namespace;
@@ -134,7 +134,7 @@ describe('declaring public namespaces', () => {
   afterEach(() => closeClients());
 
   it('two gateways on one namespace that disagree fail at start-up, naming both', async () => {
-    @Public()
+    @PublicNamespace()
     @WebSocketGateway({ namespace: '/mixed' })
     class OpenSide {}
     @WebSocketGateway({ namespace: '/mixed' })
@@ -170,5 +170,12 @@ describe('declaring public namespaces', () => {
     expect(() => AuthSocketModule.forRoot({ ...tokenAuth, publicNamespaces: [42 as unknown as string] })).toThrow(
       'AuthSocketModule: option "publicNamespaces" must be an array of namespace names or RegExps',
     );
+  });
+});
+
+describe('the deprecated @Public() alias', () => {
+  it('is @PublicNamespace(), so gateways marked with it before 0.2 stay public', async () => {
+    const { Public, PublicNamespace } = await import('../../lib/index.js');
+    expect(Public).toBe(PublicNamespace);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace } from 'socket.io';
-import { Public } from '../../lib/index.js';
+import { PublicNamespace } from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -20,7 +20,7 @@ import {
 } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/lobby' })
 class LobbyGateway {
   @WebSocketServer() nsp!: Namespace;

@@ -1,6 +1,6 @@
 import { type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { AuthSocketService, Public } from '../../lib/index.js';
+import { AuthSocketService, PublicNamespace } from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -32,7 +32,7 @@ class GatedGateway implements OnGatewayDisconnect {
   }
 }
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/lobby' })
 class LobbyGateway implements OnGatewayDisconnect {
   handleDisconnect(client: Socket): void {

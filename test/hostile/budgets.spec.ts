@@ -11,7 +11,7 @@ import {
   type AuthSocketModuleOptions,
   AuthSocketDefaults,
   MemoryLimitStore,
-  Public,
+  PublicNamespace,
 } from '../../lib/index.js';
 import { closeClients, connect, connected, createApp, once, sleep, type TestApp, until } from '../support/harness.js';
 import { openPolling, SEP } from '../support/raw.js';
@@ -20,7 +20,7 @@ import { type TokenStrategy, tokenAuth } from '../support/strategies.js';
 @WebSocketGateway()
 class GatedGateway {}
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/status' })
 class StatusGateway {}
 

@@ -7,7 +7,7 @@
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { type OnGatewayAuthenticated, principalRoom, Public } from '../../lib/index.js';
+import { type OnGatewayAuthenticated, principalRoom, PublicNamespace } from '../../lib/index.js';
 import {
   authenticate,
   closeClients,
@@ -21,7 +21,7 @@ import {
 } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
-@Public()
+@PublicNamespace()
 @WebSocketGateway({ namespace: '/lobby', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } })
 class LobbyGateway implements OnGatewayAuthenticated {
   @WebSocketServer() nsp!: Namespace;

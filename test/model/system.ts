@@ -8,7 +8,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { ConnectedSocket, type OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Manager, type Socket as ClientSocket } from 'socket.io-client';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { Authenticated, type AuthPrincipal, type OnGatewayAuthenticated, Public } from '../../lib/index.js';
+import { Authenticated, type AuthPrincipal, type OnGatewayAuthenticated, PublicNamespace } from '../../lib/index.js';
 import { createApp, sleep, type TestApp } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
 
@@ -40,7 +40,7 @@ export class Probe {
 }
 
 function gatewayFor(namespace: Nsp) {
-  const publicness: ClassDecorator = isPublic(namespace) ? Public() : () => undefined;
+  const publicness: ClassDecorator = isPublic(namespace) ? PublicNamespace() : () => undefined;
   @publicness
   @WebSocketGateway({ namespace })
   class ModelGateway implements OnGatewayAuthenticated, OnGatewayConnection {
