@@ -22,12 +22,18 @@ export interface AuthSocketModuleOptions extends AuthSocketOptions {
 
 /** A class `forRootAsync({ useClass })` instantiates, or `useExisting` names, to produce the options. */
 export interface AuthSocketOptionsFactory {
+  /** Returns the options (and optionally the strategy, as an instance); may be async. */
   createAuthSocketOptions(): Promise<AuthSocketAsyncResult> | AuthSocketAsyncResult;
 }
 
+/**
+ * `forRootAsync()`: the options come from `useFactory`, `useClass` or
+ * `useExisting`, for example from `ConfigService`.
+ */
 export interface AuthSocketModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   /** The strategy, as in `forRoot`. A factory may instead return `strategy` as an instance. */
   strategy?: AuthStrategyRef;
+  /** Returns the options from the `inject` providers; may be async. */
   useFactory?: (...args: any[]) => Promise<AuthSocketAsyncResult> | AuthSocketAsyncResult;
   inject?: InjectionToken[];
   useClass?: Type<AuthSocketOptionsFactory>;

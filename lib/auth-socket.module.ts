@@ -11,6 +11,7 @@ import { resolveOptions } from './auth-socket.options.js';
  */
 @Module({})
 export class AuthSocketModule extends ConfigurableModuleClass {
+  /** The module with options known at import time. Validates them at once, so a mistake fails where it is written. */
   static forRoot(options: AuthSocketModuleOptions): DynamicModule {
     if (options?.strategy === undefined || options.strategy === null) {
       throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_STRATEGY', '`strategy` is required');
@@ -21,6 +22,7 @@ export class AuthSocketModule extends ConfigurableModuleClass {
     return super.forRoot(options);
   }
 
+  /** The module with options from a factory or class (for example `ConfigService`), validated when the app starts. */
   static forRootAsync(options: AuthSocketModuleAsyncOptions): DynamicModule {
     if (!options?.useFactory && !options?.useClass && !options?.useExisting) {
       throw new AuthSocketConfigError(

@@ -181,6 +181,7 @@ export class AuthSocketDefaults {
   onOutcome?: (outcome: AuthOutcome) => void;
 }
 
+/** The four event names on the wire; rename them with the `events` option. */
 export interface AuthEventNames {
   /** client → server: the credentials. */
   authentication: string;

@@ -49,6 +49,10 @@ export interface AuthStrategy {
    * @default 'message'
    */
   readonly source?: 'message' | 'request';
+  /**
+   * Checks `credentials` (what the client sent in `authentication`, the
+   * handshake `auth`, or the handshake request with `source: 'request'`).
+   */
   authenticate(
     credentials: unknown,
     context: AuthContext,

@@ -1,5 +1,6 @@
 export { AuthSocketModule } from './auth-socket.module.js';
 export type {
+  AuthSocketAsyncResult,
   AuthSocketModuleAsyncOptions,
   AuthSocketModuleOptions,
   AuthSocketOptionsFactory,

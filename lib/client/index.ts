@@ -23,11 +23,15 @@ export interface AuthClientSocket {
   /** The Manager (connection) the socket belongs to; sockets of one connection share its authentication. */
   readonly io?: object;
   // `any` event names: a socket typed with its own event map must still fit.
+  /** Sends an event (`authentication`). */
   emit(event: any, ...args: any[]): unknown;
+  /** Listens for an event (`authenticated`, `unauthorized`, `connect`). */
   on(event: any, listener: (...args: any[]) => void): unknown;
+  /** Removes a listener this helper added. */
   off(event: any, listener?: (...args: any[]) => void): unknown;
 }
 
+/** What the client sends in `authentication`: usually `{ token }`. */
 export type Credentials = Record<string, unknown> | string;
 /** Credentials, or a function called again for every (re)connection, so refreshed tokens are picked up. */
 export type CredentialsSource = Credentials | (() => Credentials | Promise<Credentials>);
@@ -35,6 +39,7 @@ export type CredentialsSource = Credentials | (() => Credentials | Promise<Crede
 /** `pending`: not (yet) authenticated on this connection. `failed`: refused; see `error`. */
 export type AuthState = 'pending' | 'authenticated' | 'failed';
 
+/** How `authenticate()` talks to the server, when the server changed its defaults. */
 export interface AuthenticateOptions {
   /** Event names, when the server renamed them with its `events` option. */
   events?: Partial<{ authentication: string; authenticated: string; unauthorized: string }>;
@@ -61,6 +66,7 @@ export class AuthClientError extends Error {
   }
 }
 
+/** Called with every state change of an `AuthSession`. */
 export type StateListener<User> = (state: AuthState, detail: { user?: User; error?: AuthClientError }) => void;
 
 /**
@@ -78,6 +84,7 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
   reauthenticate(): void;
   /** Removes every listener this helper put on the socket. */
   close(): void;
+  /** As `Promise.prototype.catch`, on the first outcome. */
   catch<T = never>(onrejected?: (reason: AuthClientError) => T | PromiseLike<T>): Promise<User | T>;
 }
 
@@ -87,6 +94,10 @@ const CONNECT_CODES = new Set<AuthErrorCode>(['too_many_pending', 'forbidden_ori
 /** Authenticated sessions per connection (Manager), for scope 'connection'. */
 const authenticatedOn = new WeakMap<object, Set<object>>();
 
+/**
+ * Authenticates `socket` with `credentials` now (or once it connects), and
+ * again after every reconnection. Await it for the first outcome.
+ */
 export function authenticate<User = unknown>(
   socket: AuthClientSocket,
   credentials: CredentialsSource,

@@ -36,6 +36,7 @@ export class ClusterIoAdapter extends IoAdapter {
     super(app);
   }
 
+  /** Nest's server, with the cluster adapter set on it. */
   createIOServer(port: number, options?: ServerOptions): Server {
     const server = super.createIOServer(port, options) as Server;
     server.adapter(createAdapter(this.clusterOptions));

@@ -43,6 +43,7 @@ export class JwtSocketStrategy implements AuthStrategy {
   // Explicit @Inject: builds without decorator metadata (esbuild, some swc setups) still resolve it.
   constructor(@Inject(JwtService) protected readonly jwtService: JwtService) {}
 
+  /** Verifies `{ token }` with the app's JwtService, then asks `validate`; expires at `exp`, or at `iat + maxAge` if sooner. */
   async authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null | false> {
     const token = this.extractToken(credentials);
     if (!token) return null;

@@ -34,10 +34,12 @@ export class AuthSocketService implements OnApplicationShutdown {
     });
   }
 
+  /** Whether the socket is authenticated now. */
   isAuthenticated(socket: Socket): boolean {
     return this.authenticator.sessions.isAuthenticated(socket);
   }
 
+  /** The socket's principal, as the strategy returned it, or undefined when it is not authenticated. */
   getPrincipal<P extends AuthPrincipal = AuthPrincipal>(socket: Socket): P | undefined {
     return this.authenticator.sessions.getPrincipal(socket) as P | undefined;
   }
@@ -88,6 +90,7 @@ export class AuthSocketService implements OnApplicationShutdown {
     this.authenticator.attach(server, options);
   }
 
+  /** Nest's hook: stops every timer and listener of the module, so `app.close()` leaves nothing behind. */
   onApplicationShutdown(): void {
     this.authenticator.shutdown();
     this.outcomeSubject.complete();

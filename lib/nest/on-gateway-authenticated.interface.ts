@@ -8,5 +8,9 @@ import type { AuthPrincipal } from '../auth-strategy.interface.js';
  * Throwing fails the authentication with `server_error`.
  */
 export interface OnGatewayAuthenticated {
+  /**
+   * Runs for each socket of a newly authenticated session, before the client is
+   * told `authenticated`: join rooms here. Bounded by `strategyTimeout`.
+   */
   handleAuthenticated(client: Socket, principal: AuthPrincipal): void | Promise<void>;
 }

@@ -3,6 +3,7 @@ import { createClient } from 'redis';
 import { type LimitStore, MemoryLimitStore } from '../core/limit-store.js';
 import { OutageLog, closeClient, type RedisClient } from './outage-log.js';
 
+/** Where `RedisLimitStore` finds Redis, and the key prefix the nodes of one cluster share. */
 export interface RedisLimitStoreOptions {
   /** For example `redis://127.0.0.1:6379`. */
   url: string;

@@ -6,6 +6,7 @@ import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
 import { OutageLog, closeClient, connectWithin, guardPublish, type RedisClient } from './outage-log.js';
 
+/** Where the streams adapter finds Redis, and what it shares with its peers. */
 export interface RedisStreamsIoAdapterOptions {
   /** For example `redis://127.0.0.1:6379`. */
   url: string;
@@ -75,6 +76,7 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     );
   }
 
+  /** Nest's server, with the Redis streams adapter set on it. Needs `connect()` first. */
   createIOServer(port: number, options?: ServerOptions): Server {
     if (!this.adapterConstructor) throw new Error('RedisStreamsIoAdapter: call connect() before using the adapter');
     const server = super.createIOServer(port, options) as Server;
@@ -82,6 +84,7 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     return server;
   }
 
+  /** Closes the servers, then the Redis clients (never waiting more than 2 s on them). */
   async dispose(): Promise<void> {
     // Nest closes the servers first, which stops the adapter's read loop.
     await super.dispose?.();

@@ -22,12 +22,14 @@ export class FakeAuthStrategy implements AuthStrategy {
     this.principals = new Map(Object.entries(principals));
   }
 
+  /** The principal for `{ token }`, or null. */
   authenticate(credentials: unknown): AuthPrincipal | null {
     const token = (credentials as { token?: unknown } | null)?.token;
     return typeof token === 'string' ? (this.principals.get(token) ?? null) : null;
   }
 }
 
+/** Where and how `connectAuthenticated()` connects. */
 export interface ConnectOptions {
   /** The gateway's namespace. @default '/' */
   namespace?: string;

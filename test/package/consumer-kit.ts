@@ -13,6 +13,8 @@ import { promisify } from 'node:util';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixture/src/', import.meta.url));
+/** The README's quick start files, as the README shows them (test/docs checks they match). */
+const quickstart = fileURLToPath(new URL('../../docs/quickstart/src/', import.meta.url));
 const run = promisify(execFile);
 
 export interface PackResult {
@@ -60,10 +62,13 @@ export async function pack(work: string): Promise<PackResult> {
 }
 
 /**
- * A fresh app directory, with what `nest new` installs, plus the tarball. The
- * tarball's required peers (@nestjs/websockets, @nestjs/platform-socket.io,
- * socket.io) are deliberately not listed: npm must bring them in itself.
- * socket.io-client is the app's own, as in a real client.
+ * A fresh app directory, with what `nest new` installs, plus the tarball and
+ * what the README's install lines add: the Redis pub/sub adapter (and not the
+ * streams one, whose absence must not break nestjs-socket-auth/redis), the
+ * recipe's Passport packages, express-session, and vitest as the Nest 12 CLI's
+ * ESM template has it. The tarball's required peers (@nestjs/websockets,
+ * @nestjs/platform-socket.io) are deliberately not listed: npm must bring them
+ * in itself, and socket.io with them, once. socket.io-client is the app's own.
  */
 export async function install(work: string, tarball: string): Promise<string> {
   const apps = join(work, 'apps');
@@ -76,8 +81,23 @@ export async function install(work: string, tarball: string): Promise<string> {
     rxjs: '^7.8.0',
     'nestjs-socket-auth': `file:${tarball}`,
     'socket.io-client': '^4.8.0',
+    '@socket.io/redis-adapter': '^8.3.0',
+    redis: '^6.0.0',
+    '@nestjs/passport': '^12.0.0',
+    passport: '^0.7.0',
+    'passport-jwt': '^4.0.1',
+    'express-session': '^1.18.0',
   };
-  const devDependencies = { typescript: '~6.0.0', ts7: 'npm:typescript@^7', '@types/node': '^20.19.0' };
+  const devDependencies = {
+    typescript: '~6.0.0',
+    ts7: 'npm:typescript@^7',
+    '@types/node': '^20.19.0',
+    '@types/passport-jwt': '^4.0.1',
+    '@types/express-session': '^1.18.0',
+    '@nestjs/testing': '^12.0.0',
+    vitest: '^4.1.2',
+    'vite-tsconfig-paths': '^5.1.4',
+  };
   writeFileSync(
     join(apps, 'package.json'),
     JSON.stringify({ name: 'consumer-apps', private: true, dependencies, devDependencies }, null, 2),
@@ -143,6 +163,57 @@ export function writeApp(apps: string, shape: keyof typeof appShapes): string {
   return dir;
 }
 
+/**
+ * The Nest 12 CLI's ESM template (`nest new`, @nestjs/schematics 12: "type":
+ * "module", its tsconfig and vitest.config.ts, strict on), with the README's
+ * quick start files as its src/.
+ */
+export function writeCliApp(apps: string): string {
+  const dir = join(apps, 'cli');
+  mkdirSync(dir);
+  cpSync(quickstart, join(dir, 'src'), { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'quickstart', private: true, type: 'module', scripts: { test: 'vitest run' } }, null, 2),
+  );
+  const compilerOptions = {
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    resolvePackageJsonExports: true,
+    esModuleInterop: true,
+    isolatedModules: true,
+    declaration: true,
+    removeComments: true,
+    emitDecoratorMetadata: true,
+    experimentalDecorators: true,
+    allowSyntheticDefaultImports: true,
+    target: 'ES2023',
+    sourceMap: true,
+    outDir: './dist',
+    rootDir: '.',
+    incremental: true,
+    skipLibCheck: true,
+    strict: true,
+    strictPropertyInitialization: false,
+    types: ['vitest/globals', 'node'],
+  };
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions }, null, 2));
+  writeFileSync(
+    join(dir, 'vitest.config.ts'),
+    [
+      "import { defineConfig } from 'vitest/config';",
+      "import tsconfigPaths from 'vite-tsconfig-paths';",
+      '',
+      'export default defineConfig({',
+      '  plugins: [tsconfigPaths()],',
+      "  test: { globals: true, root: './', include: ['**/*.spec.ts'], exclude: ['dist/**', 'node_modules/**'] },",
+      '});',
+      '',
+    ].join('\n'),
+  );
+  return dir;
+}
+
 /** TypeScript 6 (the repository's) or 7 (the registry's current major), from the app's own install. */
 export function tsc(apps: string, major: 6 | 7, dir: string, ...extra: string[]): Promise<string> {
   const bin = join(apps, 'node_modules', major === 7 ? 'ts7' : 'typescript', 'bin', 'tsc');
@@ -155,11 +226,14 @@ export interface StartedApp {
 }
 
 /** Starts the compiled app and waits for the port it prints. */
-export function startApp(dir: string): Promise<StartedApp> {
-  const child: ChildProcess = spawn(process.execPath, ['dist/main.js'], {
+export function startApp(
+  dir: string,
+  { entry = 'dist/main.js', port = /listening (\d+)/, env = {} as Record<string, string> } = {},
+): Promise<StartedApp> {
+  const child: ChildProcess = spawn(process.execPath, [entry], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
   });
   let output = '';
   const stop = async (): Promise<void> => {
@@ -172,10 +246,10 @@ export function startApp(dir: string): Promise<StartedApp> {
     const timer = setTimeout(() => void stop().then(() => reject(new Error(`app did not start:\n${output}`))), 20_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const port = /listening (\d+)/.exec(output)?.[1];
-      if (port) {
+      const found = port.exec(output)?.[1];
+      if (found) {
         clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${port}`, stop });
+        resolve({ url: `http://127.0.0.1:${found}`, stop });
       }
     };
     child.stdout!.on('data', onData);

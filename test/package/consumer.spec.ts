@@ -19,6 +19,7 @@ import {
   startApp,
   tsc,
   writeApp,
+  writeCliApp,
   type PackResult,
   type StartedApp,
 } from './consumer-kit.js';
@@ -36,6 +37,8 @@ const dirs: Record<'esm' | 'cjs', string> = { esm: '', cjs: '' };
 const compiled: Record<'esm' | 'cjs', Promise<string>> = {} as never;
 const checkedWithTs7: Record<'esm' | 'cjs', Promise<string>> = {} as never;
 let commonjsModule: Promise<string>;
+let cliDir: string;
+let cliCompiled: Promise<string>;
 
 suite('the package as users get it', () => {
   beforeAll(async () => {
@@ -54,7 +57,9 @@ suite('the package as users get it', () => {
     commonjsModule = serial(() =>
       tsc(apps, 6, dirs.cjs, '--noEmit', '--module', 'commonjs', '--moduleResolution', 'bundler'),
     );
-    for (const p of [...Object.values(compiled), ...Object.values(checkedWithTs7), commonjsModule])
+    cliDir = writeCliApp(apps);
+    cliCompiled = serial(() => tsc(apps, 6, cliDir));
+    for (const p of [...Object.values(compiled), ...Object.values(checkedWithTs7), commonjsModule, cliCompiled])
       p.catch(() => undefined);
   }, 120_000);
 
@@ -133,6 +138,30 @@ suite('the package as users get it', () => {
     });
   });
 
+  describe('the install', () => {
+    it('holds one socket.io, the version @nestjs/platform-socket.io pins', async () => {
+      const tree = JSON.parse(await sh('npm', ['ls', 'socket.io', '--all', '--json'], apps));
+      const versions = new Set<string>();
+      const walk = (deps: Record<string, any> = {}): void => {
+        for (const [name, node] of Object.entries(deps)) {
+          if (name === 'socket.io' && node.version) versions.add(node.version);
+          walk(node.dependencies);
+        }
+      };
+      walk(tree.dependencies);
+      const pinned = JSON.parse(
+        readFileSync(join(apps, 'node_modules/@nestjs/platform-socket.io/package.json'), 'utf8'),
+      ).dependencies['socket.io'];
+      expect([...versions]).toEqual([pinned]);
+      expect(existsSync(join(apps, 'node_modules/@nestjs/platform-socket.io/node_modules/socket.io'))).toBe(false);
+    });
+
+    it('has the pub/sub adapter and not the streams one, as the README’s pub/sub install line leaves it', () => {
+      expect(existsSync(join(apps, 'node_modules/@socket.io/redis-adapter/package.json'))).toBe(true);
+      expect(existsSync(join(apps, 'node_modules/@socket.io/redis-streams-adapter'))).toBe(false);
+    });
+  });
+
   describe.each(['esm', 'cjs'] as const)('a new %s Nest 12 app', (shape) => {
     it('compiles under strict with skipLibCheck off, the client helper included', async () => {
       await expect(compiled[shape]).resolves.toBeDefined();
@@ -189,11 +218,87 @@ suite('the package as users get it', () => {
         await gone;
       });
 
+      it("keeps the app's global Passport guard on HTTP while gateways work (HttpOnly)", async () => {
+        expect((await fetch(`${app.url}/profile`)).status).toBe(401);
+        expect((await fetch(`${app.url}/health`)).status).toBe(200);
+        const socket = await authenticated(app.url);
+        expect(await socket.timeout(3000).emitWithAck('whoami')).toBe('alice');
+      });
+
       it('authenticates with the client helper and the app’s own socket.io-client', async () => {
         expect(await sh(process.execPath, ['dist/client.js', app.url], dirs[shape], 10_000)).toContain(
           'authenticated as alice',
         );
       });
+    });
+  });
+  describe('start-up mistakes, made in the esm app', () => {
+    let results: Record<string, { code?: string; message?: string; result?: string }>;
+    beforeAll(async () => {
+      await compiled.esm;
+      const out = await sh(process.execPath, ['dist/mistakes.js'], dirs.esm, 30_000);
+      results = Object.fromEntries(
+        out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l))
+          .map((r) => [r.name, r]),
+      );
+    }, 90_000);
+
+    it.each([
+      ['authenticated-on-http', 'AUTH_SOCKET_NOT_A_GATEWAY', 'HTTP controller MeController.me()'],
+      ['no-authenticate', 'AUTH_SOCKET_INVALID_STRATEGY', 'NotAStrategy is not an AuthStrategy'],
+      ['passport-strategy', 'AUTH_SOCKET_INVALID_STRATEGY', 'JwtStrategy is a Passport strategy'],
+      ['second-forRoot', 'AUTH_SOCKET_DUPLICATE_MODULE', 'imported 2 times'],
+      ['misspelt-option', 'AUTH_SOCKET_UNKNOWN_OPTION', 'did you mean "strategyTimeout"?'],
+      ['origin-with-slash', 'AUTH_SOCKET_INVALID_OPTION', 'did you mean "http://host"?'],
+      ['timeout-from-config', 'AUTH_SOCKET_INVALID_OPTION', '(got "5 seconds", string)'],
+    ])('%s fails with %s, saying %s', (name, code, words) => {
+      expect(results[name]).toMatchObject({ code, message: expect.stringContaining(words) });
+    });
+  });
+
+  describe('the Redis pub/sub deployment', () => {
+    let app: StartedApp;
+    beforeAll(async () => {
+      await compiled.esm;
+      app = await startApp(dirs.esm, { entry: 'dist/redis-main.js' });
+    }, 90_000);
+    afterAll(() => app?.stop());
+
+    it('starts through nestjs-socket-auth/redis without the streams adapter installed, and authenticates', async () => {
+      const socket = await authenticated(app.url);
+      expect(await socket.timeout(3000).emitWithAck('whoami')).toBe('alice');
+    });
+  });
+
+  describe("the README's quick start in a Nest 12 CLI app (ESM, vitest)", () => {
+    it('compiles as written', async () => {
+      await expect(cliCompiled).resolves.toBeDefined();
+    });
+
+    it('passes its own gateway test under vitest', async () => {
+      await cliCompiled;
+      const vitest = join(apps, 'node_modules', 'vitest', 'vitest.mjs');
+      const out = await sh(process.execPath, [vitest, 'run', '--reporter=verbose'], cliDir, 90_000);
+      expect(out).toMatch(/3 passed/);
+    });
+
+    it('runs: the client in the README authenticates and whoami answers', async () => {
+      await cliCompiled;
+      const app = await startApp(cliDir, {
+        entry: 'dist/src/main.js',
+        port: /Chat listening on \S+:(\d+)/,
+        env: { PORT: '0' },
+      });
+      try {
+        expect(await sh(process.execPath, ['dist/src/client.js', app.url], cliDir, 10_000)).toContain(
+          'authenticated as alice; whoami says alice',
+        );
+      } finally {
+        await app.stop();
+      }
     });
   });
 });
