@@ -23,7 +23,8 @@ import type { Admission } from './admission.js';
 import type { Membership } from './membership.js';
 import { type Outcomes, where } from './outcomes.js';
 import { errorPayload, handshakeCredentials, parseCredentials, publicView, refusal, splitAck } from './protocol.js';
-import { Attempt, PENDING_AUTH, type Session } from './session.js';
+import { Attempt } from './attempt.js';
+import { PENDING_AUTH, type Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { type Accepted, type AuthLogger, callHook, callStrategy, checkIdentity } from './strategy-call.js';
 

@@ -27,6 +27,7 @@
 import type { Socket } from 'socket.io';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import { type LongTimer, setLongTimeout } from './long-timer.js';
+import type { Attempt } from './attempt.js';
 import { publicView } from './protocol.js';
 
 export type SessionState = 'pending' | 'authenticating' | 'authenticated' | 'closed';
@@ -46,87 +47,6 @@ export interface SessionTimeouts {
   isGated(socket: Socket): boolean;
   onTimeout(session: Session): void;
   onExpiry(session: Session): void;
-}
-
-/** What a bounded call rejects with once its attempt settled without it. */
-export const ABANDONED = Symbol('abandoned');
-
-/**
- * One strategy call and the hooks after it, or one joining socket's hooks.
- * What it holds, and who clears each:
- *   - `ack`: the client's callback for this attempt, answered once (`answer`),
- *     by the outcome or by whatever ended the attempt;
- *   - `waiters`: `@Authenticated()` handlers that arrived meanwhile; `settle`
- *     runs them in arrival order with the verdict;
- *   - the running call's timer and abandon hook: one bounded call at a time
- *     (strategy, then each hook), each cleaning up only after itself;
- *   - `origin`: the socket that started it, the only public socket that hears
- *     its failure (a public socket never hears another socket's outcome);
- *   - `revoked`: principals revoked while it was in flight: if the strategy
- *     answers with one of them, the attempt is refused, not accepted.
- * Settling is final: a late answer from the strategy changes nothing.
- */
-export class Attempt {
-  private waiters?: Array<(ok: boolean) => void>;
-  private ack?: (response: unknown) => void;
-  private running?: { timer: ReturnType<typeof setTimeout>; abandon: () => void };
-  revoked?: Set<string>;
-  settled = false;
-
-  constructor(
-    ack?: (response: unknown) => void,
-    readonly origin?: Socket,
-  ) {
-    this.ack = ack;
-  }
-
-  /** Answers the client's ack, once. */
-  answer(response: unknown): void {
-    const ack = this.ack;
-    this.ack = undefined;
-    ack?.(response);
-  }
-
-  wait(): Promise<boolean> {
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
-  }
-
-  /**
-   * Races `work` against `ms`. The timer is the attempt's and dies with it, and
-   * settling the attempt abandons the work, so a strategy that never answers
-   * holds nothing once the session is gone. Each call keeps its own timer and
-   * abandon hook and clears only its own (`running === call`), so a call's
-   * cleanup that runs late, after the next call started, cannot clear the next
-   * call's timer: nothing here depends on the order of microtasks.
-   */
-  bounded<T>(work: () => T | Promise<T>, ms: number, timedOut: unknown): Promise<T> {
-    if (this.settled) return Promise.reject(ABANDONED);
-    return new Promise<T>((resolve, reject) => {
-      const call = { timer: setTimeout(() => reject(timedOut), ms), abandon: () => reject(ABANDONED) };
-      this.running = call;
-      const done = (): void => {
-        clearTimeout(call.timer);
-        if (this.running === call) this.running = undefined;
-      };
-      // `work` runs after this returns (a microtask later), so a synchronous throw is a rejection like any other.
-      Promise.resolve().then(work).then(resolve, reject).finally(done);
-    });
-  }
-
-  settle(ok: boolean): void {
-    if (this.settled) return;
-    this.settled = true;
-    const running = this.running;
-    this.running = undefined;
-    if (running) {
-      clearTimeout(running.timer);
-      running.abandon();
-    }
-    const waiters = this.waiters;
-    this.waiters = undefined;
-    // In arrival order, so pipelined messages run in the order they were sent.
-    waiters?.forEach((resolve) => resolve(ok));
-  }
 }
 
 /**

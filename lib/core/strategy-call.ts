@@ -6,7 +6,7 @@
 import type { AuthErrorCode } from '../auth-errors.js';
 import { AuthenticationError } from '../auth-errors.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
-import { ABANDONED, type Attempt } from './session.js';
+import { ABANDONED, type Attempt } from './attempt.js';
 
 export interface AuthLogger {
   log(message: string): void;
