@@ -3,7 +3,7 @@
  * snapshots of `nest` and `ours` servers empty and with N sockets (10,000, the
  * size of the scale_10k goal), sums self sizes by what holds them, and
  * writes the per-socket difference ours − nest, largest first, to
- * bench/heap-breakdown.json (report.ts puts it in the README section).
+ * bench/heap-breakdown.json (report.ts puts it in docs/benchmarks.md).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -3,7 +3,7 @@
  * per echo round trip, for two variants. Each server runs under --cpu-prof
  * while 100 clients do round trips; self time is summed by function and
  * divided by the round trips served, then the two are set side by side.
- * Writes bench/profile-roundtrip.json, which report.ts puts in the README section.
+ * Writes bench/profile-roundtrip.json, which report.ts puts in docs/benchmarks.md.
  *
  * `npm run bench:profile -- --connect [ours middleware]`: the same per
  * connection, while batches of 250 clients connect, authenticate and leave.

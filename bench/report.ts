@@ -1,5 +1,5 @@
 /**
- * docs/readme-bench.md (the README's "Benchmarks" section) and docs/bench.svg,
+ * docs/benchmarks.md (the part between its bench markers) and docs/bench.svg,
  * generated from bench/results.json and bench/results.prev.json: no figure in
  * them is typed by hand. `npm run bench:report` regenerates both without
  * running anything.
@@ -192,7 +192,7 @@ export function renderMarkdown(
     'The load generator and the servers under test run on different cores (`taskset`), and every process gets a fixed 16 MB young generation: with V8 sizing it adaptively, fresh server processes running the same code fell into a fast and a slow mode (per-set round-trip ratios from 0.53 to 1.58 in one run). Each scenario runs a warm-up, then interleaved rounds (A B, B A, …); every ratio is taken within a round, and reported as the median of the rounds with a bootstrap 95% confidence interval. Below 8 rounds a bootstrap of the median is far too narrow, so those rows (marked "(t)") use Student\'s t interval on the mean instead.',
     "A goal is **met** only when the whole interval lies inside it, **missed** when the whole interval lies outside it, and **inconclusive** otherwise. Throughput goals are decided on the server process's own CPU time per message (`process.cpuUsage()`), because wall-clock throughput mostly measures the load generator; wall-clock figures are kept in `bench/results.json`.",
     '',
-    '![Benchmark ratios with 95% intervals against their goals; connect time and heap per socket against N](docs/bench.svg)',
+    '![Benchmark ratios with 95% intervals against their goals; connect time and heap per socket against N](bench.svg)',
     '',
     latest.env.quick ? `### Quick run (decides nothing): ${counts(latest)}` : `### Latest full run: ${counts(latest)}`,
     '',
@@ -256,16 +256,16 @@ export async function writeReport(): Promise<void> {
     ? (JSON.parse(readFileSync(connectFile, 'utf8')) as RoundTripProfile)
     : undefined;
   const markdown = renderMarkdown(latest, previous, heap, profile, connectProfile);
-  writeFileSync(file('docs/readme-bench.md'), markdown);
-  // The README's section is this same text, between its markers: no figure there is typed by hand.
-  const readme = readFileSync(file('README.md'), 'utf8');
-  const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'].map((m) => readme.indexOf(m));
-  if (start < 0 || end < start) throw new Error('README.md has no <!-- bench:start --> … <!-- bench:end --> section');
+  // docs/benchmarks.md holds this text between its markers: no figure there is typed by hand.
+  const guide = readFileSync(file('docs/benchmarks.md'), 'utf8');
+  const [start, end] = ['<!-- bench:start -->', '<!-- bench:end -->'].map((m) => guide.indexOf(m));
+  if (start < 0 || end < start)
+    throw new Error('docs/benchmarks.md has no <!-- bench:start --> … <!-- bench:end --> section');
   writeFileSync(
-    file('README.md'),
-    `${readme.slice(0, start)}<!-- bench:start -->\n${markdown.trim()}\n${readme.slice(end)}`,
+    file('docs/benchmarks.md'),
+    `${guide.slice(0, start)}<!-- bench:start -->\n${markdown.trim()}\n${guide.slice(end)}`,
   );
-  console.error('wrote docs/bench.svg, docs/readme-bench.md and the README section');
+  console.error('wrote docs/bench.svg and the section of docs/benchmarks.md');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await writeReport();

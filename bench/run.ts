@@ -6,7 +6,7 @@
  * and a verdict decided on the interval (stats.ts).
  *
  * A full run writes bench/results.json (the previous full run moves to
- * bench/results.prev.json), docs/bench.svg and docs/readme-bench.md.
+ * bench/results.prev.json), docs/bench.svg and docs/benchmarks.md.
  * The quick run only proves the harness works: it fails on a broken harness,
  * never on a ratio.
  */

@@ -42,13 +42,17 @@ export class RedisStreamsIoAdapter extends IoAdapter {
   private client?: RedisClient;
   /** The adapter's own reading clients (it duplicates ours), closed on dispose. */
   private readonly readers: RedisClient[] = [];
+  private createAdapter?: typeof createAdapter;
   private adapterConstructor?: ReturnType<typeof createAdapter>;
+
+  private readonly key: string;
 
   constructor(
     app: INestApplicationContext,
     private readonly redisOptions: RedisStreamsIoAdapterOptions,
   ) {
     super(app);
+    this.key = redisOptions.key ?? 'socket.io';
   }
 
   /** Connects the Redis client. Call before `app.useWebSocketAdapter()`. */
@@ -62,23 +66,25 @@ export class RedisStreamsIoAdapter extends IoAdapter {
       this.redisOptions.connectTimeout ?? 10_000,
       'RedisStreamsIoAdapter',
     );
-    const { createAdapter } = await importAdapter();
+    this.createAdapter = (await importAdapter()).createAdapter;
     this.health.watch(this.client);
-    const key = this.redisOptions.key ?? 'socket.io';
-    this.adapterConstructor = createAdapter(
+  }
+
+  createIOServer(port: number, options?: ServerOptions): Server {
+    if (!this.client || !this.createAdapter)
+      throw new Error('RedisStreamsIoAdapter: call connect() before using the adapter');
+    // Made with the first server, not in connect(): the adapter starts its stream readers as soon as it is made, and
+    // stops them only when its last namespace closes. Made without a server (an app that failed to start after
+    // connect()), its read loop would spin on closed clients forever after dispose().
+    this.adapterConstructor ??= this.createAdapter(
       this.withQueueingReaders(guardPublish(this.client, (err) => this.health.outage(err))),
       {
-        streamName: key,
-        channelPrefix: key,
-        sessionKeyPrefix: `${key}:session:`,
+        streamName: this.key,
+        channelPrefix: this.key,
+        sessionKeyPrefix: `${this.key}:session:`,
         ...this.redisOptions.adapterOptions,
       },
     );
-  }
-
-  /** Nest's server, with the Redis streams adapter set on it. Needs `connect()` first. */
-  createIOServer(port: number, options?: ServerOptions): Server {
-    if (!this.adapterConstructor) throw new Error('RedisStreamsIoAdapter: call connect() before using the adapter');
     const server = super.createIOServer(port, options) as Server;
     server.adapter(this.adapterConstructor);
     return server;

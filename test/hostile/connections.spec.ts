@@ -32,6 +32,7 @@ class RoomsGateway {}
 
 interface EngineView {
   clientsCount: number;
+  clients: Record<string, { readyState: string; transport?: { name: string }; writeBuffer?: unknown[] }>;
 }
 
 describe('hostile connections', () => {
@@ -109,7 +110,13 @@ describe('hostile connections', () => {
     expect(server.of('/').sockets.size).toBe(1); // the zombies hold no socket at all
     // Waits on the count, with a margin for a busy 2-core machine: without the idle close they would stay for
     // socket.io's heartbeat (pingInterval 25 s + pingTimeout 20 s), far past this bound.
-    await until(() => engine().clientsCount === 1, 1000 + 10_000, 'every zombie closed');
+    await until(() => engine().clientsCount === 1, 1000 + 10_000, 'every zombie closed').catch((err: Error) => {
+      // Which connections stayed, and in what state: a failure here (seen once, with npm installs beside it) says why.
+      const left = Object.values(engine().clients).map(
+        (c) => `${c.readyState}/${c.transport?.name}/${c.writeBuffer?.length ?? 0}`,
+      );
+      throw new Error(`${err.message}; ${left.length} open: ${[...new Set(left)].join(', ')}`);
+    });
     expect(keeper.connected).toBe(true);
   });
 

@@ -102,7 +102,16 @@ suite('the package as users get it', () => {
       );
       expect(unwanted).toEqual([]);
       expect(packed.files).toEqual(
-        expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/lib/index.js', 'lib/index.ts']),
+        expect.arrayContaining([
+          'package.json',
+          'README.md',
+          'CHANGELOG.md',
+          'LICENSE',
+          'docs/options.md',
+          'dist/lib/index.js',
+          'dist/lib/testing/index.js',
+          'lib/index.ts',
+        ]),
       );
     });
 
@@ -156,7 +165,7 @@ suite('the package as users get it', () => {
       expect(existsSync(join(apps, 'node_modules/@nestjs/platform-socket.io/node_modules/socket.io'))).toBe(false);
     });
 
-    it('has the pub/sub adapter and not the streams one, as the README’s pub/sub install line leaves it', () => {
+    it('has the pub/sub adapter and not the streams one, as the pub/sub install line of docs/scaling.md leaves it', () => {
       expect(existsSync(join(apps, 'node_modules/@socket.io/redis-adapter/package.json'))).toBe(true);
       expect(existsSync(join(apps, 'node_modules/@socket.io/redis-streams-adapter'))).toBe(false);
     });
