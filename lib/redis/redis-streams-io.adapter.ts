@@ -70,6 +70,7 @@ export class RedisStreamsIoAdapter extends IoAdapter {
     this.health.watch(this.client);
   }
 
+  /** Nest's server, with the Redis streams adapter set on it. Needs `connect()` first. */
   createIOServer(port: number, options?: ServerOptions): Server {
     if (!this.client || !this.createAdapter)
       throw new Error('RedisStreamsIoAdapter: call connect() before using the adapter');
