@@ -245,14 +245,14 @@ export class ConnectionGuard {
   close(conn: EngineConnection): void {
     const polling = conn.transport?.name === 'polling';
     if (!polling) return conn.close();
-    if (!conn.writeBuffer?.length || this.closing.has(conn)) return conn.close(true);
+    if (!conn.writeBuffer?.length || this.closing.has(conn)) return discardNow(conn);
     // A graceful close of a long-polling transport waits for another GET after the
     // flush (engine.io's orderly close), so discard right after the flush instead.
     const done = (): void => {
       clearTimeout(timer);
       this.closing.delete(conn);
       conn.off('drain', done);
-      conn.close(true);
+      discardNow(conn);
     };
     const timer = setTimeout(done, CLOSE_GRACE_MS);
     this.closing.set(conn, timer);
@@ -290,4 +290,19 @@ function cookieValue(header: string | undefined): string | undefined {
 function sameSecret(expected: Buffer, given: string | undefined): boolean {
   const actual = Buffer.from(given ?? '', 'base64url');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * `close(true)`, made to hold when socket.io already began an orderly close
+ * (it does for a packet to a namespace the connection never joined): the
+ * polling transport then waits for one more GET, up to engine.io's
+ * closeTimeout (30 s), and ignores a second close. Its pending close
+ * (`shouldClose`, engine.io's own name) is run now instead. engine.io
+ * internals; test/hostile/connections.spec.ts fails if they change.
+ */
+function discardNow(conn: EngineConnection): void {
+  conn.close(true);
+  if (conn.readyState !== 'closing') return;
+  const transport = conn.transport as { shouldClose?: () => void } | undefined;
+  transport?.shouldClose?.();
 }

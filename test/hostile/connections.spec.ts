@@ -120,6 +120,19 @@ describe('hostile connections', () => {
     expect(keeper.connected).toBe(true);
   });
 
+  it('a polling connection whose orderly close socket.io began is still closed at the timeout, not after engine.io’s 30 s', async () => {
+    // A packet for a namespace the connection never joined makes socket.io close it "in order": a polling
+    // transport then waits for one more GET (engine.io's closeTimeout, 30 s), which a raw client never sends, and
+    // engine.io ignored our forced close meanwhile. Seen as 250 connections left "closing" in the 300-zombie test.
+    await app({ timeout: 300 });
+    const poll = await openPolling(t.url);
+    await poll.post('40');
+    await poll.get(); // the CONNECT's answer
+    await poll.post('42/nowhere,["x"]').catch(() => undefined);
+    expect(engine().clientsCount).toBe(1); // control: socket.io only began to close it
+    await until(() => engine().clientsCount === 0, 300 + 500 + 3000, 'the connection to close');
+  });
+
   it('a connection that never sends CONNECT is closed after the timeout, not socket.io’s 45 s', async () => {
     await app({ timeout: 1000 });
     await openPolling(t.url);
