@@ -18,27 +18,19 @@ const WIRING_KEYS = ['strategy', 'imports', 'extraProviders'];
 
 /** Every option is a field of the defaults (the optional ones too: with ES2022 class fields they exist as undefined). */
 export function refuseUnknownNames(given: object, defaults: AuthSocketDefaults): void {
-  const known = [...Object.keys(defaults), ...WIRING_KEYS];
-  for (const name of Object.keys(given)) {
-    if (known.includes(name)) continue;
-    const hint = closest(name, known);
-    throw new AuthSocketConfigError(
-      'AUTH_SOCKET_UNKNOWN_OPTION',
-      `unknown option "${name}"${hint ? `; did you mean "${hint}"?` : ''}`,
-    );
-  }
+  refuseUnknown(Object.keys(given), [...Object.keys(defaults), ...WIRING_KEYS], '');
   const events = (given as AuthSocketOptions).events;
-  if (events && typeof events === 'object') {
-    const names = Object.keys(defaults.events);
-    for (const name of Object.keys(events)) {
-      if (names.includes(name)) continue;
-      const hint = closest(name, names);
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_UNKNOWN_OPTION',
-        `unknown option "events.${name}"${hint ? `; did you mean "events.${hint}"?` : ''}`,
-      );
-    }
-  }
+  if (events && typeof events === 'object') refuseUnknown(Object.keys(events), Object.keys(defaults.events), 'events.');
+}
+
+function refuseUnknown(names: string[], known: string[], prefix: string): void {
+  const unknown = names.find((name) => !known.includes(name));
+  if (unknown === undefined) return;
+  const hint = closest(unknown, known);
+  throw new AuthSocketConfigError(
+    'AUTH_SOCKET_UNKNOWN_OPTION',
+    `unknown option "${prefix}${unknown}"${hint ? `; did you mean "${prefix}${hint}"?` : ''}`,
+  );
 }
 
 /** Options that count something: a whole-number string (what `ConfigService.get()` returns from .env) is taken as its number. */
