@@ -21,6 +21,8 @@ export type AuthErrorCode =
   | 'revoked'
   /** `AuthSocketService.deauthenticate()` put the socket back to pending. */
   | 'deauthenticated'
+  /** The strategy's `revalidate()` refused a live session (the user was removed or locked, say). */
+  | 'invalidated'
   /** Too many failed attempts from this address in the current window. */
   | 'rate_limited'
   /** Refused at connect: too many unauthenticated sockets. */
@@ -47,6 +49,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'in_progress',
   'revoked',
   'deauthenticated',
+  'invalidated',
   'rate_limited',
   'too_many_pending',
   'too_many_connections',
@@ -55,6 +58,23 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'unauthenticated',
   'forbidden',
 ];
+
+/**
+ * `refresh_required`: the session stays until `expiresAt`; send fresh
+ * credentials in `authentication` before then. `code` says why: `expiring`
+ * (its credentials run out), or `revoked` with a grace period (`revoke(…, {
+ * graceMs })`: credentials issued before the revoke are refused).
+ */
+export interface RefreshRequiredPayload {
+  code: 'expiring' | 'revoked';
+  message: string;
+  /** When the session ends, in epoch ms (the server's clock). */
+  expiresAt: number;
+  /** Milliseconds from when it was sent until `expiresAt`: for clients whose clock differs from the server's. */
+  expiresIn: number;
+  /** Always true: the socket stays connected and authenticated meanwhile. */
+  reauthenticate: true;
+}
 
 /** What the client receives with `unauthorized`, `auth_error`, a refused ack, or `connect_error.data`. */
 export interface AuthErrorPayload {
@@ -75,6 +95,7 @@ export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
   in_progress: 'Authentication already in progress',
   revoked: 'Session revoked',
   deauthenticated: 'Session ended by the server',
+  invalidated: 'Session no longer valid',
   rate_limited: 'Too many failed attempts; try again later',
   too_many_pending: 'Too many unauthenticated connections',
   too_many_connections: 'Too many connections',

@@ -10,8 +10,25 @@ export type AuthOutcome =
       address: string;
       refreshed: boolean;
     }
-  | { type: 'failed'; socketId: string; namespace: string; address: string; code: AuthErrorCode }
+  | {
+      type: 'failed';
+      socketId: string;
+      namespace: string;
+      address: string;
+      code: AuthErrorCode;
+      /** Set when a refresh was refused: the session runs on until its own end. */
+      refresh?: true;
+    }
   | { type: 'timeout'; socketId: string; namespace: string; address: string }
   | { type: 'expired'; socketId: string; namespace: string; principalId: string }
   | { type: 'deauthenticated'; socketId: string; namespace: string; principalId: string }
-  | { type: 'revoked'; principalId: string; reason?: string };
+  | {
+      type: 'revalidated';
+      socketId: string;
+      namespace: string;
+      principalId: string;
+      /** Whether the fresh principal differs from the one it replaced. */
+      changed: boolean;
+    }
+  /** One per `revoke()` call: `principalId` for the principal forms, `tokenId` for `{ tokenId }`. */
+  | { type: 'revoked'; principalId?: string; tokenId?: string; reason?: string; graceMs?: number };

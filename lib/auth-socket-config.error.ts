@@ -16,9 +16,11 @@ export type AuthSocketConfigErrorCode =
   /** A gateway uses `@Authenticated()` but `AuthSocketModule` is not imported. */
   | 'AUTH_SOCKET_MODULE_MISSING'
   /** Gateways disagree about a namespace, or the app uses a WebSocket adapter other than socket.io. */
-  | 'AUTH_SOCKET_INVALID_GATEWAY';
+  | 'AUTH_SOCKET_INVALID_GATEWAY'
+  /** A call on `AuthSocketService` got an argument it cannot act on (say, `revoke()` with no principal or token). */
+  | 'AUTH_SOCKET_INVALID_ARGUMENT';
 
-/** Thrown at start-up (or at the first use, where start-up cannot tell) for a mistake in the app's wiring. */
+/** Thrown at start-up (or at the first use, where start-up cannot tell) for a mistake in the app's wiring or a call. */
 export class AuthSocketConfigError extends Error {
   override readonly name = 'AuthSocketConfigError';
 

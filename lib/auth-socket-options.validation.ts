@@ -43,8 +43,9 @@ const PLAIN_COUNTS = [
   'failureWindowMs',
   'strategyTimeout',
   'maxNamespacesPerConnection',
+  'revocationTtl',
 ] as const;
-const COUNTS = [...PLAIN_COUNTS, 'timeout', 'ipv6Subnet', 'trustProxy'] as const;
+const COUNTS = [...PLAIN_COUNTS, 'timeout', 'ipv6Subnet', 'trustProxy', 'refreshAhead', 'revalidateInterval'] as const;
 
 export function fromConfigStrings(o: ResolvedAuthSocketOptions): void {
   const writable = o as unknown as Record<string, unknown>;
@@ -65,7 +66,7 @@ export function validate(o: ResolvedAuthSocketOptions): void {
       fail(name, `a number ≥ 0 (got ${shown(value)})`);
   };
   // Node fires a timer of more than 2^31 − 1 ms at once: such a timeout would close every connection immediately.
-  const timer = (name: 'timeout' | 'strategyTimeout', max: number): void => {
+  const timer = (name: 'timeout' | 'strategyTimeout' | 'revalidateInterval' | 'refreshAhead', max: number): void => {
     if ((o[name] as number) > max) fail(name, `at most ${max} ms, Node's timer limit (got ${shown(o[name])})`);
   };
   const oneOf = (name: keyof ResolvedAuthSocketOptions, allowed: unknown[], expected: string): void => {
@@ -76,6 +77,22 @@ export function validate(o: ResolvedAuthSocketOptions): void {
   PLAIN_COUNTS.forEach(count);
   if (o.strategyTimeout === 0) fail('strategyTimeout', 'greater than 0');
   timer('strategyTimeout', MAX_TIMEOUT_MS);
+  if (o.refreshAhead !== false && o.refreshAhead !== 'auto') {
+    count('refreshAhead');
+    timer('refreshAhead', MAX_TIMEOUT_MS);
+  }
+  if (o.revalidateInterval !== false) {
+    count('revalidateInterval');
+    if ((o.revalidateInterval as number) < 100)
+      fail('revalidateInterval', `at least 100 ms, or false (got ${shown(o.revalidateInterval)})`);
+    timer('revalidateInterval', MAX_TIMEOUT_MS);
+  }
+  if (o.revocationTtl < 1000) fail('revocationTtl', `at least 1000 ms (got ${shown(o.revocationTtl)})`);
+  if (
+    o.revocationStore !== undefined &&
+    (typeof o.revocationStore?.add !== 'function' || typeof o.revocationStore?.isRevoked !== 'function')
+  )
+    fail('revocationStore', 'a RevocationStore (an object with add() and isRevoked())');
   oneOf('scope', ['connection', 'namespace'], "'connection' or 'namespace'");
   oneOf('onExpiry', ['disconnect', 'reauthenticate'], "'disconnect' or 'reauthenticate'");
   oneOf('handshake', [true, false], 'true or false');
@@ -103,7 +120,7 @@ export function validate(o: ResolvedAuthSocketOptions): void {
     if (typeof value !== 'string' || !value) fail(`events.${name}`, `a non-empty string (got ${shown(value)})`);
     if (RESERVED_EVENTS.has(value)) fail(`events.${name}`, `a name socket.io does not reserve (not "${value}")`);
   }
-  if (new Set(Object.values(o.events)).size !== Object.keys(o.events).length) fail('events', 'four distinct names');
+  if (new Set(Object.values(o.events)).size !== Object.keys(o.events).length) fail('events', 'distinct names');
   oneOf('bindConnection', ['address', 'cookie', false], "'address', 'cookie' or false");
   if (o.ipv6Subnet !== false && !(Number.isInteger(o.ipv6Subnet) && o.ipv6Subnet >= 1 && o.ipv6Subnet <= 128))
     fail('ipv6Subnet', `a whole number from 1 to 128, or false (got ${shown(o.ipv6Subnet)})`);

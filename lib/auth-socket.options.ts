@@ -1,5 +1,6 @@
 import type { AuthOutcome } from './auth-outcome.interface.js';
 import type { LimitStore } from './core/limit-store.js';
+import type { RevocationStore } from './core/revocation-store.js';
 import { fromConfigStrings, refuseUnknownNames, validate } from './auth-socket-options.validation.js';
 
 /**
@@ -37,6 +38,44 @@ export class AuthSocketDefaults {
    * @default 'disconnect'
    */
   onExpiry: 'disconnect' | 'reauthenticate' = 'disconnect';
+
+  /**
+   * How long before a session's `expiresAt` the server sends `refresh_required
+   * {code:'expiring', expiresAt}`, once per lifetime (again after each
+   * refresh). `'auto'`: 10% of the lifetime, at least 5 s and at most 5 min. A
+   * number: that many ms. Either way never more than half the lifetime, so a
+   * 4-second token still hears about it 2 s in. `false`: never sent.
+   * @default 'auto'
+   */
+  refreshAhead: number | 'auto' | false = 'auto';
+
+  /**
+   * Milliseconds between calls to the strategy's `revalidate(principal)` for
+   * each authenticated session (jittered by ±15%, at most one in flight per
+   * session, bounded by `strategyTimeout`). The load is sessions ÷ interval
+   * calls per second. Requires a strategy with `revalidate()`. `false`: only
+   * on demand, through `AuthSocketService.revalidate(principalId)`.
+   * @default false
+   */
+  revalidateInterval: number | false = false;
+
+  /**
+   * Where revocations live, consulted on every authentication and refresh.
+   * In memory by default (per process, forgotten on restart); give every node
+   * `RedisRevocationStore` from `nestjs-socket-auth/redis` so a revoke holds
+   * on all of them and survives restarts.
+   * @default in memory
+   */
+  revocationStore?: RevocationStore;
+
+  /**
+   * How long a revocation is kept when it does not say until when the
+   * credentials it covers can be valid (`revoke(principalId)`, `issuedBefore`,
+   * a `tokenId` without `expiresAt`): at least the lifetime of the longest
+   * credential you issue, refresh tokens included if they are checked here.
+   * @default 86400000 (24 h)
+   */
+  revocationTtl = 86_400_000;
 
   /**
    * Largest accepted credentials payload, measured on its JSON form, in bytes.
@@ -168,6 +207,7 @@ export class AuthSocketDefaults {
     authenticated: 'authenticated',
     unauthorized: 'unauthorized',
     authError: 'auth_error',
+    refreshRequired: 'refresh_required',
   };
 
   /**
@@ -178,7 +218,7 @@ export class AuthSocketDefaults {
   onOutcome?: (outcome: AuthOutcome) => void;
 }
 
-/** The four event names on the wire; rename them with the `events` option. */
+/** The event names on the wire; rename them with the `events` option. */
 export interface AuthEventNames {
   /** client → server: the credentials. */
   authentication: string;
@@ -186,8 +226,10 @@ export interface AuthEventNames {
   authenticated: string;
   /** server → client: `{ code, message }`, then the server disconnects unless `reauthenticate` is set. */
   unauthorized: string;
-  /** server → client: a refusal that leaves the session as it was (`in_progress`) when no ack was given. */
+  /** server → client: a refusal that leaves the session as it was (`in_progress`, a failed refresh) when no ack was given. */
   authError: string;
+  /** server → client: `{ code, expiresAt, expiresIn }`: send fresh credentials before `expiresAt`. */
+  refreshRequired: string;
 }
 
 /** What an app may pass: any subset of the defaults. */

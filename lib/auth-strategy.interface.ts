@@ -14,6 +14,18 @@ export interface AuthPrincipal {
    * `{ id }`, so nothing else of the principal leaves the server by accident.
    */
   public?: unknown;
+  /**
+   * The credential's own id (a JWT's `jti`), so `revoke({ tokenId })` can deny
+   * exactly this token. `JwtSocketStrategy` sets it from `jti`.
+   */
+  tokenId?: string;
+  /**
+   * When the credential was issued, as epoch ms or a `Date` (a JWT's `iat`), so
+   * `revoke({ principalId, issuedBefore })` can deny older credentials. Without
+   * it, the time the session authenticated stands in. `JwtSocketStrategy` sets
+   * it from `iat`.
+   */
+  issuedAt?: number | Date;
   [key: string]: unknown;
 }
 
@@ -57,4 +69,31 @@ export interface AuthStrategy {
     credentials: unknown,
     context: AuthContext,
   ): Promise<AuthPrincipal | null | false> | AuthPrincipal | null | false;
+  /**
+   * Re-checks a live session against the app (the user still exists, is not
+   * locked, has these roles), every `revalidateInterval` and on
+   * `AuthSocketService.revalidate(principalId)`. Return the fresh principal
+   * (same `id`; its roles apply from the next guarded handler on; it may
+   * shorten the session with an earlier `expiresAt`, never extend it), or
+   * `null`/`false` to end the session with `invalidated`. Throwing
+   * `AuthenticationError` ends it with that code; any other error, or no answer
+   * within `strategyTimeout`, is logged and the session keeps running until
+   * the next check. Optional.
+   */
+  revalidate?(
+    principal: AuthPrincipal,
+    context: RevalidationContext,
+  ): Promise<AuthPrincipal | null | false> | AuthPrincipal | null | false;
+}
+
+/** What `revalidate()` learns about the session besides its principal. */
+export interface RevalidationContext {
+  /** The session's first socket. */
+  socket: Socket;
+  /** That socket's namespace. */
+  namespace: string;
+  /** Client address, as in `AuthContext`. */
+  address: string;
+  /** `'interval'` for the periodic check, `'request'` for `AuthSocketService.revalidate()`. */
+  reason: 'interval' | 'request';
 }

@@ -7,9 +7,15 @@ export type {
   AuthStrategyRef,
 } from './auth-socket-module-options.interface.js';
 export { AuthSocketDefaults, type AuthEventNames, type AuthSocketOptions } from './auth-socket.options.js';
-export type { AuthContext, AuthPrincipal, AuthStrategy } from './auth-strategy.interface.js';
+export type { AuthContext, AuthPrincipal, AuthStrategy, RevalidationContext } from './auth-strategy.interface.js';
 export type { AuthOutcome } from './auth-outcome.interface.js';
-export { AuthenticationError, AUTH_ERROR_CODES, type AuthErrorCode, type AuthErrorPayload } from './auth-errors.js';
+export {
+  AuthenticationError,
+  AUTH_ERROR_CODES,
+  type AuthErrorCode,
+  type AuthErrorPayload,
+  type RefreshRequiredPayload,
+} from './auth-errors.js';
 export { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from './auth-socket.constants.js';
 export { Authenticated } from './nest/authenticated.decorator.js';
 export { Public, PublicNamespace } from './nest/public.decorator.js';
@@ -17,11 +23,19 @@ export { HttpOnly, isGatewayContext } from './nest/http-only.guard.js';
 export { AuthSocketException } from './auth-socket.exception.js';
 export { AuthSocketConfigError, type AuthSocketConfigErrorCode } from './auth-socket-config.error.js';
 export type { AuthPredicate, AuthRequirement } from './auth-requirement.js';
-export type { RevokeResult } from './core/cluster-revocation.js';
+export type { RevalidateResult, RevokeResult } from './core/socket-auth.js';
+export type { RevokeOptions, RevokeTarget } from './core/revocations.js';
 export { MemoryLimitStore, type LimitStore } from './core/limit-store.js';
+export {
+  MemoryRevocationStore,
+  type Revocation,
+  type RevocationStore,
+  type RevocationSubject,
+} from './core/revocation-store.js';
 export { AuthUser } from './nest/auth-user.decorator.js';
 export { AuthSocketService } from './nest/auth-socket.service.js';
 export { AuthenticatedGuard } from './nest/authenticated.guard.js';
 export type { OnGatewayAuthenticated } from './nest/on-gateway-authenticated.interface.js';
+export type { OnGatewayPrincipalChanged } from './nest/on-gateway-principal-changed.interface.js';
 export { principalRoom } from './core/protocol.js';
 export type { SocketAuthData } from './core/session.js';

@@ -9,9 +9,9 @@
  * them on every connection is what made `authenticated` fire several times
  * after a server restart (socketio-auth PR#31, auth0 socketio-jwt#68).
  */
-import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+import type { AuthErrorCode, AuthErrorPayload, RefreshRequiredPayload } from '../auth-errors.js';
 
-export type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
+export type { AuthErrorCode, AuthErrorPayload, RefreshRequiredPayload } from '../auth-errors.js';
 
 /**
  * The members of a socket.io-client `Socket` this helper uses. Structural on
@@ -33,7 +33,11 @@ export interface AuthClientSocket {
 
 /** What the client sends in `authentication`: usually `{ token }`. */
 export type Credentials = Record<string, unknown> | string;
-/** Credentials, or a function called again for every (re)connection, so refreshed tokens are picked up. */
+/**
+ * Credentials, or a function called again for every (re)connection and every
+ * refresh, so fresh tokens are picked up: only a function lets the helper
+ * refresh a session ahead of its expiry.
+ */
 export type CredentialsSource = Credentials | (() => Credentials | Promise<Credentials>);
 
 /** `pending`: not (yet) authenticated on this connection. `failed`: refused; see `error`. */
@@ -42,7 +46,12 @@ export type AuthState = 'pending' | 'authenticated' | 'failed';
 /** How `authenticate()` talks to the server, when the server changed its defaults. */
 export interface AuthenticateOptions {
   /** Event names, when the server renamed them with its `events` option. */
-  events?: Partial<{ authentication: string; authenticated: string; unauthorized: string }>;
+  events?: Partial<{
+    authentication: string;
+    authenticated: string;
+    unauthorized: string;
+    refreshRequired: string;
+  }>;
   /**
    * The server's `scope`. With `'connection'`, a socket whose connection is
    * already authenticated through another namespace sends nothing: the server
@@ -50,6 +59,15 @@ export interface AuthenticateOptions {
    * @default 'connection'
    */
   scope?: 'connection' | 'namespace';
+  /**
+   * With credentials given as a function: refresh the session ahead of its
+   * `expiresAt` on its own (at a random point shortly before the server's
+   * `refresh_required`, so clients whose tokens were minted together do not
+   * all refresh at once), and on `refresh_required` (after a random delay of
+   * up to half the time left). The socket stays authenticated throughout.
+   * @default true
+   */
+  refresh?: boolean;
 }
 
 /** A refusal from the server, with its wire code. */
@@ -80,8 +98,18 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
   readonly error: AuthClientError | undefined;
   /** Calls `listener` on every state change; returns a function that unsubscribes it. */
   onStateChange(listener: StateListener<User>): () => void;
+  /** When the session ends unless it is refreshed (epoch ms, the server's clock), if it expires. */
+  readonly expiresAt: number | undefined;
   /** Fetches credentials again and sends them now, e.g. after `deauthenticated`. */
   reauthenticate(): void;
+  /**
+   * Refreshes an authenticated session now with fresh credentials; resolves
+   * with the user, or rejects with the refusal, while the session stays as it
+   * was until its own end.
+   */
+  refresh(): Promise<User>;
+  /** Calls `listener` when a refresh is refused (the session goes on until `expiresAt`); returns an unsubscribe. */
+  onRefreshError(listener: (error: AuthClientError) => void): () => void;
   /** Removes every listener this helper put on the socket. */
   close(): void;
   /** As `Promise.prototype.catch`, on the first outcome. */
@@ -107,8 +135,10 @@ export function authenticate<User = unknown>(
     authentication: 'authentication',
     authenticated: 'authenticated',
     unauthorized: 'unauthorized',
+    refreshRequired: 'refresh_required',
     ...options.events,
   };
+  const refreshes = options.refresh !== false && typeof credentials === 'function';
   let state: AuthState = 'pending';
   let user: User | undefined;
   let error: AuthClientError | undefined;
@@ -116,6 +146,11 @@ export function authenticate<User = unknown>(
   let closed = false;
   let attempt = 0;
   const listeners = new Set<StateListener<User>>();
+  const refreshErrorListeners = new Set<(error: AuthClientError) => void>();
+  let expiresAt: number | undefined;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The refresh in flight, so the helper's own timer and `refresh_required` send one, not two. */
+  let refreshing: Promise<User> | undefined;
   const scope = options.scope ?? 'connection';
   const me = {};
   /** Credentials already queued in socket.io-client's send buffer for the coming connection. */
@@ -175,14 +210,80 @@ export function authenticate<User = unknown>(
     if (!connectionAuthenticated()) void send();
   };
 
-  const onAuthenticated = (payload: { user?: User } | undefined): void => {
+  const cancelRefresh = (): void => {
+    clearTimeout(refreshTimer);
+    refreshTimer = undefined;
+  };
+
+  /** Refreshes after `delay` ms, unless one is already due sooner. */
+  const refreshIn = (delay: number): void => {
+    if (!refreshes || closed) return;
+    cancelRefresh();
+    refreshTimer = setTimeout(() => {
+      refreshTimer = undefined;
+      void refresh().catch(() => undefined);
+    }, delay);
+  };
+
+  /** Sends fresh credentials with an ack; the session stays authenticated whatever the answer. */
+  const refresh = (): Promise<User> => {
+    if (refreshing) return refreshing;
+    cancelRefresh();
+    const work = (async (): Promise<User> => {
+      if (state !== 'authenticated' || !socket.connected)
+        throw new AuthClientError({ code: 'unauthenticated', message: 'not authenticated: nothing to refresh' });
+      let value: Credentials;
+      try {
+        value = typeof credentials === 'function' ? await credentials() : credentials;
+      } catch (err) {
+        throw new AuthClientError({
+          code: 'invalid_credentials',
+          message: `could not get credentials: ${(err as Error)?.message ?? err}`,
+        });
+      }
+      const answer = await new Promise<{ ok: boolean; user?: User; error?: AuthErrorPayload }>((resolve) =>
+        socket.emit(events.authentication, value, resolve),
+      );
+      if (!answer?.ok) throw new AuthClientError(answer?.error ?? { code: 'server_error', message: 'refused' });
+      return answer.user as User;
+    })();
+    refreshing = work;
+    work.then(
+      () => (refreshing = undefined),
+      (err: AuthClientError) => {
+        refreshing = undefined;
+        // A refusal the session outlives: it runs on until expiresAt, and the app may want to know why.
+        // `in_progress`: another socket of this connection is refreshing the same session.
+        if (state === 'authenticated' && err.code !== 'in_progress')
+          for (const listener of [...refreshErrorListeners]) listener(err);
+      },
+    );
+    return work;
+  };
+
+  const onAuthenticated = (payload: { user?: User; expiresAt?: number; expiresIn?: number } | undefined): void => {
     user = payload?.user;
     error = undefined;
+    expiresAt = typeof payload?.expiresAt === 'number' ? payload.expiresAt : undefined;
     setState('authenticated');
     resolveFirst(user as User);
+    const left = typeof payload?.expiresIn === 'number' ? payload.expiresIn : undefined;
+    if (left === undefined) return cancelRefresh();
+    // Ahead of the server's refresh_required, at a random point of the half-window before it.
+    const ahead = refreshAhead(left);
+    refreshIn(Math.max(0, left - ahead - Math.random() * (ahead / 2)));
+  };
+
+  const onRefreshRequired = (payload: RefreshRequiredPayload | undefined): void => {
+    if (state !== 'authenticated' || refreshing) return;
+    const left = typeof payload?.expiresIn === 'number' ? payload.expiresIn : 0;
+    if (typeof payload?.expiresAt === 'number') expiresAt = payload.expiresAt;
+    refreshIn(Math.random() * (left / 2));
   };
 
   const onUnauthorized = (payload: AuthErrorPayload): void => {
+    cancelRefresh();
+    expiresAt = undefined;
     error = new AuthClientError(payload);
     if (error.reauthenticate) {
       setState('pending');
@@ -191,7 +292,8 @@ export function authenticate<User = unknown>(
       if (error.code === 'expired') void send();
       return;
     }
-    if (error.code === 'revoked') revoked = true;
+    // Refused for who they are, not for the credentials: a reconnection would be refused the same way.
+    if (error.code === 'revoked' || error.code === 'invalidated') revoked = true;
     setState('failed');
     rejectFirst(error);
   };
@@ -205,12 +307,16 @@ export function authenticate<User = unknown>(
   };
 
   const onDisconnect = (): void => {
+    cancelRefresh();
+    refreshing = undefined; // its ack will never come
+    expiresAt = undefined;
     if (state === 'authenticated') setState('pending');
   };
 
   socket.on('connect', onConnect);
   socket.on(events.authenticated, onAuthenticated);
   socket.on(events.unauthorized, onUnauthorized);
+  socket.on(events.refreshRequired, onRefreshRequired);
   socket.on('connect_error', onConnectError);
   socket.on('disconnect', onDisconnect);
   if (socket.connected) {
@@ -233,6 +339,9 @@ export function authenticate<User = unknown>(
     get error() {
       return error;
     },
+    get expiresAt() {
+      return expiresAt;
+    },
     then: (onfulfilled, onrejected) => first.then(onfulfilled, onrejected),
     catch: (onrejected) => first.catch(onrejected),
     onStateChange(listener) {
@@ -243,15 +352,40 @@ export function authenticate<User = unknown>(
       revoked = false;
       if (socket.connected) void send();
     },
+    refresh,
+    onRefreshError(listener) {
+      refreshErrorListeners.add(listener);
+      return () => refreshErrorListeners.delete(listener);
+    },
     close() {
       closed = true;
+      cancelRefresh();
+      refreshErrorListeners.clear();
       setState(state === 'authenticated' ? 'pending' : state);
       listeners.clear();
       socket.off('connect', onConnect);
       socket.off(events.authenticated, onAuthenticated);
       socket.off(events.unauthorized, onUnauthorized);
+      socket.off(events.refreshRequired, onRefreshRequired);
       socket.off('connect_error', onConnectError);
       socket.off('disconnect', onDisconnect);
     },
   };
+}
+
+// When to refresh ahead of a session's end: one rule, used by the server for `refresh_required` and by this helper.
+
+/** The automatic lead time is 10% of the session's lifetime, at least this… */
+export const REFRESH_AHEAD_MIN_MS = 5_000;
+/** …and at most this. */
+export const REFRESH_AHEAD_MAX_MS = 5 * 60_000;
+
+/**
+ * How long before the end of a session that lasts `lifetimeMs` to refresh:
+ * `fixed` when given, else 10% of the lifetime clamped to 5 s–5 min; never
+ * more than half the lifetime, so a 4-second token still hears about it 2 s in.
+ */
+export function refreshAhead(lifetimeMs: number, fixed?: number): number {
+  const ahead = fixed ?? Math.min(Math.max(lifetimeMs * 0.1, REFRESH_AHEAD_MIN_MS), REFRESH_AHEAD_MAX_MS);
+  return Math.max(0, Math.min(ahead, lifetimeMs / 2));
 }

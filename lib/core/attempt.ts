@@ -5,6 +5,7 @@
  * and whatever it started must not outlive that.
  */
 import type { Socket } from 'socket.io';
+import type { Revocation } from './revocation-store.js';
 
 /** What a bounded call rejects with once its attempt settled without it. */
 export const ABANDONED = Symbol('abandoned');
@@ -20,22 +21,29 @@ export const ABANDONED = Symbol('abandoned');
  *     (strategy, then each hook), each cleaning up only after itself;
  *   - `origin`: the socket that started it, the only public socket that hears
  *     its failure (a public socket never hears another socket's outcome);
- *   - `revoked`: principals revoked while it was in flight: if the strategy
- *     answers with one of them, the attempt is refused, not accepted.
+ *   - `revocations`: what was revoked while it was in flight: if the strategy
+ *     answers with a principal one of them covers, the attempt is refused.
  * Settling is final: a late answer from the strategy changes nothing.
  */
 export class Attempt {
   private waiters?: Array<(ok: boolean) => void>;
   private ack?: (response: unknown) => void;
   private running?: { timer: ReturnType<typeof setTimeout>; abandon: () => void };
-  revoked?: Set<string>;
+  revocations?: Revocation[];
   settled = false;
+  /** When it started: for credentials without an issue time, what a revocation's "issued before" compares. */
+  readonly startedAt = Date.now();
 
   constructor(
     ack?: (response: unknown) => void,
     readonly origin?: Socket,
   ) {
     this.ack = ack;
+  }
+
+  /** Whether the client gave an ack that is still unanswered. */
+  get hasAck(): boolean {
+    return this.ack !== undefined;
   }
 
   /** Answers the client's ack, once. */

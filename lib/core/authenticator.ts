@@ -12,19 +12,25 @@
  *      → `authenticated` sent → waiting `@Authenticated()` handlers run.
  *   3. A namespace that joins an authenticated connection: released → its
  *      hooks → told `authenticated`.
- *   4. The way out: `end()` for every ending, `demote()` for going back to
+ *   4. While authenticated: `refresh_required` ahead of the expiry, refreshes
+ *      (the sockets never leave the broadcast membership; a failed one leaves
+ *      the session as it was), revalidation, a revoke's grace.
+ *   5. The way out: `end()` for every ending, `demote()` for going back to
  *      pending. Both take the sockets out of the broadcast membership first.
  */
 import type { Socket } from 'socket.io';
 import type { AuthErrorCode, AuthErrorPayload } from '../auth-errors.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
+import type { RefreshRequiredPayload } from '../auth-errors.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import type { Admission } from './admission.js';
 import type { Membership } from './membership.js';
 import { type Outcomes, where } from './outcomes.js';
 import { errorPayload, handshakeCredentials, parseCredentials, publicView, refusal, splitAck } from './protocol.js';
 import { Attempt } from './attempt.js';
-import { PENDING_AUTH, type Session } from './session.js';
+import type { Revocations } from './revocations.js';
+import { type Revalidation, sameJson } from './revalidation.js';
+import { type LifetimeEvent, PENDING_AUTH, type Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { type Accepted, type AuthLogger, callHook, callStrategy, checkIdentity } from './strategy-call.js';
 
@@ -34,12 +40,22 @@ export interface ProtocolParts {
   logger: AuthLogger;
   /** Runs for each socket of a newly authenticated session, before it is told `authenticated`. */
   hooks?: (socket: Socket, principal: AuthPrincipal) => Promise<void> | void;
+  /** For each socket whose principal was replaced in place (refresh, revalidation), when its gateways listen. */
+  changedHooks?: ChangedHooks;
   admission: Admission;
+  revocations: Revocations;
+  revalidation: Revalidation;
   membership: Membership;
   outcomes: Outcomes;
 }
 
 type Ack = (response: unknown) => void;
+
+/** The gateways' `handlePrincipalChanged`: `wants` is asked first, so a refresh nobody listens to stays synchronous. */
+export interface ChangedHooks {
+  wants(socket: Socket): boolean;
+  run(socket: Socket, principal: AuthPrincipal, previous: AuthPrincipal): Promise<void> | void;
+}
 
 export class Authenticator {
   private readonly options: ResolvedAuthSocketOptions;
@@ -112,20 +128,22 @@ export class Authenticator {
       source === 'request'
         ? { ok: true as const, credentials: payload }
         : parseCredentials(payload, this.options.maxCredentialsBytes);
+    const current = session.state === 'authenticated' ? session.principal : undefined;
+    // A failed refresh leaves the session as it was, running to its own end; a failed first attempt ends it.
+    const refuse = current ? this.refuseRefresh : this.fail;
     if (!parsed.ok) {
       admission.record(address);
-      return this.fail(session, parsed.code, ack);
+      return refuse.call(this, session, parsed.code, ack);
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
     const attempt = (session.attempt = new Attempt(ack, socket));
-    const current = session.state === 'authenticated' ? session.principal : undefined;
     if (!current) session.transition('authenticating');
     // A slot of the failure budget comes back only on success. An attempt that ends
     // any other way keeps it, even when the socket left meanwhile: otherwise guessing
     // and disconnecting at once would make strategy work per address unbounded.
     const reserved = await admission.reserve(address);
     if (session.attempt !== attempt) return;
-    if (!reserved) return this.fail(session, 'rate_limited', ack);
+    if (!reserved) return refuse.call(this, session, 'rate_limited', ack);
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
     const ms = timeout ? Math.min(strategyTimeout, timeout) : strategyTimeout;
@@ -143,9 +161,15 @@ export class Authenticator {
 
     const { owner } = session;
     let verdict = checkIdentity(answer, owner?.sameIdOnly ? owner.id : undefined);
-    // Revoked while the strategy ran: the credentials it checked were issued before the revoke.
-    if (!('code' in verdict) && attempt.revoked?.has(verdict.principal.id)) verdict = { code: 'revoked' };
-    if ('code' in verdict) return this.fail(session, verdict.code, ack, verdict.message);
+    if (!('code' in verdict)) {
+      // The revocation store, then what was revoked while the strategy and the store answered.
+      let denied = this.parts.revocations.check(verdict.principal, attempt.startedAt);
+      if (denied instanceof Promise) denied = await denied;
+      if (session.attempt !== attempt) return;
+      if (!denied && this.parts.revocations.marked(attempt, verdict.principal)) denied = 'revoked';
+      if (denied) verdict = { code: denied };
+    }
+    if ('code' in verdict) return refuse.call(this, session, verdict.code, ack, verdict.message);
     admission.giveBack(address); // a success returns its slot
     if (current) return this.refresh(session, attempt, verdict);
     await this.accept(session, attempt, verdict);
@@ -172,6 +196,7 @@ export class Authenticator {
     }
     session.attempt = session.hooking = undefined;
     session.startExpiry(); // at once if it passed while the hooks ran
+    this.parts.revalidation.schedule(session);
     this.tell(session, false, attempt);
     attempt.settle(true);
   }
@@ -187,16 +212,144 @@ export class Authenticator {
     if (!ok) return this.fail(session, 'server_error');
     session.joining!.delete(socket);
     if (!session.joining!.size) session.joining = undefined;
-    socket.emit(this.options.events.authenticated, { user: publicView(session.principal!) });
+    socket.emit(this.options.events.authenticated, this.authenticatedPayload(session));
     attempt.settle(true);
   }
 
-  private refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted): void {
-    session.attempt = undefined;
+  // ── 4. while authenticated ────────────────────────────────────────────────
+
+  /**
+   * A refresh: the new principal and lifetime apply at once, with no moment
+   * out of the broadcast membership and the rooms kept; then the gateways'
+   * `handlePrincipalChanged` (so rooms can follow roles); then `authenticated`.
+   */
+  private async refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
+    const previous = session.principal!;
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
+    this.parts.revalidation.schedule(session); // these credentials were just checked
+    if (!(await this.principalChanged(session, previous, attempt))) return;
+    session.attempt = undefined;
     this.tell(session, true, attempt);
     attempt.settle(true);
+  }
+
+  /**
+   * Refuses a refresh and tells the client why (the ack, else `auth_error`);
+   * the session goes on as it was, until its own end. The failure still
+   * counts against the address's budget.
+   */
+  private refuseRefresh(session: Session, code: AuthErrorCode, ack?: Ack, message?: string): void {
+    const error = errorPayload(code, message);
+    const attempt = session.attempt;
+    if (attempt) session.attempt = undefined;
+    this.parts.outcomes.count(code);
+    this.parts.logger.log(`refresh refused for socket ${where(session).socketId} from ${session.address}: ${code}`);
+    this.parts.outcomes.report({ type: 'failed', ...where(session), address: session.address, code, refresh: true });
+    const answer = refusal(error);
+    if (attempt) {
+      if (attempt.hasAck) attempt.answer(answer);
+      else attempt.origin?.emit(this.options.events.authError, error);
+      attempt.settle(true); // handlers that waited run: the session is still authenticated
+    } else if (ack) ack(answer);
+    else session.sockets[0]?.emit(this.options.events.authError, error);
+  }
+
+  /**
+   * The gateways' `handlePrincipalChanged` for each socket, bounded like the
+   * other hooks. False when the session ended meanwhile or a hook failed,
+   * which ends it (`server_error`): rooms that should have followed the new
+   * principal may not have.
+   */
+  private async principalChanged(session: Session, previous: AuthPrincipal, attempt: Attempt): Promise<boolean> {
+    const hooks = this.parts.changedHooks;
+    const sockets = hooks ? session.sockets.filter((s) => s.connected && hooks.wants(s)) : [];
+    if (!sockets.length) return true;
+    const principal = session.principal!;
+    for (const socket of sockets) {
+      const ok = await callHook(
+        () => hooks!.run(socket, principal, previous),
+        attempt,
+        this.options.strategyTimeout,
+        this.parts.logger,
+        'handlePrincipalChanged',
+        this.options.exposeStrategyErrors,
+      );
+      if (session.state !== 'authenticated' || attempt.settled) return false;
+      if (!ok) {
+        this.fail(session, 'server_error');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Asks the strategy's `revalidate()` about the session (once in flight at a
+   * time) and applies the answer: a fresh principal in place, or the end.
+   * Resolves when that is done.
+   */
+  async revalidate(session: Session, reason: 'interval' | 'request'): Promise<void> {
+    if (session.state !== 'authenticated' || session.revalidation || !this.parts.strategy.revalidate) return;
+    const attempt = (session.revalidation = new Attempt());
+    const result = await this.parts.revalidation.run(session, reason, attempt);
+    if (session.revalidation !== attempt) return; // ended or demoted meanwhile
+    session.revalidation = undefined;
+    attempt.settle(true);
+    if (session.state !== 'authenticated') return;
+    this.parts.revalidation.schedule(session);
+    if (result.kind === 'kept' || result.kind === 'stale') return;
+    if (result.kind === 'ended') return this.end(session, errorPayload(result.code, result.message));
+    const previous = session.principal!;
+    const { principal, expiresAt } = result;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return this.end(session, errorPayload('expired'));
+    const userChanged = !sameJson(publicView(previous), publicView(principal));
+    session.revalidated(principal, expiresAt);
+    for (const socket of session.sockets) socket.data.auth = session.auth;
+    this.parts.outcomes.report({
+      type: 'revalidated',
+      ...where(session),
+      principalId: principal.id,
+      changed: result.changed,
+    });
+    if (result.changed) {
+      const hooking = (session.revalidation = new Attempt());
+      const ok = await this.principalChanged(session, previous, hooking);
+      if (session.revalidation === hooking) session.revalidation = undefined;
+      hooking.settle(ok);
+      if (!ok) return;
+    }
+    if (userChanged) {
+      const payload = this.authenticatedPayload(session);
+      for (const socket of session.sockets) socket.emit(this.options.events.authenticated, payload);
+    }
+  }
+
+  /** The session's one expiry timer fired: warn, expire, or end a revoke's grace. */
+  readonly onLifetime = (session: Session, event: LifetimeEvent): void => {
+    if (event === 'expiry') return this.onExpiry(session);
+    if (event === 'grace') return this.end(session, errorPayload('revoked', session.grace?.message));
+    this.warn(session, 'expiring', session.expiresAt!);
+  };
+
+  /** `refresh_required` to every socket of the session: it stays until `expiresAt` unless fresh credentials arrive. */
+  warn(session: Session, code: RefreshRequiredPayload['code'], expiresAt: number, message?: string): void {
+    const payload: RefreshRequiredPayload = {
+      code,
+      message: message ?? (code === 'expiring' ? 'Session expiring; send fresh credentials' : 'Session revoked'),
+      expiresAt,
+      expiresIn: Math.max(0, expiresAt - Date.now()),
+      reauthenticate: true,
+    };
+    for (const socket of session.sockets) socket.emit(this.options.events.refreshRequired, payload);
+  }
+
+  /** `revoke(…, { graceMs })` on a live session: told at once, ended at the grace's end unless a refresh passes. */
+  startGrace(session: Session, graceMs: number, message?: string): void {
+    if (session.state !== 'authenticated') return;
+    const until = Date.now() + graceMs;
+    session.startGrace(until, message);
+    this.warn(session, 'revoked', Math.min(session.grace!.until, session.expiresAt ?? Infinity), message);
   }
 
   private hook(socket: Socket, principal: AuthPrincipal, attempt: Attempt): Promise<boolean> {
@@ -211,14 +364,21 @@ export class Authenticator {
     );
   }
 
-  /** `authenticated {user}` to the sockets (joining ones hear it after their own hooks), the ack, the outcome. */
+  /** `{ user, expiresAt, expiresIn }`: what the client hears of its session. */
+  private authenticatedPayload(session: Session): { user: unknown; expiresAt?: number; expiresIn?: number } {
+    const user = publicView(session.principal!);
+    const { expiresAt } = session;
+    return expiresAt === undefined ? { user } : { user, expiresAt, expiresIn: Math.max(0, expiresAt - Date.now()) };
+  }
+
+  /** `authenticated {user, expiresAt}` to the sockets (joining ones hear it after their own hooks), the ack, the outcome. */
   private tell(session: Session, refreshed: boolean, attempt: Attempt): void {
     const principal = session.principal!;
-    const user = publicView(principal);
+    const payload = this.authenticatedPayload(session);
     for (const socket of session.sockets) {
-      if (!session.joining?.has(socket)) socket.emit(this.options.events.authenticated, { user });
+      if (!session.joining?.has(socket)) socket.emit(this.options.events.authenticated, payload);
     }
-    attempt.answer({ ok: true, user });
+    attempt.answer({ ok: true, ...payload });
     this.parts.logger.debug?.(`socket ${where(session).socketId} authenticated as ${principal.id}`);
     const { address } = session;
     this.parts.outcomes.report({
@@ -242,7 +402,7 @@ export class Authenticator {
     this.end(session, error);
   }
 
-  // ── 4. the way out ────────────────────────────────────────────────────────
+  // ── 5. the way out ────────────────────────────────────────────────────────
 
   /**
    * The one way a session ends: timeout, failure, expiry, revoke, disconnect,
@@ -257,6 +417,7 @@ export class Authenticator {
     const origin = session.attempt?.origin;
     if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
+    this.parts.revalidation.cancel(session);
     this.sessions.forget(session);
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, session.principal?.id, false);
@@ -285,6 +446,7 @@ export class Authenticator {
     const owner = session.principal!.id;
     session.attempt?.answer(refusal(error)); // a refresh in flight hears why
     session.demote(sameIdOnly); // stops the expiry, settles joiners; the timeout runs if a gated socket is there
+    this.parts.revalidation.cancel(session);
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, owner, true);
     for (const socket of sockets) socket.emit(this.options.events.unauthorized, error);
@@ -312,13 +474,13 @@ export class Authenticator {
     this.end(session, errorPayload('timeout'));
   };
 
-  readonly onExpiry = (session: Session): void => {
+  private onExpiry(session: Session): void {
     const principalId = session.principal?.id ?? '';
     this.parts.outcomes.count('expired');
     this.parts.outcomes.report({ type: 'expired', ...where(session), principalId });
     if (this.options.onExpiry !== 'reauthenticate') return this.end(session, errorPayload('expired'));
     this.demote(session, errorPayload('expired', undefined, true), true);
-  };
+  }
 
   /** Every session ends quietly; the server is closing the sockets. */
   shutdown(): void {

@@ -10,10 +10,15 @@
  *   pending ──attempt──▶ authenticating ──strategy accepts──▶ authenticated
  *      ▲                       │                                   │  │
  *      │                       │ refused, timeout, revoke,         │  │ hooks run, then the expiry
- *      │                       ▼ disconnect                        │  │ is armed; refresh: stays
- *      │                    closed ◀──── expiry, revoke, ──────────┘  │ authenticated
- *      │                                 disconnect                   │
+ *      │                       ▼ disconnect                        │  │ is armed; refresh and
+ *      │                    closed ◀──── expiry, revoke, ──────────┘  │ revalidation: stays
+ *      │                                 invalidated, disconnect      │ authenticated
  *      └──────── demote: expiry with 'reauthenticate', deauthenticate() ──┘
+ *
+ * While authenticated, one timer (the expiry timer) serves the whole lifetime:
+ * first `refresh_required` at `expiresAt − refreshAhead`, then the end, which
+ * is the expiry or, after `revoke(…, { graceMs })`, the grace's end if sooner.
+ * A refresh starts a new lifetime: the warning is due again.
  *
  * Invariants (checked by test/model):
  *   - a socket that is not released by the gate is in no adapter membership,
@@ -30,6 +35,9 @@ import { type LongTimer, setLongTimeout } from './long-timer.js';
 import type { Attempt } from './attempt.js';
 import { publicView } from './protocol.js';
 
+/** What ends an authenticated session's lifetime, when it comes. */
+export type LifetimeEvent = 'refresh' | 'expiry' | 'grace';
+
 export type SessionState = 'pending' | 'authenticating' | 'authenticated' | 'closed';
 
 const TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
@@ -45,8 +53,11 @@ export interface SessionTimeouts {
   readonly timeout: number | false;
   /** Whether the socket is on a gated namespace: only gated sockets are timed out. */
   isGated(socket: Socket): boolean;
+  /** How long before the end of a session lasting `lifetimeMs` to send `refresh_required`; undefined: never. */
+  refreshAhead(lifetimeMs: number): number | undefined;
   onTimeout(session: Session): void;
-  onExpiry(session: Session): void;
+  /** The expiry timer fired: time to warn (`refresh`), the credentials expired, or a revoke's grace ran out. */
+  onLifetime(session: Session, event: LifetimeEvent): void;
 }
 
 /**
@@ -73,6 +84,14 @@ export class Session {
   private current?: Owner;
   /** Epoch ms, from the principal's `expiresAt`. */
   expiresAt?: number;
+  /** When the current lifetime began (the authentication or the last refresh), epoch ms. */
+  lifetimeStart = 0;
+  /** `refresh_required` was sent for the current lifetime. */
+  private warned = false;
+  /** After `revoke(…, { graceMs })`: the session ends then unless a refresh passes the revocation first. */
+  grace?: { until: number; message?: string };
+  /** The `revalidate()` call in flight: at most one per session. */
+  revalidation?: Attempt;
   /** What `socket.data.auth` says while authenticated: one object, shared by the session's sockets. */
   auth?: SocketAuthData;
   /** The strategy call (and the hooks after it) in flight. */
@@ -153,16 +172,44 @@ export class Session {
   /** The strategy accepted: the session is the principal's. */
   accept(principal: AuthPrincipal, expiresAt: number | undefined): void {
     this.current = { id: principal.id, principal, sameIdOnly: true };
-    this.expiresAt = expiresAt;
+    this.beginLifetime(expiresAt);
     this.transition('authenticated');
   }
 
-  /** A re-authentication of the same principal: new principal data and expiry, same state. */
+  /**
+   * A re-authentication of the same principal: new principal data and expiry,
+   * same state, and a new lifetime (any revoke's grace is over: these
+   * credentials passed the revocation store).
+   */
   refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
     this.current = { id: principal.id, principal, sameIdOnly: true };
-    this.expiresAt = expiresAt;
+    this.beginLifetime(expiresAt);
+    this.grace = undefined;
     this.auth = this.authData();
     this.armExpiry();
+  }
+
+  /** A revalidation's fresh principal, in place: the lifetime goes on; `expiresAt` only ever moves earlier. */
+  revalidated(principal: AuthPrincipal, expiresAt: number | undefined): void {
+    const authenticatedAt = this.auth?.state === 'authenticated' ? this.auth.authenticatedAt : Date.now();
+    this.current = { id: principal.id, principal, sameIdOnly: true };
+    const moved = expiresAt !== this.expiresAt;
+    this.expiresAt = expiresAt;
+    this.auth = { ...this.authData(), authenticatedAt } as SocketAuthData;
+    if (moved) this.armExpiry();
+  }
+
+  /** `revoke(…, { graceMs })`: the session ends at `until` (or its expiry if sooner) unless a refresh passes first. */
+  startGrace(until: number, message?: string): void {
+    if (this.grace && this.grace.until <= until) return; // a grace never grows
+    this.grace = { until, message };
+    this.armExpiry();
+  }
+
+  private beginLifetime(expiresAt: number | undefined): void {
+    this.expiresAt = expiresAt;
+    this.lifetimeStart = Date.now();
+    this.warned = false;
   }
 
   /** Back to pending, still owned by the same id: strictly after an expiry, loosely after `deauthenticate()`. */
@@ -179,6 +226,8 @@ export class Session {
     switch (to) {
       case 'pending': // demote()
         this.clearExpiry();
+        this.grace = undefined;
+        this.endRevalidation();
         this.attempt?.settle(false);
         this.attempt = undefined;
         this.hooking = undefined;
@@ -195,6 +244,7 @@ export class Session {
         break; // the expiry is armed once the hooks ran: startExpiry()
       case 'closed':
         this.clearExpiry();
+        this.endRevalidation();
         this.attempt?.settle(false);
         this.attempt = undefined;
         this.hooking = undefined;
@@ -263,14 +313,37 @@ export class Session {
     this.timeoutTimer = undefined;
   }
 
+  /**
+   * The one expiry timer, armed for whatever comes first: the warning (once
+   * per lifetime), the grace's end, the expiry. An event that passed while
+   * hooks ran fires right after them (delay 0).
+   */
   private armExpiry(): void {
     this.clearExpiry();
-    if (this.expiresAt === undefined) return;
-    // An expiry that passed while hooks ran fires right after them (delay 0).
+    const { expiresAt, grace } = this;
+    let at: number | undefined;
+    let event: LifetimeEvent | undefined;
+    if (expiresAt !== undefined) {
+      [at, event] = [expiresAt, 'expiry'];
+      const ahead = this.warned ? undefined : this.timers.refreshAhead(expiresAt - this.lifetimeStart);
+      if (ahead !== undefined && ahead > 0) [at, event] = [expiresAt - ahead, 'refresh'];
+    }
+    if (grace && (at === undefined || grace.until < at)) [at, event] = [grace.until, 'grace'];
+    if (at === undefined || event === undefined) return;
+    const fired = event;
     this.expiryTimer = setLongTimeout(() => {
       this.expiryTimer = undefined;
-      this.timers.onExpiry(this);
-    }, this.expiresAt);
+      if (fired === 'refresh') {
+        this.warned = true;
+        this.armExpiry(); // then the end
+      }
+      this.timers.onLifetime(this, fired);
+    }, at);
+  }
+
+  private endRevalidation(): void {
+    this.revalidation?.settle(false);
+    this.revalidation = undefined;
   }
 
   private clearExpiry(): void {

@@ -15,18 +15,44 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { Admission } from './admission.js';
-import { Authenticator } from './authenticator.js';
+import { Authenticator, type ChangedHooks } from './authenticator.js';
 import { childrenOf, installGate } from './broadcast-gate.js';
-import { ClusterRevocation, type RevokeResult } from './cluster-revocation.js';
+import { ClusterCommands } from './cluster-commands.js';
+import { refreshAhead } from '../client/index.js';
+import { AuthSocketConfigError } from '../auth-socket-config.error.js';
+import { MemoryRevocationStore, type Revocation, covers } from './revocation-store.js';
+import { Revalidation } from './revalidation.js';
+import { Revocations, type RevokeOptions, type RevokeTarget } from './revocations.js';
 import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
 import { Membership } from './membership.js';
 import { Outcomes } from './outcomes.js';
 import { errorPayload, principalRoom } from './protocol.js';
 import { SessionRegistry } from './session-registry.js';
+import type { Session } from './session.js';
+
+/** A revoke's grace is a moment to refresh, not a second session: at most a day. */
+const MAX_GRACE_MS = 86_400_000;
 import type { AuthLogger } from './strategy-call.js';
 
 export type { AuthLogger } from './strategy-call.js';
-export type { RevokeResult } from './cluster-revocation.js';
+
+/** What `revoke()` did, cluster-wide. */
+export interface RevokeResult {
+  /** Sockets that lost the session now, on every node that answered. */
+  disconnected: number;
+  /** With `graceMs`: sockets told `refresh_required {code:'revoked'}`, which end at the grace's end unless they refresh. */
+  inGrace: number;
+  /** false when a node did not answer in time: it may still hold sockets the revocation covers. */
+  complete: boolean;
+}
+
+/** What `revalidate()` did, cluster-wide. */
+export interface RevalidateResult {
+  /** Sessions of the principal that were checked, on every node that answered. */
+  sessions: number;
+  /** false when a node did not answer in time. */
+  complete: boolean;
+}
 
 export interface SocketAuthDeps {
   options: ResolvedAuthSocketOptions;
@@ -34,6 +60,8 @@ export interface SocketAuthDeps {
   logger: AuthLogger;
   /** Runs for each socket of a newly authenticated session, before it is told `authenticated`. */
   beforeAuthenticated?: (socket: Socket, principal: AuthPrincipal) => Promise<void> | void;
+  /** Runs for each socket whose principal was replaced in place (refresh, revalidation), where gateways listen. */
+  principalChanged?: ChangedHooks;
   /** Every outcome, after `options.onOutcome`. */
   onOutcome?: (outcome: AuthOutcome) => void;
 }
@@ -58,7 +86,11 @@ export class SocketAuth {
   private readonly guard: ConnectionGuard;
   private readonly membership: Membership;
   private readonly outcomes: Outcomes;
-  private readonly cluster: ClusterRevocation;
+  private readonly cluster: ClusterCommands;
+  private readonly revocations: Revocations;
+  private readonly revalidation: Revalidation;
+  /** The store the module made (no `revocationStore` given): the module closes it. */
+  private readonly ownStore?: MemoryRevocationStore;
   private readonly attached = new Set<Namespace>();
   private readonly unwatch: Array<() => void> = [];
   private closed = false;
@@ -69,6 +101,13 @@ export class SocketAuth {
       throw new Error(
         'AuthSocketModule: a strategy with source "request" authenticates from cookies, which browsers send by themselves, ' +
           'so any site could open an authenticated socket (cross-site WebSocket hijacking). Set `allowedOrigins`.',
+      );
+    }
+    if (options.revalidateInterval !== false && typeof strategy.revalidate !== 'function') {
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_OPTION',
+        `option "revalidateInterval" is ${options.revalidateInterval} ms, but the strategy has no revalidate(principal, context) ` +
+          'method: add one, or leave the option out',
       );
     }
     const requireOrigin = strategy.source === 'request';
@@ -89,15 +128,40 @@ export class SocketAuth {
       options,
       {
         onTimeout: (session) => this.protocol.onTimeout(session),
-        onExpiry: (session) => this.protocol.onExpiry(session),
+        onLifetime: (session, event) => this.protocol.onLifetime(session, event),
         isGated: (socket) => !this.membership.isPublic(socket),
+        refreshAhead: (lifetime) =>
+          options.refreshAhead === false
+            ? undefined
+            : refreshAhead(lifetime, options.refreshAhead === 'auto' ? undefined : options.refreshAhead),
       },
       (socket) => this.admission.socketAddress(socket),
     );
-    const { admission, membership, outcomes } = this;
-    const parts = { options, strategy, logger, hooks: deps.beforeAuthenticated, admission, membership, outcomes };
-    this.protocol = new Authenticator(parts, this.sessions);
-    this.cluster = new ClusterRevocation((id, reason) => this.revokeHere(id, reason));
+    if (!options.revocationStore) this.ownStore = new MemoryRevocationStore();
+    this.revocations = new Revocations(options.revocationStore ?? this.ownStore!, options.revocationTtl, logger);
+    this.revalidation = new Revalidation(options, strategy, logger, (session) => {
+      void this.protocol.revalidate(session, 'interval');
+    });
+    const { admission, membership, outcomes, revocations, revalidation } = this;
+    this.protocol = new Authenticator(
+      {
+        options,
+        strategy,
+        logger,
+        hooks: deps.beforeAuthenticated,
+        changedHooks: deps.principalChanged,
+        admission,
+        membership,
+        outcomes,
+        revocations,
+        revalidation,
+      },
+      this.sessions,
+    );
+    this.cluster = new ClusterCommands({
+      revoke: (entry, reason, graceMs) => this.revokeHere(entry as Revocation, reason, graceMs),
+      revalidate: (principalId) => this.revalidateHere(principalId),
+    });
   }
 
   /**
@@ -204,40 +268,106 @@ export class SocketAuth {
     return true;
   }
 
-  /** Ends every session of the principal on every node, each through its own `end()`. */
-  async revoke(principalId: string, reason?: string): Promise<RevokeResult> {
-    const result = await this.cluster.revoke(principalId, reason);
+  /**
+   * Denies the target from now on (the revocation store, consulted on every
+   * authentication and refresh), then ends the live sessions it covers on
+   * every node, each through its own `end()`, or gives them `graceMs` to
+   * refresh.
+   */
+  async revoke(target: RevokeTarget, given?: string | RevokeOptions): Promise<RevokeResult> {
+    const options: RevokeOptions = typeof given === 'string' ? { reason: given } : (given ?? {});
+    const { reason, graceMs } = options;
+    if (graceMs !== undefined && !(typeof graceMs === 'number' && graceMs > 0 && graceMs <= MAX_GRACE_MS))
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_ARGUMENT',
+        `revoke(): graceMs must be a number of ms from 1 to ${MAX_GRACE_MS}`,
+      );
+    const entry = this.revocations.entryFor(target);
+    await this.revocations.store.add(entry);
+    const counted = await this.cluster.run('revoke', entry, reason ?? null, graceMs ?? null);
+    const principalId = 'principalId' in entry ? entry.principalId : undefined;
     // Backstop through the adapter: a cluster adapter sends server-side messages only to the nodes it already knows
     // (its heartbeat), while broadcasts reach every node. Sessions ended above have left the principal's room, so
-    // this reaches only sockets on a node that missed the message.
-    const room = principalRoom(principalId);
-    for (const nsp of this.attached) {
-      nsp.to(room).emit(this.deps.options.events.unauthorized, errorPayload('revoked', reason));
-      nsp.in(room).disconnectSockets(true);
+    // this reaches only sockets on a node that missed the message. With a grace, those wait for the message instead.
+    if (principalId !== undefined && graceMs === undefined) {
+      const room = principalRoom(principalId);
+      for (const nsp of this.attached) {
+        nsp.to(room).emit(this.deps.options.events.unauthorized, errorPayload('revoked', reason));
+        nsp.in(room).disconnectSockets(true);
+      }
     }
     this.outcomes.count('revoked');
-    this.deps.logger.log(`revoked sessions of ${principalId}${result.complete ? '' : ' (some nodes did not answer)'}`);
-    this.outcomes.report({ type: 'revoked', principalId, ...(reason ? { reason } : {}) });
-    return result;
+    const what = principalId !== undefined ? `sessions of ${principalId}` : 'a token';
+    this.deps.logger.log(`revoked ${what}${counted.complete ? '' : ' (some nodes did not answer)'}`);
+    this.outcomes.report({
+      type: 'revoked',
+      ...(principalId !== undefined ? { principalId } : { tokenId: (entry as { tokenId: string }).tokenId }),
+      ...(reason ? { reason } : {}),
+      ...(graceMs !== undefined ? { graceMs } : {}),
+    });
+    const inGrace = graceMs === undefined ? 0 : counted.total;
+    return { disconnected: counted.total - inGrace, inGrace, complete: counted.complete };
   }
 
   /**
-   * Ends every session the principal owns or may resume (demoted ones too,
-   * with any re-authentication in flight on them), and marks every other
-   * attempt in flight: one that the strategy answers with this principal is
-   * refused, since it checked credentials issued before the revoke.
+   * This node's part of a revoke: keeps the entry (for a shared store's
+   * outage), ends or gives grace to every session it covers (demoted ones
+   * too, which could resume), and marks every other attempt in flight: one
+   * that the strategy answers with a covered principal is refused, since it
+   * checked credentials from before the revoke. Answers how many sockets.
    */
-  private revokeHere(principalId: string, reason?: string): number {
+  private revokeHere(entry: Revocation, reason?: unknown, graceMs?: unknown): number {
+    const message = typeof reason === 'string' ? reason : undefined;
+    const grace = typeof graceMs === 'number' && graceMs > 0 ? graceMs : undefined;
+    this.revocations.store.remember?.(entry);
     let count = 0;
     for (const session of this.sessions.all()) {
-      if (session.owner?.id === principalId) {
+      if (this.covered(session, entry)) {
         count += session.size;
-        this.protocol.end(session, errorPayload('revoked', reason));
+        if (grace !== undefined && session.state === 'authenticated') this.protocol.startGrace(session, grace, message);
+        else this.protocol.end(session, errorPayload('revoked', message));
       } else if (session.attempt) {
-        (session.attempt.revoked ??= new Set()).add(principalId);
+        this.revocations.mark(session.attempt, entry);
       }
     }
     return count;
+  }
+
+  /** Whether a session is one the revocation takes: its principal's, or (demoted) one its owner could resume. */
+  private covered(session: Session, entry: Revocation): boolean {
+    const { owner } = session;
+    if (!owner) return false;
+    if (!owner.principal) return entry.kind !== 'token' && 'principalId' in entry && entry.principalId === owner.id;
+    // Credentials without an issue time were presented before the session authenticated, even in the revoke's millisecond.
+    const authenticatedAt = session.auth?.state === 'authenticated' ? session.auth.authenticatedAt : Date.now();
+    return covers(entry, this.revocations.subjectOf(owner.principal, authenticatedAt - 1));
+  }
+
+  /** Whether the revocation store denies these credentials now: for the app's own HTTP endpoints (refresh, logout). */
+  isRevoked(principal: Pick<AuthPrincipal, 'id' | 'tokenId' | 'issuedAt'>): Promise<boolean> {
+    return Promise.resolve(this.revocations.check(principal as AuthPrincipal)).then((code) => code !== undefined);
+  }
+
+  /** Revalidates every session of the principal on every node, now; resolves once each node has applied its answers. */
+  async revalidate(principalId: string): Promise<RevalidateResult> {
+    if (typeof principalId !== 'string' || !principalId)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_ARGUMENT',
+        'revalidate(): the principal id must be a non-empty string',
+      );
+    if (!this.deps.strategy.revalidate)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_ARGUMENT',
+        'revalidate(): the strategy has no revalidate(principal, context) method',
+      );
+    const { total, complete } = await this.cluster.run('revalidate', principalId);
+    return { sessions: total, complete };
+  }
+
+  private async revalidateHere(principalId: unknown): Promise<number> {
+    const sessions = this.sessions.all().filter((s) => s.state === 'authenticated' && s.principal?.id === principalId);
+    await Promise.all(sessions.map((s) => this.protocol.revalidate(s, 'request')));
+    return sessions.length;
   }
 
   /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */
@@ -259,7 +389,8 @@ export class SocketAuth {
     );
     return {
       sessions,
-      timers: timers + admission.timers + this.guard.sizes().idleTimers,
+      timers: timers + admission.timers + this.guard.sizes().idleTimers + (this.revalidation.size ? 1 : 0),
+      revalidations: this.revalidation.size,
       pendingTotal: admission.pendingSockets,
       publicTotal: admission.publicSockets,
       limitCounters: admission.limitCounters,
@@ -278,5 +409,7 @@ export class SocketAuth {
     for (const nsp of this.attached) nsp.off('connection', this.protocol.onConnection);
     this.unwatch.splice(0).forEach((undo) => undo());
     this.cluster.close();
+    this.revalidation.clear();
+    this.ownStore?.close();
   }
 }

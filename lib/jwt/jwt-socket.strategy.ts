@@ -55,7 +55,7 @@ export class JwtSocketStrategy implements AuthStrategy {
     if (!validated) return null;
     if (typeof validated !== 'object')
       throw new Error('JwtSocketStrategy: validate() must return an object, null or false');
-    const principal = { id, ...expiryOf(claims), ...validated } as AuthPrincipal;
+    const principal = { id, ...expiryOf(claims), ...credentialOf(claims), ...validated } as AuthPrincipal;
     // `verifyOptions.maxAge` refuses a token older than iat + maxAge at verification only: a live socket must not
     // outlive it either, while the same token is refused on a new one.
     const maxAgeEnd = this.maxAgeEnd(claims);
@@ -141,6 +141,14 @@ function subjectOf(claims: JwtClaims): string | undefined {
   if (typeof sub === 'string' && sub !== '') return sub;
   if (typeof sub === 'number' && Number.isFinite(sub)) return String(sub);
   return undefined;
+}
+
+/** `jti` and `iat`, for the revocation store: `revoke({ tokenId })` and `revoke({ principalId, issuedBefore })`. */
+function credentialOf(claims: JwtClaims): { tokenId?: string; issuedAt?: number } {
+  const facts: { tokenId?: string; issuedAt?: number } = {};
+  if (typeof claims.jti === 'string' && claims.jti) facts.tokenId = claims.jti;
+  if (typeof claims.iat === 'number' && Number.isFinite(claims.iat)) facts.issuedAt = claims.iat * 1000;
+  return facts;
 }
 
 function expiryOf(claims: JwtClaims): { expiresAt?: number } {

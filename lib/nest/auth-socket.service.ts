@@ -6,7 +6,8 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from '../auth-socket.constants.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
-import { type RevokeResult, SocketAuth } from '../core/socket-auth.js';
+import { type RevalidateResult, type RevokeResult, SocketAuth } from '../core/socket-auth.js';
+import type { RevokeOptions, RevokeTarget } from '../core/revocations.js';
 import { principalRoom } from '../core/protocol.js';
 import { GatewayHooks } from './gateway-hooks.js';
 
@@ -30,6 +31,10 @@ export class AuthSocketService implements OnApplicationShutdown {
       strategy,
       logger: this.logger,
       beforeAuthenticated: (socket, principal) => hooks.handleAuthenticated(socket, principal),
+      principalChanged: {
+        wants: (socket) => hooks.wantsPrincipalChanged(socket),
+        run: (socket, principal, previous) => hooks.handlePrincipalChanged(socket, principal, previous),
+      },
       onOutcome: (outcome) => this.outcomeSubject.next(outcome),
     });
   }
@@ -55,14 +60,40 @@ export class AuthSocketService implements OnApplicationShutdown {
   }
 
   /**
-   * Sends `unauthorized {code:'revoked'}` to every socket of the principal and
-   * disconnects them, on every node when a cluster adapter is in use (sockets
-   * on public namespaces stay, anonymous). Resolves once every node has acted,
-   * or after the adapter's request timeout, with how many sockets lost the
-   * session and whether every node answered.
+   * Revokes, on every node: records the revocation in the `revocationStore`
+   * (so the credentials it covers are refused from now on, on every
+   * authentication and refresh), then ends the live sessions it covers with
+   * `unauthorized {code:'revoked'}` (sockets on public namespaces stay,
+   * anonymous). The target:
+   *   - `'alice'` or `{ principalId: 'alice' }`: her sessions, and her credentials issued before now (log out everywhere);
+   *   - `{ principalId, issuedBefore }`: the same, as of that time;
+   *   - `{ principalId, until }`: the principal entirely, until then;
+   *   - `{ tokenId, expiresAt? }`: one credential (a JWT's `jti`).
+   *
+   * With `{ graceMs }` live sessions are told `refresh_required
+   * {code:'revoked'}` instead, and end after `graceMs` unless they refresh
+   * with credentials the revocation does not cover. Resolves once every node
+   * has acted, or after the adapter's request timeout, with counts and
+   * whether every node answered.
    */
-  revoke(principalId: string, reason?: string): Promise<RevokeResult> {
-    return this.authenticator.revoke(principalId, reason);
+  revoke(target: RevokeTarget, options?: string | RevokeOptions): Promise<RevokeResult> {
+    return this.authenticator.revoke(target, options);
+  }
+
+  /** Whether the `revocationStore` denies these credentials: for the app's own HTTP routes (token refresh, logout). */
+  isRevoked(principal: Pick<AuthPrincipal, 'id' | 'tokenId' | 'issuedAt'>): Promise<boolean> {
+    return this.authenticator.isRevoked(principal);
+  }
+
+  /**
+   * Calls the strategy's `revalidate()` for every session of the principal,
+   * on every node, now (say, after changing the user's roles): fresh
+   * principals apply from the next guarded handler on, refusals end their
+   * sessions with `invalidated`. Resolves once every node has applied its
+   * answers, or after the adapter's request timeout.
+   */
+  revalidate(principalId: string): Promise<RevalidateResult> {
+    return this.authenticator.revalidate(principalId);
   }
 
   /** The room every authenticated socket of a principal is in: `server.to(room).emit(...)` reaches all of them. */

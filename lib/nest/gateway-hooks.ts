@@ -8,12 +8,15 @@ import { PUBLIC_NAMESPACE_METADATA } from '../auth-socket.constants.js';
 import { childrenOf } from '../core/broadcast-gate.js';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import type { OnGatewayAuthenticated } from './on-gateway-authenticated.interface.js';
+import type { OnGatewayPrincipalChanged } from './on-gateway-principal-changed.interface.js';
+
+type GatewayInstance = Partial<OnGatewayAuthenticated & OnGatewayPrincipalChanged>;
 
 type GatewayNamespace = string | RegExp | ((...args: unknown[]) => unknown) | undefined;
 
 interface Gateway {
   name: string;
-  instance: Partial<OnGatewayAuthenticated>;
+  instance: GatewayInstance;
   namespace: GatewayNamespace;
   port: number;
   path: string;
@@ -33,6 +36,16 @@ export class GatewayHooks {
 
   async handleAuthenticated(socket: Socket, principal: AuthPrincipal): Promise<void> {
     for (const gateway of this.gatewaysOf(socket.nsp)) await gateway.instance.handleAuthenticated?.(socket, principal);
+  }
+
+  /** Whether a gateway of the socket's namespace implements `handlePrincipalChanged`. */
+  wantsPrincipalChanged(socket: Socket): boolean {
+    return this.gatewaysOf(socket.nsp, true).some((g) => typeof g.instance.handlePrincipalChanged === 'function');
+  }
+
+  async handlePrincipalChanged(socket: Socket, principal: AuthPrincipal, previous: AuthPrincipal): Promise<void> {
+    for (const gateway of this.gatewaysOf(socket.nsp, true))
+      await gateway.instance.handlePrincipalChanged?.(socket, principal, previous);
   }
 
   /**
@@ -78,7 +91,7 @@ export class GatewayHooks {
         const options = Reflect.getMetadata(GATEWAY_OPTIONS, w.metatype!) ?? {};
         return {
           name: (w.metatype as { name: string }).name,
-          instance: w.instance as Partial<OnGatewayAuthenticated>,
+          instance: w.instance as GatewayInstance,
           namespace: options.namespace,
           port: Reflect.getMetadata(PORT_METADATA, w.metatype!) ?? 0,
           path: options.path ?? '/socket.io',

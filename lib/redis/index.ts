@@ -8,3 +8,4 @@
 export { RedisIoAdapter, type RedisIoAdapterOptions } from './redis-io.adapter.js';
 export { RedisStreamsIoAdapter, type RedisStreamsIoAdapterOptions } from './redis-streams-io.adapter.js';
 export { RedisLimitStore, type RedisLimitStoreOptions } from './redis-limit-store.js';
+export { RedisRevocationStore, type RedisRevocationStoreOptions } from './redis-revocation-store.js';

@@ -35,6 +35,30 @@ export class OutageLog {
   }
 }
 
+/** A Lua script by its SHA, loading it on the first NOSCRIPT: one round trip on every later call. */
+export async function runScript(
+  client: RedisClient,
+  script: { source: string; sha: string },
+  args: { keys: string[]; arguments: string[] },
+): Promise<unknown> {
+  try {
+    return await client.evalSha(script.sha, args);
+  } catch (err) {
+    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+    return client.eval(script.source, args);
+  }
+}
+
+/** `work`, or a rejection after `ms`; a late failure of `work` is not left unhandled. */
+export function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Adapters publish (and the streams adapter persists sessions) without awaiting:
  * a rejected call must not become an unhandled rejection.

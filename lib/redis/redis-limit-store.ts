@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { type LimitStore, MemoryLimitStore } from '../core/limit-store.js';
-import { OutageLog, closeClient, type RedisClient } from './outage-log.js';
+import { OutageLog, closeClient, type RedisClient, runScript, within } from './outage-log.js';
 
 /** Where `RedisLimitStore` finds Redis, and the key prefix the nodes of one cluster share. */
 export interface RedisLimitStoreOptions {
@@ -27,7 +27,7 @@ if total <= 0 then
 end
 if existed == 0 or ARGV[3] == '1' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return total`;
-const ADD_SHA = createHash('sha1').update(ADD_SCRIPT).digest('hex');
+const ADD = { source: ADD_SCRIPT, sha: createHash('sha1').update(ADD_SCRIPT).digest('hex') };
 
 /** How long after a Redis call timed out (the connection itself still up) this node tries Redis again. */
 const RETRY_AFTER_MS = 1000;
@@ -81,9 +81,9 @@ export class RedisLimitStore implements LimitStore {
       keys: [this.prefix + key],
       arguments: [String(Math.trunc(remote)), String(Math.ceil(ttlMs)), refresh ? '1' : '0'],
     };
-    const work = this.evalAdd(client, args);
+    const work = runScript(client, ADD, args);
     try {
-      const total = Number(await this.withTimeout(work));
+      const total = Number(await within(work, this.timeoutMs));
       this.health.recovered(); // also after an outage that was only a timeout: the connection never dropped
       return total;
     } catch (err) {
@@ -136,23 +136,5 @@ export class RedisLimitStore implements LimitStore {
     this.fallback.close();
     this.owed.clear();
     await closeClient(this.client);
-  }
-
-  private async evalAdd(client: RedisClient, args: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    try {
-      return await client.evalSha(ADD_SHA, args);
-    } catch (err) {
-      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-      return client.eval(ADD_SCRIPT, args);
-    }
-  }
-
-  private withTimeout<T>(work: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    work.catch(() => undefined); // a late failure after the timeout is not unhandled
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 }

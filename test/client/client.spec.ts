@@ -93,10 +93,12 @@ describe('client helper', () => {
     try {
       const socket = connect(server.url);
       let fetched = 0;
-      const auth = authenticate(socket, () => ({
-        token: 'alice-token',
-        expiresAt: Date.now() + (fetched++ === 0 ? 200 : 60_000),
-      }));
+      // refresh: false, so the helper lets the session expire instead of refreshing it ahead of time.
+      const auth = authenticate(
+        socket,
+        () => ({ token: 'alice-token', expiresAt: Date.now() + (fetched++ === 0 ? 200 : 60_000) }),
+        { refresh: false },
+      );
       const states: AuthState[] = [];
       auth.onStateChange((s) => states.push(s));
       let disconnects = 0;

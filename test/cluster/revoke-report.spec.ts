@@ -45,7 +45,7 @@ suite('revoke() across three nodes reports what happened', () => {
     ]);
     const gone = alice.map((s) => once(s, 'disconnect', 5000));
     const result = await a.auth.revoke('alice', 'Password changed');
-    expect(result).toEqual({ disconnected: 4, complete: true });
+    expect(result).toEqual({ disconnected: 4, inGrace: 0, complete: true });
     await Promise.all(gone); // already acted on every node when revoke() resolved
     await sleep(100);
     expect(bob.connected).toBe(true);
@@ -58,7 +58,7 @@ suite('revoke() across three nodes reports what happened', () => {
     const started = Date.now();
     const result = await a.auth.revoke('alice');
     const took = Date.now() - started;
-    expect(result).toEqual({ disconnected: 2, complete: false });
+    expect(result).toEqual({ disconnected: 2, inGrace: 0, complete: false });
     expect(took).toBeLessThan(10_000);
     expect(alice[0].connected || alice[1].connected).toBe(false);
     c.child.kill('SIGCONT');

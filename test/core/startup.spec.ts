@@ -22,7 +22,7 @@ describe('start-up checks', () => {
   it('two wire events with one name are refused', () => {
     expect(() =>
       AuthSocketModule.forRoot({ ...tokenAuth, events: { authenticated: 'auth', authentication: 'auth' } }),
-    ).toThrow('AuthSocketModule: option "events" must be four distinct names');
+    ).toThrow('AuthSocketModule: option "events" must be distinct names');
   });
 
   it('a WebSocket adapter that is not socket.io is refused with a clear message', async () => {

@@ -122,39 +122,47 @@ describe('re-authentication', () => {
     await t?.close();
   });
 
-  it('a refreshed token replaces the principal and expiry and sends authenticated again', async () => {
+  it('a refreshed token replaces the principal and expiry and sends authenticated again, with the new expiresAt', async () => {
     t = await app();
     const c = connect(t.url);
     const first = Date.now() + 600;
     await authenticate(c, { token: 'alice-token', expiresAt: first });
     const again = once(c, 'authenticated');
     const later = Date.now() + 60_000;
-    expect(await authenticate(c, { token: 'alice-token', expiresAt: later })).toEqual({
-      ok: true,
-      user: { id: 'alice', name: 'Alice' },
-    });
-    await again;
+    const ack = await authenticate(c, { token: 'alice-token', expiresAt: later });
+    expect(ack).toMatchObject({ ok: true, user: { id: 'alice', name: 'Alice' }, expiresAt: later });
+    expect((await again).expiresAt).toBe(later);
     expect(serverSocket(t, c.id!).data.auth.expiresAt).toBe(later);
     await sleep(800); // past the first expiry: the old timer must be gone
     expect(c.connected).toBe(true);
   });
 
-  it("a re-authentication as someone else is refused with 'identity_changed' and disconnects", async () => {
+  it("a re-authentication as someone else is refused with 'identity_changed', and the session stays its owner's", async () => {
     t = await app();
     const c = connect(t.url);
     await authenticate(c, { token: 'alice-token' });
-    const disconnected = once(c, 'disconnect');
     expect((await authenticate(c, { token: 'bob-token' })).error.code).toBe('identity_changed');
-    expect(await disconnected).toBe('io server disconnect');
+    expect(t.auth.getPrincipal(serverSocket(t, c.id!))?.id).toBe('alice');
+    const news = once(c, 'news');
+    t.app.get(Gateway).server.emit('news', 'still-here');
+    expect(await news).toBe('still-here');
+    expect(await c.timeout(2000).emitWithAck('guarded')).toBe('ran');
   });
 
-  it('a failed refresh ends the session', async () => {
+  it('a failed refresh leaves the session running: still in broadcasts, guarded handlers still run', async () => {
     t = await app();
     const c = connect(t.url);
     await authenticate(c, { token: 'alice-token' });
-    const disconnected = once(c, 'disconnect');
     expect((await authenticate(c, { token: 'stale' })).error.code).toBe('invalid_credentials');
-    await disconnected;
+    // Without an ack, the refusal comes as auth_error and the session is untouched as well.
+    const told = once(c, 'auth_error');
+    c.emit('authentication', { token: 'stale' });
+    expect(await told).toEqual({ code: 'invalid_credentials', message: 'Invalid credentials' });
+    const news = once(c, 'news');
+    t.app.get(Gateway).server.emit('news', 'after-failed-refresh');
+    expect(await news).toBe('after-failed-refresh');
+    expect(await c.timeout(2000).emitWithAck('guarded')).toBe('ran');
+    expect(c.connected).toBe(true);
   });
 });
 

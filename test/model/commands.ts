@@ -58,16 +58,26 @@ export async function finish(m: Model, r: System): Promise<void> {
   checkInvariants(m, r);
 }
 
-/** Applies the model's answer to a valid credential for principal `p` on (c, n); returns whether it succeeds. */
-export function modelAuthenticate(m: Model, r: System, c: number, n: Nsp, cred: Credential): boolean {
+/**
+ * Applies the model's answer to credentials `cred` on (c, n): 'ok'; 'refused' for a refresh that failed, which
+ * leaves the session as it was; 'ended' for a first attempt that failed, which ends the session.
+ */
+export function modelAuthenticate(
+  m: Model,
+  r: System,
+  c: number,
+  n: Nsp,
+  cred: Credential,
+): 'ok' | 'refused' | 'ended' {
   const { auth: current, expected } = m.socket(c, n);
   // invalid_credentials; identity_changed on a refresh, or after an expiry that asked to re-authenticate.
   if (cred === 'invalid' || (current && current !== cred) || (!current && expected && expected !== cred)) {
+    if (current) return 'refused';
     m.closeSession(c, n);
-    return false;
+    return 'ended';
   }
   if (!current) m.authenticateSession(r, c, n, cred);
-  return true;
+  return 'ok';
 }
 
 export class ConnectCmd implements Cmd {
@@ -119,9 +129,10 @@ export class AuthenticateCmd implements Cmd {
     const mates = m.mates(this.c, this.n).map((x): [number, Nsp] => [this.c, x]);
     const before = marks(r);
     const answer = await r.clients[this.c].sockets[this.n].authenticate({ token: token(this.cred) });
-    const ok = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    const outcome = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    const ok = outcome === 'ok';
     if (!!answer?.ok !== ok) fail(`${this}: ack ${JSON.stringify(answer)}, model expected ok=${ok}`);
-    if (!ok) await sessionEnded(r, mates, before);
+    if (outcome === 'ended') await sessionEnded(r, mates, before);
     await finish(m, r);
   }
   toString = (): string => `${this.label}(${this.c}, ${this.n}, ${this.cred})`;

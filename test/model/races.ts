@@ -37,7 +37,9 @@ export class ExpireCmd implements Cmd {
     } finally {
       r.probe.hookDelayMs = 0;
     }
-    const ok = modelAuthenticate(m, r, this.c, this.n, this.p);
+    const outcome = modelAuthenticate(m, r, this.c, this.n, this.p);
+    if (outcome === 'refused') return finish(m, r); // a refused refresh: the session keeps its own (later) end
+    const ok = outcome === 'ok';
     // Past the expiry and, when the hooks are slow, past every mate's hook: the session expires right after them.
     const hooksEnd = this.duringHooks ? expiresAt - 150 + 300 * mates.length : 0;
     await sleep(Math.max(0, expiresAt + 100 - Date.now(), hooksEnd + 100 - Date.now()));
@@ -75,13 +77,14 @@ export class GuardedDuringAuthCmd implements Cmd {
       .emitWithAck('guarded')
       .catch((err: Error) => ({ noAck: err.message }));
     const [auth, guard] = await Promise.all([answer, guarded]);
-    const ok = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    const outcome = modelAuthenticate(m, r, this.c, this.n, this.cred);
+    const ok = outcome === 'ok';
     if (!!auth?.ok !== ok) fail(`${this}: ack ${JSON.stringify(auth)}, model expected ok=${ok}`);
     // An authenticated session runs it at once as its current principal; a pending one once the attempt settles.
     const runsAs = was ?? (ok ? (this.cred as Principal) : undefined);
     if (!!guard?.ok !== !!runsAs) fail(`${this}: guarded ack ${JSON.stringify(guard)}, expected ok=${!!runsAs}`);
     if (runsAs) m.guarded.set(`${this.n}|${sid}|${runsAs}`, (m.guarded.get(`${this.n}|${sid}|${runsAs}`) ?? 0) + 1);
-    if (!ok) await sessionEnded(r, mates, before);
+    if (outcome === 'ended') await sessionEnded(r, mates, before);
     await finish(m, r);
   }
   toString = (): string => `guardedDuringAuth(${this.c}, ${this.n}, ${this.cred})`;

@@ -132,7 +132,7 @@ describe('dynamic (regex) namespaces', () => {
     const result = await t.auth.revoke('alice');
     await gone;
     expect(told).toEqual([{ code: 'revoked', message: 'Session revoked' }]);
-    expect(result).toEqual({ disconnected: 1, complete: true });
+    expect(result).toEqual({ disconnected: 1, inGrace: 0, complete: true });
   });
 
   it('with cleanupEmptyChildNamespaces, a removed child namespace is forgotten', async () => {

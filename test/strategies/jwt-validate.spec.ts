@@ -7,6 +7,9 @@ import { type JwtClaims, JwtSocketStrategy, type JwtValidateResult } from '../..
 import { closeClients, createApp, type TestApp } from '../support/harness.js';
 import { acceptedAndLive, claimsOf, jwtOptions, NewsGateway, refusalOf } from './jwt-fixtures.js';
 
+/** What `authenticated` and its ack add for a token with `exp`: the session's end, and the ms left until it. */
+const expiry = { expiresAt: expect.any(Number), expiresIn: expect.any(Number) };
+
 interface Account {
   id: string;
   name: string;
@@ -79,7 +82,7 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
   it('accepts an enabled user with the public view validate() shaped, and keeps sub and exp as id and expiry', async () => {
     const token = await jwt.signAsync({ sub: 'u1' });
     const { socket, ack } = await acceptedAndLive(t.url, { token });
-    expect(ack).toEqual({ ok: true, user: { id: 'u1', name: 'Alice' } });
+    expect(ack).toEqual({ ok: true, user: { id: 'u1', name: 'Alice' }, ...expiry });
     expect(await socket.emitWithAck('whoami')).toEqual({ principalId: 'u1', expiresAt: claimsOf(token).exp * 1000 });
   });
 

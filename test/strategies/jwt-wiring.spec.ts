@@ -5,6 +5,9 @@ import { JwtSocketStrategy } from '../../lib/jwt/index.js';
 import { closeClients, connect, once, withApp } from '../support/harness.js';
 import { acceptedAndLive, jwtOptions, NewsGateway } from './jwt-fixtures.js';
 
+/** What `authenticated` and its ack add for a token with `exp`: the session's end, and the ms left until it. */
+const expiry = { expiresAt: expect.any(Number), expiresIn: expect.any(Number) };
+
 const { global: _global, ...localOptions } = jwtOptions;
 
 describe('where JwtSocketStrategy finds JwtService', () => {
@@ -63,7 +66,7 @@ describe('JwtSocketStrategy with handshake: true', () => {
       async (t) => {
         const token = await t.app.get(JwtService).signAsync({ sub: 'alice' });
         const c = connect(t.url, { auth: { token } });
-        expect(await once(c, 'authenticated')).toEqual({ user: { id: 'alice' } });
+        expect(await once(c, 'authenticated')).toEqual({ user: { id: 'alice' }, ...expiry });
         const refused = connect(t.url, { auth: { token: `${token}x` } });
         expect(await once(refused, 'unauthorized')).toEqual({
           code: 'invalid_credentials',

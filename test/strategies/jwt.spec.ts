@@ -26,6 +26,9 @@ import {
   withPayload,
 } from './jwt-fixtures.js';
 
+/** What `authenticated` and its ack add for a token with `exp`: the session's end, and the ms left until it. */
+const expiry = { expiresAt: expect.any(Number), expiresIn: expect.any(Number) };
+
 describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSocketStrategy }))', () => {
   let t: TestApp;
   let jwt: JwtService;
@@ -47,7 +50,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
 
   it('a token the app signed authenticates the socket as its sub, which then receives broadcasts', async () => {
     const { ack } = await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }) });
-    expect(ack).toEqual({ ok: true, user: { id: 'alice' } });
+    expect(ack).toEqual({ ok: true, user: { id: 'alice' }, ...expiry });
   });
 
   it('a token whose payload was altered after signing is refused as invalid_credentials', async () => {
@@ -117,6 +120,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     expect((await acceptedAndLive(t.url, { token: await sign({ sub: 42 }) })).ack).toEqual({
       ok: true,
       user: { id: '42' },
+      ...expiry,
     });
   });
 
@@ -150,6 +154,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     ).toEqual({
       ok: true,
       user: { id: 'alice' },
+      ...expiry,
     });
     const refreshedHeard = record(refreshed, 'unauthorized');
     // Control: the socket that kept the short token expires at its exp.
