@@ -10,6 +10,9 @@
  *   ours-unmarked   the module present, the handler unmarked: what every other handler pays
  * Every variant checks tokens the same cheap way, so only the gate differs.
  * Only the public API is used: the module may register its guard however it likes.
+ * With `lifecycle` (scenarios/lifecycle.ts) the `ours*` variants get
+ * LifecycleStrategy instead: the same check, tokens that carry their own
+ * expiry, a revalidate(), and its calls counted.
  */
 import 'reflect-metadata';
 import {
@@ -38,6 +41,7 @@ import {
   Authenticated,
   AuthSocketModule,
   AuthSocketService,
+  type AuthContext,
   type AuthPrincipal,
   type AuthStrategy,
 } from '../lib/index.js';
@@ -59,6 +63,8 @@ export interface AppOptions {
   timeout?: number;
   /** Cluster mode: every node of one cluster shares `key`. */
   redis?: { url: string; key: string };
+  /** The session-lifecycle scenarios: LifecycleStrategy instead of BenchStrategy. */
+  lifecycle?: boolean;
 }
 
 export interface BenchApp {
@@ -66,6 +72,8 @@ export interface BenchApp {
   port: number;
   /** Present for the `ours*` variants. */
   auth?: AuthSocketService;
+  /** With `lifecycle`: what the strategy was asked. */
+  calls?: StrategyCalls;
   close(): Promise<void>;
 }
 
@@ -78,6 +86,54 @@ export function check(token: unknown): AuthPrincipal | null {
 class BenchStrategy implements AuthStrategy {
   async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
     return check((credentials as { token?: unknown } | null)?.token);
+  }
+}
+
+/**
+ * `exp-<id>.<expiresAt epoch ms>` is principal `<id>` until then (harness.ts
+ * mints them); anything else as check(). As cheap as check(): no signature,
+ * since what is measured is the module's lifecycle, not token crypto.
+ */
+export function checkExpiring(token: unknown): AuthPrincipal | null {
+  if (typeof token !== 'string' || !token.startsWith('exp-')) return check(token);
+  const dot = token.lastIndexOf('.');
+  const expiresAt = Number(token.slice(dot + 1));
+  return dot > 4 && Number.isFinite(expiresAt) ? { id: token.slice(4, dot), expiresAt } : null;
+}
+
+/** What LifecycleStrategy counts: authenticate() calls in epoch-aligned 100 ms buckets, and revalidate() calls. */
+export class StrategyCalls {
+  static readonly BUCKET_MS = 100;
+  readonly buckets = new Map<number, number>();
+  authenticate = 0;
+  /** authenticate() calls for an authenticated session (`context.current`): refreshes. */
+  refreshes = 0;
+  revalidate = 0;
+
+  authenticated(refresh: boolean): void {
+    const bucket = Math.floor(Date.now() / StrategyCalls.BUCKET_MS);
+    this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + 1);
+    this.authenticate++;
+    if (refresh) this.refreshes++;
+  }
+
+  /** Calls per bucket from `from` to `to` (epoch ms), empty buckets included. */
+  between(from: number, to: number): number[] {
+    const [first, last] = [from, to].map((t) => Math.floor(t / StrategyCalls.BUCKET_MS));
+    return Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => this.buckets.get(first + i) ?? 0);
+  }
+}
+
+/** BenchStrategy's check with expiring tokens, counted, and a revalidate() that looks the principal up as cheaply. */
+class LifecycleStrategy implements AuthStrategy {
+  constructor(private readonly calls: StrategyCalls) {}
+  async authenticate(credentials: unknown, context: AuthContext): Promise<AuthPrincipal | null> {
+    this.calls.authenticated(context.current !== undefined);
+    return checkExpiring((credentials as { token?: unknown } | null)?.token);
+  }
+  async revalidate(principal: AuthPrincipal): Promise<AuthPrincipal> {
+    this.calls.revalidate++;
+    return { ...principal };
   }
 }
 
@@ -162,13 +218,14 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     }
   }
 
+  const calls = ours && options.lifecycle ? new StrategyCalls() : undefined;
   const gateway =
     variant === 'nest-guard' ? HandGuardedGateway : ours && variant !== 'ours-unmarked' ? GuardedGateway : OpenGateway;
   @Module({
     imports: ours
       ? [
           AuthSocketModule.forRoot({
-            strategy: BenchStrategy,
+            strategy: calls ? new LifecycleStrategy(calls) : BenchStrategy,
             handshake: variant === 'ours-handshake',
             timeout: options.timeout ?? 60_000,
             maxPending: 0,
@@ -198,6 +255,7 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     io: holder.io!,
     port: (app.getHttpServer().address() as AddressInfo).port,
     auth: ours ? app.get(AuthSocketService) : undefined,
+    calls,
     close: () => app.close(),
   };
 }

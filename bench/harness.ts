@@ -160,6 +160,9 @@ export const MODE: Record<Variant, Mode> = {
 };
 let tokenSeq = 0;
 
+/** A token app.ts's LifecycleStrategy takes as principal `id` until `expiresAt` (epoch ms): see checkExpiring(). */
+export const expiringToken = (id: string, expiresAt: number): string => `exp-${id}.${Math.round(expiresAt)}`;
+
 /** Resolves once the socket is ready for work: connected, and authenticated where the variant asks. */
 export function open(url: string, mode: Mode, principal = `u${process.pid}-${++tokenSeq}`): Promise<Socket> {
   const token = `tok-${principal}`;

@@ -26,8 +26,8 @@ export interface Result {
   ratio: number;
   ci: [number, number];
   rounds: number;
-  /** How the interval was made: a bootstrap of the median, or Student's t on the mean for few rounds. */
-  interval: 'bootstrap' | 't';
+  /** How the interval was made: a bootstrap of the median, Student's t on the mean for few rounds, or none (a count). */
+  interval: 'bootstrap' | 't' | 'count';
   goal: string;
   verdict: Verdict | 'no goal';
   met: boolean;
@@ -118,4 +118,32 @@ export function recordDiff(
 
 export function pick(samples: Record<string, number[]>, keys: string[]): Record<string, number[]> {
   return Object.fromEntries(keys.filter((k) => samples[k]).map((k) => [k, samples[k]]));
+}
+
+/**
+ * A total observed over the run (messages missed, `unauthorized` received),
+ * whose goal is a bound on the total itself, usually zero: one miss is a miss,
+ * so there is nothing to estimate. `perUnit` is the count per client; the
+ * row's `rounds` says how many clients it covers.
+ */
+export function recordCount(
+  r: Omit<
+    Result,
+    'ratio' | 'ci' | 'rounds' | 'interval' | 'goal' | 'verdict' | 'met' | 'variants' | 'baseline' | 'samples'
+  >,
+  perUnit: Record<string, number[]>,
+  counted: string,
+  goal?: Goal,
+  goalUnit = '',
+): Result {
+  const total = perUnit[counted].reduce((a, b) => a + b, 0);
+  const result = record(
+    { ...r, baseline: 'n/a (count)', samples: perUnit },
+    { value: total, ci: [total, total], rounds: perUnit[counted].length, method: 'count' },
+    goal,
+    goalUnit,
+  );
+  // Totals, not medians: the median client of a zero goal says nothing.
+  result.variants = Object.fromEntries(Object.entries(perUnit).map(([k, xs]) => [k, xs.reduce((a, b) => a + b, 0)]));
+  return result;
 }

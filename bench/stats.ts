@@ -18,8 +18,12 @@ export interface Estimate {
   ci: [number, number];
   /** How many samples (rounds, or events for latency percentiles) it rests on. */
   rounds: number;
-  /** `bootstrap`, or `t` below BOOTSTRAP_MIN rounds (see bootstrap()). */
-  method: 'bootstrap' | 't';
+  /**
+   * `bootstrap`, or `t` below BOOTSTRAP_MIN rounds (see bootstrap()), or
+   * `count`: a total observed over the whole run (messages missed), not
+   * estimated from samples, so its interval is the count itself.
+   */
+  method: 'bootstrap' | 't' | 'count';
 }
 
 /**
