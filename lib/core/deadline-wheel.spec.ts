@@ -41,4 +41,17 @@ describe('DeadlineWheel', () => {
     expect(count).toBe(3);
     expect(wheel.size).toBe(0);
   });
+
+  // Found by CI-like load: a deadline on the current slot's boundary was put in a slot the wheel had already passed.
+  it('fires an item due at or before the current slot boundary, also after the wheel stopped and started again', async () => {
+    const fired: string[] = [];
+    const wheel = new DeadlineWheel<string>(10, (item) => fired.push(item));
+    wheel.schedule('first', Date.now());
+    await sleep(50);
+    expect(fired).toEqual(['first']); // the wheel stopped: nothing waits
+    wheel.schedule('boundary', Math.floor(Date.now() / 10) * 10);
+    wheel.schedule('past', Date.now() - 1000);
+    await sleep(50);
+    expect(fired.sort()).toEqual(['boundary', 'first', 'past']);
+  });
 });

@@ -20,12 +20,13 @@ export class DeadlineWheel<T> {
   /** (Re)schedules `item` for `at` (epoch ms). */
   schedule(item: T, at: number): void {
     this.cancel(item);
+    // Started first, so `done` is current: a slot at or before it would never be visited.
+    this.start();
     const slot = Math.max(Math.ceil(at / this.tickMs), this.done + 1);
     let items = this.slots.get(slot);
     if (!items) this.slots.set(slot, (items = new Set()));
     items.add(item);
     this.slotOf.set(item, slot);
-    this.start();
   }
 
   cancel(item: T): void {

@@ -182,8 +182,12 @@ export class Session {
    * credentials passed the revocation store).
    */
   refresh(principal: AuthPrincipal, expiresAt: number | undefined): void {
+    // Credentials that do not move the end (the same token sent again) get no second warning: no halving loop.
+    const sameEnd =
+      this.warned && expiresAt !== undefined && this.expiresAt !== undefined && expiresAt <= this.expiresAt;
     this.current = { id: principal.id, principal, sameIdOnly: true };
     this.beginLifetime(expiresAt);
+    this.warned = sameEnd;
     this.grace = undefined;
     this.auth = this.authData();
     this.armExpiry();

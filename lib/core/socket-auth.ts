@@ -312,8 +312,8 @@ export class SocketAuth {
   /**
    * This node's part of a revoke: keeps the entry (for a shared store's
    * outage), ends or gives grace to every session it covers (demoted ones
-   * too, which could resume), and marks every other attempt in flight: one
-   * that the strategy answers with a covered principal is refused, since it
+   * too, which could resume), and marks every attempt in flight: one that
+   * the strategy answers with a covered principal is refused, since it
    * checked credentials from before the revoke. Answers how many sockets.
    */
   private revokeHere(entry: Revocation, reason?: unknown, graceMs?: unknown): number {
@@ -322,13 +322,12 @@ export class SocketAuth {
     this.revocations.store.remember?.(entry);
     let count = 0;
     for (const session of this.sessions.all()) {
-      if (this.covered(session, entry)) {
-        count += session.size;
-        if (grace !== undefined && session.state === 'authenticated') this.protocol.startGrace(session, grace, message);
-        else this.protocol.end(session, errorPayload('revoked', message));
-      } else if (session.attempt) {
-        this.revocations.mark(session.attempt, entry);
-      }
+      // Any attempt in flight, a refresh of a session given a grace included: its credentials predate the revoke.
+      if (session.attempt) this.revocations.mark(session.attempt, entry);
+      if (!this.covered(session, entry)) continue;
+      count += session.size;
+      if (grace !== undefined && session.state === 'authenticated') this.protocol.startGrace(session, grace, message);
+      else this.protocol.end(session, errorPayload('revoked', message));
     }
     return count;
   }

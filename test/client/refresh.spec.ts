@@ -18,7 +18,8 @@ describe('client helper: refresh', () => {
     await t?.close();
   });
 
-  const app = (options = {}): Promise<TestApp> => createApp({ ...tokenAuth, timeout: 3000, ...options }, { providers: [Gateway] });
+  const app = (options = {}): Promise<TestApp> =>
+    createApp({ ...tokenAuth, timeout: 3000, ...options }, { providers: [Gateway] });
 
   it('with credentials as a function, refreshes ahead of every expiry: one authenticated state, no unauthorized, no disconnect', async () => {
     t = await app();

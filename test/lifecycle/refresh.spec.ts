@@ -29,7 +29,7 @@ import {
   until,
 } from '../support/harness.js';
 
-/** `{ token: id, ttlMs?, roles? }` → that principal, expiring `ttlMs` after the strategy answers. `bad` is refused. */
+/** `{ token: id, ttlMs?, expiresAt?, roles? }` → that principal, expiring `ttlMs` after the strategy answers (or at `expiresAt`). `bad` is refused. */
 @Injectable()
 class TtlStrategy implements AuthStrategy {
   calls = 0;
@@ -41,6 +41,7 @@ class TtlStrategy implements AuthStrategy {
       id,
       roles: credentials.roles ?? [],
       ...(credentials.ttlMs ? { expiresAt: Date.now() + credentials.ttlMs } : {}),
+      ...(credentials.expiresAt ? { expiresAt: credentials.expiresAt } : {}),
     };
   }
 }
@@ -162,54 +163,50 @@ describe('a refresh with no gap', () => {
     await t?.close();
   });
 
-  it(
-    'with 2-second tokens over 30 s and 50 broadcasts a second, the client helper and a hand-written client miss no message and are never unauthorized',
-    async () => {
-      t = await app();
-      const server = t.app.get(Gateway).server;
-      const strategy = t.app.get(TtlStrategy);
-      const clients = { helper: connect(t.url), manual: connect(t.url), idle: connect(t.url) };
-      const seen = Object.fromEntries(Object.keys(clients).map((k) => [k, [] as number[]])) as Record<string, number[]>;
-      const unauthorized = Object.fromEntries(Object.keys(clients).map((k) => [k, [] as unknown[]]));
-      for (const [name, socket] of Object.entries(clients)) {
-        socket.on('seq', (n: number) => seen[name].push(n));
-        socket.on('unauthorized', (e: unknown) => unauthorized[name].push(e));
-      }
-      // The helper refreshes by itself because the credentials are a function.
-      await authenticateWithHelper(clients.helper, () => ({ token: 'alice', ttlMs: 2000 }));
-      // A plain socket.io client that follows the documented protocol by hand.
-      clients.manual.on('refresh_required', () => clients.manual.emit('authentication', { token: 'bob', ttlMs: 2000 }));
-      await authenticate(clients.manual, { token: 'bob', ttlMs: 2000 });
-      // Control: a client that never refreshes is cut off at its expiry, so the tokens really do expire.
-      await authenticate(clients.idle, { token: 'carol', ttlMs: 2000 });
+  it('with 2-second tokens over 30 s and 50 broadcasts a second, the client helper and a hand-written client miss no message and are never unauthorized', async () => {
+    t = await app();
+    const server = t.app.get(Gateway).server;
+    const strategy = t.app.get(TtlStrategy);
+    const clients = { helper: connect(t.url), manual: connect(t.url), idle: connect(t.url) };
+    const seen = Object.fromEntries(Object.keys(clients).map((k) => [k, [] as number[]])) as Record<string, number[]>;
+    const unauthorized = Object.fromEntries(Object.keys(clients).map((k) => [k, [] as unknown[]]));
+    for (const [name, socket] of Object.entries(clients)) {
+      socket.on('seq', (n: number) => seen[name].push(n));
+      socket.on('unauthorized', (e: unknown) => unauthorized[name].push(e));
+    }
+    // The helper refreshes by itself because the credentials are a function.
+    await authenticateWithHelper(clients.helper, () => ({ token: 'alice', ttlMs: 2000 }));
+    // A plain socket.io client that follows the documented protocol by hand.
+    clients.manual.on('refresh_required', () => clients.manual.emit('authentication', { token: 'bob', ttlMs: 2000 }));
+    await authenticate(clients.manual, { token: 'bob', ttlMs: 2000 });
+    // Control: a client that never refreshes is cut off at its expiry, so the tokens really do expire.
+    await authenticate(clients.idle, { token: 'carol', ttlMs: 2000 });
 
-      let n = 0;
-      const stream = setInterval(() => server.to('team').emit('seq', n++), 20);
-      const callsBefore = strategy.calls;
-      await sleep(30_000);
-      clearInterval(stream);
-      const last = n - 1;
-      await until(() => seen.helper.at(-1) === last && seen.manual.at(-1) === last, 3000, 'the last broadcast');
+    let n = 0;
+    const stream = setInterval(() => server.to('team').emit('seq', n++), 20);
+    const callsBefore = strategy.calls;
+    await sleep(30_000);
+    clearInterval(stream);
+    const last = n - 1;
+    await until(() => seen.helper.at(-1) === last && seen.manual.at(-1) === last, 3000, 'the last broadcast');
 
-      for (const name of ['helper', 'manual']) {
-        const got = seen[name];
-        const gaps = got.filter((x, i) => i > 0 && x !== got[i - 1] + 1);
-        expect({ name, gaps, first: got[0], unauthorized: unauthorized[name] }).toEqual({
-          name,
-          gaps: [],
-          first: 0,
-          unauthorized: [],
-        });
-        expect(got).toHaveLength(last + 1);
-      }
-      expect(clients.helper.connected && clients.manual.connected).toBe(true);
-      // Each of the two refreshed about every second (2 s tokens): the refreshes really happened.
-      expect(strategy.calls - callsBefore).toBeGreaterThanOrEqual(2 * 20);
-      expect(unauthorized.idle).toMatchObject([{ code: 'expired' }]);
-      expect(seen.idle.length).toBeLessThan(last / 2);
-    },
-    60_000,
-  );
+    for (const name of ['helper', 'manual']) {
+      const got = seen[name];
+      const gaps = got.filter((x, i) => i > 0 && x !== got[i - 1] + 1);
+      expect({ name, gaps, first: got[0], unauthorized: unauthorized[name] }).toEqual({
+        name,
+        gaps: [],
+        first: 0,
+        unauthorized: [],
+      });
+      expect(got).toHaveLength(last + 1);
+    }
+    expect(clients.helper.connected && clients.manual.connected).toBe(true);
+    // Each of the two refreshed about every second (2 s tokens): the refreshes really happened.
+    expect(strategy.calls - callsBefore).toBeGreaterThanOrEqual(2 * 20);
+    expect(unauthorized.idle).toMatchObject([{ code: 'expired' }]);
+    expect(seen.idle.length).toBeLessThan(last / 2);
+  }, 60_000);
 
   it('a refreshed socket stays in its rooms: a room broadcast right after the refresh reaches it', async () => {
     t = await app();
@@ -260,7 +257,10 @@ describe('handlePrincipalChanged: rooms follow the principal across a refresh', 
 
     expect(await authenticate(alice, { token: 'alice', roles: [] })).toMatchObject({ ok: true });
     expect(gateway.changes).toEqual([{ previous: ['admin'], principal: [] }]);
-    expect(await alice.timeout(2000).emitWithAck('admin-only')).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await alice.timeout(2000).emitWithAck('admin-only')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
     const heard = record(alice, 'admins');
     gateway.server.to('admins').emit('admins', 'secret');
     await expectMissed(alice, heard, once(witness, 'admins'));
@@ -276,5 +276,31 @@ describe('handlePrincipalChanged: rooms follow the principal across a refresh', 
     expect((await authenticate(c, { token: 'alice', roles: [] })).error.code).toBe('server_error');
     expect((await told).code).toBe('server_error');
     await gone;
+  });
+});
+
+describe('refresh_required and credentials that do not move the end', () => {
+  let t: TestApp;
+  afterEach(async () => {
+    closeClients();
+    await t?.close();
+  });
+
+  it('a refresh with the same expiry after the warning gets no second warning; one that extends it does (control)', async () => {
+    t = await app();
+    const c = connect(t.url);
+    const { expiresAt } = await authenticate(c, { token: 'alice', ttlMs: 1500 });
+    await once(c, 'refresh_required', 3000);
+    const warnings = record(c, 'refresh_required');
+    // The same end again (a client that resends the token it has): nothing new to warn about.
+    expect(await authenticate(c, { token: 'alice', expiresAt })).toMatchObject({ ok: true, expiresAt });
+    expect((await once(c, 'unauthorized', 3000)).code).toBe('expired');
+    expect(warnings).toEqual([]);
+
+    const d = connect(t.url);
+    await authenticate(d, { token: 'bob', ttlMs: 1200 });
+    await once(d, 'refresh_required', 3000);
+    await authenticate(d, { token: 'bob', ttlMs: 1200 });
+    expect((await once(d, 'refresh_required', 3000)).code).toBe('expiring');
   });
 });

@@ -233,9 +233,7 @@ describe('revalidation', () => {
 
   it('refuses revalidateInterval for a strategy without revalidate(), and revalidate() calls on it, with a coded error', async () => {
     const noRevalidate = { authenticate: () => ({ id: 'x' }) };
-    expect(() =>
-      AuthSocketModule.forRoot({ strategy: noRevalidate, revalidateInterval: 1000 }),
-    ).not.toThrow(); // the strategy's shape is only known once it is resolved: checked at start-up
+    expect(() => AuthSocketModule.forRoot({ strategy: noRevalidate, revalidateInterval: 1000 })).not.toThrow(); // the strategy's shape is only known once it is resolved: checked at start-up
     await expect(createApp({ strategy: noRevalidate, revalidateInterval: 1000 })).rejects.toMatchObject({
       code: 'AUTH_SOCKET_INVALID_OPTION',
       message: expect.stringContaining('revalidateInterval'),

@@ -93,7 +93,10 @@ async function freshCredential(user: User): Promise<{ token: User; iat: number }
 }
 
 function serverSocket(r: Real, i: number): Socket | undefined {
-  return r.t.app.get(Gateway).server.of('/').sockets.get(r.clients[i].id ?? '');
+  return r.t.app
+    .get(Gateway)
+    .server.of('/')
+    .sockets.get(r.clients[i].id ?? '');
 }
 
 let commandsRun = 0;
@@ -121,7 +124,9 @@ async function check(m: Model, r: Real): Promise<void> {
       throw new Error(`socket ${i}: in editors ${inEditors}, model roles ${JSON.stringify(want.roles)}`);
     const answer = await r.clients[i].timeout(2000).emitWithAck('edit');
     if ((answer === 'edited') !== want.roles.includes('editor'))
-      throw new Error(`socket ${i}: edit answered ${JSON.stringify(answer)}, model roles ${JSON.stringify(want.roles)}`);
+      throw new Error(
+        `socket ${i}: edit answered ${JSON.stringify(answer)}, model roles ${JSON.stringify(want.roles)}`,
+      );
   }
 }
 
@@ -303,7 +308,10 @@ describe('model-based: refresh, revalidation and revocation keep principals, rol
   afterAll(() => process.stderr.write(`lifecycle model: ${commandsRun} commands run in ${RUNS} sequences\n`));
   it('random command sequences', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 20, size: 'max', replayPath: process.env.MODEL_REPLAY_PATH }), (cmds) => runSequence(cmds)),
+      fc.asyncProperty(
+        fc.commands(commands, { maxCommands: 20, size: 'max', replayPath: process.env.MODEL_REPLAY_PATH }),
+        (cmds) => runSequence(cmds),
+      ),
       { numRuns: RUNS, seed: Number(process.env.MODEL_SEED ?? 20261203), endOnFailure: true },
     );
   }, 240_000);
