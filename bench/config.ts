@@ -16,6 +16,11 @@ export const C = quick
       flood: { n: 100, timeout: 400, rounds: 1 },
       latency: { clients: 5, ms: 200, idle: 100, rounds: 1 },
       micro: { rounds: 3, time: 20, sockets: 50 },
+      // scenarios/lifecycle.ts: n clients (sessions) of each kind. storm: with 8 s tokens the helper refreshes 2–4 s
+      // after being handed one, so no storm refresh falls within the 1 s over which the tokens are handed out.
+      stream: { n: 10, seconds: 6, lifetimeMs: 2000, rate: 50, control: 2 },
+      storm: { n: 300, lifetimeMs: 8000, rounds: 1 },
+      revalidate: { m: 100, rounds: 3 },
     }
   : {
       connect: [
@@ -36,4 +41,8 @@ export const C = quick
       flood: { n: 2000, timeout: 1000, rounds: 5 },
       latency: { clients: 50, ms: 1000, idle: 2000, rounds: 6 },
       micro: { rounds: 12, time: 100, sockets: 1000 },
+      stream: { n: 100, seconds: 30, lifetimeMs: 2000, rate: 50, control: 5 },
+      // 12 s: `refreshAhead` 'auto' is then 5 s for every session, as for lifetimes up to 50 s.
+      storm: { n: 5000, lifetimeMs: 12_000, rounds: 5 },
+      revalidate: { m: 1000, rounds: 20 },
     };

@@ -49,7 +49,7 @@ function goalTable(run: Run): string[] {
     '|---|---|---|---|---|---|---|---|---|',
     ...run.scenarios.map(
       (r) =>
-        `| ${r.name}${r.variant ? ` (${r.variant})` : ''} | ${r.n} | ${r.unit} | ${variants(r)} | ${fmt(r.ratio)} | ${ci(r)} | ${r.rounds}${r.interval === 't' ? ' (t)' : ''} | ${r.goal} | ${VERDICT[r.verdict]} |`,
+        `| ${r.name}${r.variant ? ` (${r.variant})` : ''} | ${r.n} | ${r.unit} | ${variants(r)} | ${fmt(r.ratio)} | ${ci(r)} | ${r.rounds}${r.interval === 't' ? ' (t)' : r.interval === 'count' ? ' (count)' : ''} | ${r.goal} | ${VERDICT[r.verdict]} |`,
     ),
   ];
 }
@@ -101,6 +101,42 @@ function counts(run: Run): string {
   const goals = run.scenarios.filter((r) => r.verdict !== 'no goal');
   const n = (v: string): number => goals.filter((r) => r.verdict === v).length;
   return `${n('met')} met, ${n('missed')} missed, ${n('inconclusive')} inconclusive, of ${goals.length} goals`;
+}
+
+/** The session-lifecycle scenarios (scenarios/lifecycle.ts) in words, when the run has them. */
+function lifecycleSection(run: Run): string[] {
+  const find = (name: string, variant?: string): Result | undefined =>
+    run.scenarios.find((r) => r.name === name && (variant === undefined || r.variant === variant));
+  const lines: string[] = [];
+  const missedHelper = find('refresh_stream', 'helper: messages missed');
+  if (missedHelper) {
+    const e = missedHelper.extra as Record<string, number>;
+    const kind = (k: string): string => {
+      const missed = find('refresh_stream', `${k}: messages missed`)!;
+      const unauthorized = find('refresh_stream', `${k}: unauthorized`)!;
+      const x = missed.extra as Record<string, number>;
+      return `${k} clients missed ${fmt(missed.ratio)} and heard ${fmt(unauthorized.ratio)} \`unauthorized\` (${fmt(x.refreshesPerClient)} refreshes per client, ${fmt(x.refreshErrors)} refused)`;
+    };
+    const control = Object.entries(missedHelper.variants).find(([k]) => k.startsWith('control'))?.[1] ?? 0;
+    lines.push(
+      `- **refresh_stream**: ${missedHelper.n} clients of each kind on tokens lasting ${e.lifetimeMs / 1000} s, under a numbered broadcast of ${e.rate} messages/s for ${e.seconds} s (${fmt(e.messagesPerClient)} per client): ${kind('helper')}; ${kind('plain')}. The ${e.controlClients} control clients, which never refresh, missed ${fmt(control)} between them, so a gap would show.`,
+    );
+  }
+  const stormRow = find('refresh_storm');
+  if (stormRow) {
+    const e = stormRow.extra as Record<string, Record<string, number[]> | number>;
+    const spread = e.spreadMs as Record<string, number[]>;
+    lines.push(
+      `- **refresh_storm**: ${stormRow.n} sessions of each kind whose tokens were minted within ${Number(e.mintSpreadMs) / 1000} s and last ${Number(e.lifetimeMs) / 1000} s. Peak authenticate() calls per second on the server (100 ms buckets): ${fmt(stormRow.variants.jitter)} with the helper's jitter, ${fmt(stormRow.variants['no jitter'])} from plain clients that refresh the moment \`refresh_required\` arrives; ratio ${fmt(stormRow.ratio)} ${ci(stormRow)} over ${stormRow.rounds} round(s) each. The refreshes spread over ${fmt(Math.max(...spread.jitter))} ms against ${fmt(Math.max(...spread['no jitter']))} ms.`,
+    );
+  }
+  const cost = find('revalidate_cost');
+  if (cost) {
+    lines.push(
+      `- **revalidate_cost**: with ${cost.n} authenticated sessions, the server's CPU per \`AuthSocketService.revalidate(principalId)\` was ${fmt(cost.variants.revalidate)} µs against ${fmt(cost.variants.refresh)} µs per refresh (the client sending \`authentication\` again), a ratio of ${fmt(cost.ratio)} ${ci(cost)} over ${cost.rounds} interleaved rounds.`,
+    );
+  }
+  return lines.length ? ['### Session lifecycle', '', ...lines, ''] : [];
 }
 
 interface HeapBreakdown {
@@ -216,6 +252,7 @@ export function renderMarkdown(
           '',
         ]
       : []),
+    ...lifecycleSection(latest),
     ...(heap ? heapSection(heap) : []),
     ...(profile ? profileSection(profile) : []),
     ...(connectProfile ? connectProfileSection(connectProfile) : []),
@@ -235,6 +272,11 @@ export function renderMarkdown(
       : '- Each variant runs in one server process per scenario, so an interval covers the noise from round to round, not the difference between two processes of the same code (JIT and GC settle differently). When two runs disagree beyond their intervals, suspect that first; an in-process microbenchmark of the same path is the cross-check. (The harness now samples fresh processes for the throughput scenarios; these runs predate that.)',
     '- Connect times are wall-clock: on a loaded machine they measure the scheduler as much as the server. The server CPU each variant spent on its connections is kept beside them in `bench/results.json` (`extra.serverCpuMs`).',
     '- Rows marked "(t)" rest on few rounds; their intervals are honest but wide, which is why they rarely decide anything.',
+    ...(latest.scenarios.some((r) => r.interval === 'count')
+      ? [
+          '- Rows marked "(count)" are totals observed over the whole run (messages missed, `unauthorized` received), against a goal of zero: one miss misses it, so there is no interval to estimate; their "rounds" are the clients counted.',
+        ]
+      : []),
     '',
     '',
   ].join('\n');

@@ -22,11 +22,13 @@ import { writeReport } from './report.js';
 import { clusterScenarios } from './scenarios/cluster.js';
 import { connectAuth } from './scenarios/connect.js';
 import { floodLatency, floodRecovery } from './scenarios/flood.js';
+import { refreshStorm, refreshStream, revalidateCost } from './scenarios/lifecycle.js';
 import { scale10k } from './scenarios/scale.js';
 import { broadcastFanout, roundtrips } from './scenarios/throughput.js';
 
 // ── open files: servers hold one per socket, client workers one per socket ─────
-const needFds = Math.max(C.scale.n, C.flood.n, C.latency.idle + C.latency.clients, 3 * C.fanout.ns.at(-1)!) + 1024;
+const needFds =
+  Math.max(C.scale.n, C.flood.n, C.latency.idle + C.latency.clients, 3 * C.fanout.ns.at(-1)!, 2 * C.storm.n) + 1024;
 const ulimit = (): number => Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || 0;
 if (ulimit() < needFds && !process.env.NSA_BENCH_REEXEC) {
   // Node cannot raise its own limit: re-run under a shell that does; children inherit it.
@@ -64,6 +66,9 @@ const steps: [string, () => Promise<unknown>][] = [
   ['cluster', clusterScenarios],
   ['flood_recovery', floodRecovery],
   ['flood_latency', floodLatency],
+  ['refresh_stream', refreshStream],
+  ['refresh_storm', refreshStorm],
+  ['revalidate_cost', revalidateCost],
 ];
 // `--only=scale_10k,micro` runs a subset (for working on the harness; writes nothing).
 const only = process.argv

@@ -5,7 +5,14 @@ import { envNumber } from './env.js';
 
 /** Claims every sample token carries and every check requires, so tokens minted for another app are refused. */
 export const TOKEN_ISSUER = 'nestjs-socket-auth-sample';
+/** The access token's audience: what sockets (and logout) accept. */
 export const TOKEN_AUDIENCE = 'sample-chat';
+/**
+ * The refresh token's audience: only `POST /auth/refresh` accepts it. Sockets
+ * verify with TOKEN_AUDIENCE, so a refresh token is refused there, and an
+ * access token is refused as a refresh token.
+ */
+export const REFRESH_AUDIENCE = 'sample-chat-refresh';
 
 const logger = new Logger('SampleAuth');
 let generated: string | undefined;
@@ -33,15 +40,30 @@ export function authSecret(): string {
   return generated;
 }
 
+/** Access token lifetime: minutes, so a stolen or logged-out access token is short-lived by itself. */
 export function tokenTtlSeconds(): number {
-  return envNumber('TOKEN_TTL_SECONDS', 3600, 1);
+  return envNumber('TOKEN_TTL_SECONDS', 300, 1);
 }
 
-/** One configuration for signing (HTTP login) and verifying (logout and sockets), so they cannot drift apart. */
+/** Refresh token (cookie) lifetime: how long a browser stays logged in without typing the password again. */
+export function refreshTtlSeconds(): number {
+  return envNumber('REFRESH_TTL_SECONDS', 7 * 24 * 3600, 1);
+}
+
+/** How often the library re-reads each live session's user (ChatJwtStrategy.revalidate). */
+export function revalidateIntervalMs(): number {
+  return envNumber('REVALIDATE_INTERVAL_MS', 60_000, 100);
+}
+
+/**
+ * One configuration for signing (HTTP login) and verifying (logout and
+ * sockets), so they cannot drift apart. The defaults are the access token's;
+ * TokenService overrides audience and lifetime for the refresh token.
+ */
 export function jwtOptions(): JwtModuleOptions {
   return {
     secret: authSecret(),
-    // Each token's jti is set when it is signed (TokenService.sign): it is what logout revokes.
+    // Each token's jti is set when it is signed (TokenService): it is what logout revokes.
     signOptions: { algorithm: 'HS256', expiresIn: tokenTtlSeconds(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE },
     verifyOptions: { algorithms: ['HS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE },
   };

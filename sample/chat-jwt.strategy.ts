@@ -1,31 +1,50 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import type { AuthPrincipal } from '../lib/index.js';
 import { JwtSocketStrategy, type JwtClaims } from '../lib/jwt/index.js';
-import { TokenService } from './token.service.js';
-import { UsersService } from './users.service.js';
+import { verifiedFrom } from './token.service.js';
+import { type User, UsersService } from './users.service.js';
+
+/** What the sample's sessions carry: the user as the page sees it (`public`), and their roles for the guard. */
+function principalFor(user: User, expiresAt: number | Date | undefined): AuthPrincipal {
+  const { id, name, roles } = user;
+  // `public` is what the client is sent as `authenticated { user }`: the page shows admin tools from `roles`.
+  return { id, name, roles, expiresAt, public: { id, name, roles } };
+}
 
 /**
  * `{ token }` → the user it was issued to. JwtSocketStrategy has already
- * checked the signature, issuer, audience and expiry with the app's JwtModule;
- * this adds what the token alone cannot say: it was not logged out, and its
- * user still exists (with their current roles).
+ * checked the signature, issuer, audience (a refresh token is refused here)
+ * and expiry with the app's JwtModule, and maps `jti`/`iat` to the
+ * principal's `tokenId`/`issuedAt`, which the library checks against its
+ * revocation store (logout, log out everywhere) on every authentication and
+ * refresh. This adds what the token alone cannot say: its user still exists,
+ * with their current roles, then and every `revalidateInterval` after.
  */
 @Injectable()
 export class ChatJwtStrategy extends JwtSocketStrategy {
   constructor(
     jwtService: JwtService,
     private readonly users: UsersService,
-    private readonly tokens: TokenService,
   ) {
     super(jwtService);
   }
 
-  override async validate(payload: JwtClaims) {
-    if (!(await this.tokens.isUsable(payload))) return null; // → invalid_credentials
-    const user = this.users.findById(String(payload.sub));
-    if (!user) return null;
-    const { id, name, roles } = user;
-    // `public` is what the client is sent as `authenticated { user }`: the page shows admin tools from `roles`.
-    return { id, name, roles, expiresAt: payload.exp! * 1000, public: { id, name, roles } };
+  override validate(payload: JwtClaims) {
+    // A token without jti, iat or exp could not be revoked (or would never end): refused.
+    const token = verifiedFrom(payload);
+    const user = token && this.users.findById(token.userId);
+    return user ? principalFor(user, token.expiresAt) : null; // → invalid_credentials
+  }
+
+  /**
+   * The periodic (and on-demand) re-check of a live session: a user who is
+   * gone ends it (`invalidated`); changed roles apply from the next guarded
+   * handler, and the page hears the new `authenticated { user }`. The
+   * session's expiry stays the token's.
+   */
+  revalidate(principal: AuthPrincipal): AuthPrincipal | null {
+    const user = this.users.findById(principal.id);
+    return user ? { ...principal, ...principalFor(user, principal.expiresAt) } : null;
   }
 }

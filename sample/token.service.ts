@@ -2,54 +2,73 @@ import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import type { JwtClaims } from '../lib/jwt/index.js';
-import { RevokedTokens } from './revoked-tokens.js';
+import { REFRESH_AUDIENCE, refreshTtlSeconds } from './auth.config.js';
 
+/** A verified token, with what the revocation store needs to look it up. */
 export interface VerifiedToken {
   userId: string;
   jti: string;
+  /** epoch ms (the JWT's `iat`, whole seconds) */
+  issuedAt: number;
   /** epoch ms */
   expiresAt: number;
 }
 
 /**
- * Issues and revokes the sample's JWTs, through the app's JwtModule (see
- * auth.config.ts): the socket strategy verifies with the same configuration.
+ * The claims a sample token must carry: without a `jti` it could not be
+ * revoked alone, without `iat` "log out everywhere" could not tell it from a
+ * newer one, without `exp` it would never end. Undefined when one is missing.
+ */
+export function verifiedFrom(claims: JwtClaims): VerifiedToken | undefined {
+  const { sub, jti, iat, exp } = claims;
+  if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti) return undefined;
+  if (typeof iat !== 'number' || typeof exp !== 'number') return undefined;
+  return { userId: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000 };
+}
+
+/**
+ * Issues and verifies the sample's two JWTs through the app's JwtModule (see
+ * auth.config.ts), whose options the socket strategy verifies with too:
+ *   - the access token (audience `sample-chat`, TOKEN_TTL_SECONDS): what the
+ *     page sends in `authentication`, kept in memory only;
+ *   - the refresh token (audience `sample-chat-refresh`, REFRESH_TTL_SECONDS):
+ *     the httpOnly cookie `POST /auth/refresh` trades for access tokens.
+ * Whether one was revoked is the revocation store's answer
+ * (AuthSocketService.isRevoked), asked by the controller.
  */
 @Injectable()
 export class TokenService {
-  constructor(
-    private readonly jwt: JwtService,
-    private readonly revoked: RevokedTokens,
-  ) {}
+  constructor(private readonly jwt: JwtService) {}
 
-  /** A token for the user, with a unique id so that logout can revoke exactly this token. */
-  sign(userId: string): Promise<string> {
+  /** An access token for the user, with a unique id so that logout can revoke exactly this token. */
+  signAccess(userId: string): Promise<string> {
     return this.jwt.signAsync({ sub: userId }, { jwtid: randomUUID() });
   }
 
-  /** The token's user, id and expiry; undefined when it is bad, expired or logged out. */
-  async verify(token: unknown): Promise<VerifiedToken | undefined> {
+  /** A refresh token for the user: its own audience and lifetime, its own id. */
+  signRefresh(userId: string): Promise<string> {
+    return this.jwt.signAsync(
+      { sub: userId },
+      { jwtid: randomUUID(), audience: REFRESH_AUDIENCE, expiresIn: refreshTtlSeconds() },
+    );
+  }
+
+  /** An access token's claims; undefined when it is bad, expired, or lacks a claim the sample requires. */
+  verifyAccess(token: unknown): Promise<VerifiedToken | undefined> {
+    return this.verify(token);
+  }
+
+  /** A refresh token's claims; an access token (other audience) is refused here, as a refresh token is on sockets. */
+  verifyRefresh(token: unknown): Promise<VerifiedToken | undefined> {
+    return this.verify(token, REFRESH_AUDIENCE);
+  }
+
+  private async verify(token: unknown, audience?: string): Promise<VerifiedToken | undefined> {
     if (typeof token !== 'string' || token.length === 0) return undefined;
-    let claims: JwtClaims;
     try {
-      claims = await this.jwt.verifyAsync<JwtClaims>(token);
+      return verifiedFrom(await this.jwt.verifyAsync<JwtClaims>(token, audience ? { audience } : undefined));
     } catch {
       return undefined;
     }
-    return (await this.isUsable(claims))
-      ? { userId: String(claims.sub), jti: claims.jti!, expiresAt: claims.exp! * 1000 }
-      : undefined;
-  }
-
-  /** For claims that passed verification: a token without jti or exp could never be revoked, so it is refused too. */
-  async isUsable(claims: JwtClaims): Promise<boolean> {
-    if (typeof claims.jti !== 'string' || !claims.jti || typeof claims.exp !== 'number' || claims.sub === undefined)
-      return false;
-    return !(await this.revoked.has(claims.jti));
-  }
-
-  /** Refused from now on, by HTTP and sockets (on every node, with REDIS_URL), until it would expire anyway. */
-  revoke(token: VerifiedToken): Promise<void> {
-    return this.revoked.add(token.jti, token.expiresAt);
   }
 }

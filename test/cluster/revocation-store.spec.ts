@@ -12,7 +12,7 @@
  * the other store carry on.
  */
 import { randomUUID } from 'node:crypto';
-import { type AddressInfo, createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { createClient } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
@@ -107,8 +107,8 @@ suite('RedisRevocationStore shared by two nodes', () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
   const jwt = new JwtService(jwtOptions);
-  let nodes: ClusterNode[] = [];
-  let stores: RedisRevocationStore[] = [];
+  const nodes: ClusterNode[] = [];
+  const stores: RedisRevocationStore[] = [];
   let redis: ReturnType<typeof createClient>;
   let prefixes = 0;
 

@@ -1,9 +1,12 @@
 /**
  * The sample, clustered as `REDIS_URL=… npm start` runs it on two ports: one
  * chat across both, tokens from either node accepted by the other, and
- * logout on one node revoking everywhere. Also: an app bringing its OWN
- * Redis adapter (the Nest docs' RedisIoAdapter pattern) works unchanged.
+ * logout on one node revoking everywhere; log out everywhere kept in Redis
+ * (RedisRevocationStore) through a restart of both nodes. Also: an app
+ * bringing its OWN Redis adapter (the Nest docs' RedisIoAdapter pattern)
+ * works unchanged.
  */
+import { jest } from '@jest/globals';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { Test } from '@nestjs/testing';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -12,6 +15,8 @@ import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
 import { RedisIoAdapter } from '../../lib/redis/index.js';
 import { AppModule } from '../../sample/app.module.js';
+import { SampleRevocations } from '../../sample/revocations.js';
+import { attempt, loginFull, logoutAll, nextSecond, refresh } from '../sample/sample-app.js';
 import { closeClients, connect, once, record, sleep } from '../support/harness.js';
 import { REDIS_URL, describeWithRedis } from './redis.js';
 import { uniqueKey } from './nodes.js';
@@ -82,6 +87,69 @@ suite('the sample on two nodes', () => {
       delete process.env.AUTH_SECRET;
       closeClients();
       await Promise.all(nodes.map((n) => n.app.close()));
+    }
+  });
+
+  it("log out everywhere on node 1 ends the user's socket on node 2, and after both nodes restart the old token and cookie are still refused while a fresh login works", async () => {
+    const env = { ...process.env };
+    // REDIS_URL: the sample keeps its revocations in Redis (RedisRevocationStore), under this test's own prefix.
+    Object.assign(process.env, {
+      REDIS_URL,
+      REVOCATION_PREFIX: `${uniqueKey('revocations')}:`,
+      AUTH_SECRET: 'lifecycle-cluster-secret',
+    });
+    const key = uniqueKey('lifecycle');
+    const start = () =>
+      Promise.all(
+        [0, 1].map(() =>
+          sampleNode(async (app) => {
+            const adapter = new RedisIoAdapter(app, { url: REDIS_URL, key });
+            await adapter.connect();
+            return adapter;
+          }),
+        ),
+      );
+    let nodes = await start();
+    try {
+      const [one, two] = nodes;
+      const alice = await loginFull(one.url, 'alice');
+      const aliceOnTwo = await joinChat(two.url, alice.token);
+      const bob = await joinChat(two.url, (await loginFull(one.url, 'bob')).token);
+      expect((await refresh(two.url, alice.cookie)).status).toBe(200); // control: node 2 takes node 1's cookie
+
+      const told = once(aliceOnTwo, 'unauthorized');
+      const gone = once(aliceOnTwo, 'disconnect');
+      const res = await logoutAll(one.url, alice.token);
+      const revokedAt = Date.now();
+      expect(res.status).toBe(200);
+      expect(await told).toEqual({ code: 'revoked', message: 'Logged out everywhere' });
+      await gone;
+      expect(await bob.timeout(3000).emitWithAck('chat:send', { text: 'bob stays' })).toEqual({ ok: true });
+
+      // Both nodes go away; each closes its Redis store with the app.
+      const closes = nodes.map((n) => jest.spyOn(n.app.get(SampleRevocations).store!, 'close'));
+      closeClients();
+      await Promise.all(nodes.map((n) => n.app.close()));
+      for (const close of closes) expect(close).toHaveBeenCalledTimes(1);
+
+      nodes = await start();
+      for (const node of nodes) {
+        expect((await attempt(node.url, alice.token)).reply).toMatchObject({ ok: false, error: { code: 'revoked' } });
+        expect((await refresh(node.url, alice.cookie)).status).toBe(401);
+        // Refused from Redis: the new process has made and heard no revocation of its own.
+        expect((node.app.get(SampleRevocations).store as unknown as { knownSize: number }).knownSize).toBe(0);
+      }
+      // Controls: a fresh login (from the next second: iat has whole seconds) works on both nodes.
+      await nextSecond(revokedAt);
+      const again = await loginFull(nodes[0].url, 'alice');
+      for (const node of nodes) {
+        expect((await attempt(node.url, again.token)).reply).toMatchObject({ ok: true, user: { id: 'alice' } });
+        expect((await refresh(node.url, again.cookie)).status).toBe(200);
+      }
+    } finally {
+      closeClients();
+      await Promise.all(nodes.map((n) => n.app.close()));
+      process.env = env;
     }
   });
 

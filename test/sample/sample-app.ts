@@ -7,7 +7,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { connect, once } from '../support/harness.js';
+import { connect, once, sleep } from '../support/harness.js';
 
 export interface Sample {
   app: INestApplication;
@@ -27,18 +27,62 @@ export async function startSample(): Promise<Sample> {
   };
 }
 
-export async function login(url: string, user: string): Promise<string> {
+/** What a login gives a browser: the access token, and the refresh cookie as a `Cookie` header value. */
+export interface Login {
+  token: string;
+  /** `sample_refresh=…`, ready to send back as the Cookie header. */
+  cookie: string;
+  /** The Set-Cookie header itself, attributes included. */
+  setCookie: string;
+}
+
+export async function loginFull(url: string, user: string): Promise<Login> {
   const res = await fetch(`${url}/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: user, password: `${user}-secret` }),
   });
   if (res.status !== 200) throw new Error(`login as ${user}: ${res.status}`);
-  return (await res.json()).token;
+  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith('sample_refresh='));
+  if (!setCookie) throw new Error(`login as ${user}: no refresh cookie`);
+  return { token: (await res.json()).token, cookie: setCookie.split(';')[0], setCookie };
 }
 
-export function logout(url: string, token: string): Promise<Response> {
-  return fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+export async function login(url: string, user: string): Promise<string> {
+  return (await loginFull(url, user)).token;
+}
+
+/** POST /auth/refresh with the cookie (and any extra headers): the response, for its status and body. */
+export function refresh(url: string, cookie: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/auth/refresh`, { method: 'POST', headers: { cookie, ...headers } });
+}
+
+/** POST /auth/logout with the bearer token, and the refresh cookie when given. */
+export function logout(url: string, token: string, cookie?: string): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (cookie) headers.cookie = cookie;
+  return fetch(`${url}/auth/logout`, { method: 'POST', headers });
+}
+
+/** POST /auth/logout-all with the bearer token. */
+export function logoutAll(url: string, token: string): Promise<Response> {
+  return fetch(`${url}/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+}
+
+/** A token's claims, unverified: for reading `jti`, `iat`, `exp` in assertions. */
+export function claims(token: string): { sub: string; jti: string; iat: number; exp: number; aud: string } {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+}
+
+/**
+ * Waits until the wall clock is in a later whole second than `since` (epoch ms,
+ * default now). JWT `iat` has whole seconds, so a token minted in the same
+ * second as a "log out everywhere" is refused too: a control login waits
+ * for the next second. The one fixed wait the sample's specs allow.
+ */
+export async function nextSecond(since = Date.now()): Promise<void> {
+  const target = (Math.floor(since / 1000) + 1) * 1000;
+  while (Date.now() < target) await sleep(target - Date.now() + 5);
 }
 
 /** A new socket on `/` that sends `{ token }`; resolves with the server's ack ({ ok, user } or { ok:false, error }). */

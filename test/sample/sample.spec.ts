@@ -37,7 +37,10 @@ describe('sample chat server', () => {
     });
   }
   async function tokenFor(username: string): Promise<string> {
-    const { token } = await (await login(username, `${username}-secret`)).json();
+    const res = await login(username, `${username}-secret`);
+    // The refresh cookie is a secret too.
+    secrets.push(...res.headers.getSetCookie().map((c) => c.split(';')[0].split('=')[1]));
+    const { token } = await res.json();
     secrets.push(token);
     return token;
   }
@@ -79,13 +82,19 @@ describe('sample chat server', () => {
     expect(stranger.connected).toBe(true); // its silence is the gate's doing, not a dropped connection
   });
 
-  it("POST /auth/logout with the bearer token revokes that user's sockets", async () => {
+  it("POST /auth/logout with the bearer token revokes that token's sockets; POST /auth/logout-all every socket of the user", async () => {
     const token = await tokenFor('alice');
     const alice = connect(url);
+    const aliceElsewhere = connect(url); // another login of alice: another token
     const bob = connect(url);
-    const bobToken = await tokenFor('bob');
-    const ready = Promise.all([once(alice, 'authenticated'), once(bob, 'authenticated')]);
+    const [elsewhereToken, bobToken] = [await tokenFor('alice'), await tokenFor('bob')];
+    const ready = Promise.all([
+      once(alice, 'authenticated'),
+      once(aliceElsewhere, 'authenticated'),
+      once(bob, 'authenticated'),
+    ]);
     alice.emit('authentication', { token });
+    aliceElsewhere.emit('authentication', { token: elsewhereToken });
     bob.emit('authentication', { token: bobToken });
     await ready;
     const told = once(alice, 'unauthorized');
@@ -95,7 +104,18 @@ describe('sample chat server', () => {
     expect(await told).toEqual({ code: 'revoked', message: 'Logged out' });
     await gone;
     expect(bob.connected).toBe(true);
+    expect(await aliceElsewhere.timeout(3000).emitWithAck('chat:send', { text: 'still here' })).toEqual({ ok: true });
     expect((await fetch(`${url}/auth/logout`, { method: 'POST' })).status).toBe(401);
+
+    const toldElsewhere = once(aliceElsewhere, 'unauthorized');
+    const all = await fetch(`${url}/auth/logout-all`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${elsewhereToken}` },
+    });
+    expect(all.status).toBe(200);
+    expect(await toldElsewhere).toEqual({ code: 'revoked', message: 'Logged out everywhere' });
+    expect(await bob.timeout(3000).emitWithAck('chat:send', { text: 'bob stays' })).toEqual({ ok: true });
+
     // A failed attempt is logged too; its token must not be.
     const forged = `${token.slice(0, -6)}forged`;
     secrets.push(forged);
@@ -123,8 +143,9 @@ describe('sample chat server', () => {
     const text = logs.lines.join('\n');
     // The capture saw the run (failures, revocations), so its silence about secrets means something.
     expect(text).toContain('authentication failed');
+    expect(text).toContain('revoked a token');
     expect(text).toContain('revoked sessions of alice');
-    expect(secrets.length).toBeGreaterThan(4); // passwords, issued tokens and the forged one
+    expect(secrets.length).toBeGreaterThan(4); // passwords, issued tokens, refresh cookies and the forged one
     // Named by position, so a failure report does not print the secret itself.
     const leaked = secrets.flatMap((secret, i) => (text.includes(secret) ? [`secrets[${i}]`] : []));
     expect(leaked).toEqual([]);

@@ -1,26 +1,26 @@
 /**
  * The sample as an attacker meets it: a logged-out token replayed, a token
  * minted with a secret from the source code, a cluster started without a
- * shared secret. Each refusal has a positive control beside it.
+ * shared secret. Each refusal has a positive control beside it. (Refresh
+ * cookies, logout everywhere and cross-origin refreshes: sessions.spec.ts.)
  */
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../sample/auth.config.js';
-import { MemoryRevokedTokens } from '../../sample/revoked-tokens.js';
+import { REFRESH_AUDIENCE, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../sample/auth.config.js';
 import { uniqueKey } from '../cluster/nodes.js';
 import { REDIS_URL, redisReachable } from '../cluster/redis.js';
-import { captureLogs, closeClients, sleep } from '../support/harness.js';
-import { attempt, login, logout, startSample, type Sample } from './sample-app.js';
+import { captureLogs, closeClients } from '../support/harness.js';
+import { attempt, claims, login, loginFull, logout, refresh, startSample, type Sample } from './sample-app.js';
 
 /** The development secret the sample shipped with before: public, so anyone could sign with it. */
 const OLD_DEV_SECRET = 'nestjs-socket-auth-sample-development-secret';
 
-/** A token for alice, valid for ten years, signed with `secret`, with every claim the sample checks. */
-function mint(secret: string): Promise<string> {
+/** A token for alice, valid for ten years, signed with `secret`, with every claim the sample checks (or `audience`). */
+function mint(secret: string, audience = TOKEN_AUDIENCE): Promise<string> {
   return new JwtService({ secret }).signAsync(
     { sub: 'alice' },
-    { jwtid: randomUUID(), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, expiresIn: '3650d' },
+    { jwtid: randomUUID(), issuer: TOKEN_ISSUER, audience, expiresIn: '3650d' },
   );
 }
 
@@ -46,7 +46,7 @@ describe('logout revokes the token itself', () => {
     expect((await logout(sample.url, token)).status).toBe(200);
 
     const replay = await attempt(sample.url, token);
-    expect(replay.reply).toMatchObject({ ok: false, error: { code: 'invalid_credentials' } });
+    expect(replay.reply).toMatchObject({ ok: false, error: { code: 'revoked' } });
     expect((await logout(sample.url, token)).status).toBe(401);
 
     // Control: the user is not banned, only that token.
@@ -56,52 +56,60 @@ describe('logout revokes the token itself', () => {
     });
   });
 
-  it('the in-memory deny-list forgets a token once it has expired, so it cannot grow without bound', async () => {
-    const list = new MemoryRevokedTokens();
-    await list.add('first', Date.now() + 100);
-    expect(await list.has('first')).toBe(true);
-    expect(list.size).toBe(1);
-    await sleep(150);
-    await list.add('second', Date.now() + 60_000);
-    expect(list.size).toBe(1); // 'first' went when 'second' came, without a lookup of its own
-    expect(await list.has('first')).toBe(false);
-    expect(await list.has('second')).toBe(true);
-    await list.add('already-expired', Date.now() - 1);
-    expect(list.size).toBe(1);
+  it('a token without jti (which logout could not revoke alone) is refused, where the same token with one is accepted', async () => {
+    process.env.AUTH_SECRET = `test-${randomUUID()}`;
+    const own = await startSample();
+    try {
+      const jwt = new JwtService({ secret: process.env.AUTH_SECRET });
+      const claimsOf = { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, expiresIn: 60 };
+      const withoutJti = await jwt.signAsync({ sub: 'alice' }, claimsOf);
+      expect((await attempt(own.url, withoutJti)).reply).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_credentials' },
+      });
+      const withJti = await jwt.signAsync({ sub: 'alice' }, { ...claimsOf, jwtid: randomUUID() });
+      expect((await attempt(own.url, withJti)).reply).toMatchObject({ ok: true, user: { id: 'alice' } });
+    } finally {
+      await own.close();
+    }
   });
 });
 
 const withRedis = (await redisReachable()) ? describe : describe.skip;
 
-withRedis('with REDIS_URL, the deny-list is shared by every node', () => {
+withRedis('with REDIS_URL, the revocation store is shared by every node', () => {
   const prefix = `${uniqueKey('revoked')}:`;
   let nodes: Sample[] = [];
   beforeAll(async () => {
-    Object.assign(process.env, { REDIS_URL, AUTH_SECRET: `test-${randomUUID()}`, REVOKED_TOKENS_PREFIX: prefix });
+    Object.assign(process.env, { REDIS_URL, AUTH_SECRET: `test-${randomUUID()}`, REVOCATION_PREFIX: prefix });
     nodes = [await startSample(), await startSample()];
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.close()));
   });
 
-  it('a token logged out on node 1 is refused by node 2, for sockets and for HTTP, and its Redis key expires with it', async () => {
+  it('a token and cookie logged out on node 1 are refused by node 2, for sockets and for HTTP, and their Redis keys expire with them', async () => {
     const [one, two] = nodes;
-    const token = await login(one.url, 'bob');
+    const { token, cookie } = await loginFull(one.url, 'bob');
     expect((await attempt(two.url, token)).reply.ok).toBe(true); // control: node 2 accepts node 1's token
+    expect((await refresh(two.url, cookie)).status).toBe(200); // and its cookie
 
-    expect((await logout(one.url, token)).status).toBe(200);
-    expect((await attempt(two.url, token)).reply).toMatchObject({ ok: false, error: { code: 'invalid_credentials' } });
+    expect((await logout(one.url, token, cookie)).status).toBe(200);
+    expect((await attempt(two.url, token)).reply).toMatchObject({ ok: false, error: { code: 'revoked' } });
     expect((await logout(two.url, token)).status).toBe(401);
+    expect((await refresh(two.url, cookie)).status).toBe(401);
 
     const redis = createClient({ url: REDIS_URL });
     await redis.connect();
     try {
       const keys = await redis.keys(`${prefix}*`);
-      expect(keys).toHaveLength(1);
-      const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
-      const ttl = await redis.pTTL(keys[0]);
+      expect(keys.sort()).toEqual(
+        [`${prefix}t:${claims(token).jti}`, `${prefix}t:${claims(cookie.slice(cookie.indexOf('=') + 1)).jti}`].sort(),
+      );
+      // Each kept until its token would expire anyway: minutes for the access token, a week for the cookie.
+      const ttl = await redis.pTTL(`${prefix}t:${claims(token).jti}`);
       expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(exp * 1000 - Date.now() + 1000);
+      expect(ttl).toBeLessThanOrEqual(claims(token).exp * 1000 - Date.now() + 1000);
     } finally {
       await redis.quit();
     }
@@ -125,6 +133,9 @@ describe('the signing secret', () => {
         error: { code: 'invalid_credentials' },
       });
       expect((await logout(sample.url, forged)).status).toBe(401);
+      // Nor does a refresh cookie minted that way.
+      const forgedCookie = `sample_refresh=${await mint(OLD_DEV_SECRET, REFRESH_AUDIENCE)}`;
+      expect((await refresh(sample.url, forgedCookie)).status).toBe(401);
       // Control: the process's own tokens work.
       expect((await attempt(sample.url, await login(sample.url, 'alice'))).reply.ok).toBe(true);
     } finally {
@@ -141,6 +152,8 @@ describe('the signing secret', () => {
         ok: true,
         user: { id: 'alice' },
       });
+      const cookie = `sample_refresh=${await mint(process.env.AUTH_SECRET, REFRESH_AUDIENCE)}`;
+      expect((await refresh(sample.url, cookie)).status).toBe(200);
     } finally {
       await sample.close();
     }
