@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { label, renderChart } from './chart.js';
 import type { Result } from './record.js';
 import type { MicroResult } from './micro.js';
+import { median } from './stats.js';
 
 interface Run {
   env: Record<string, string | number | boolean>;
@@ -127,7 +128,7 @@ function lifecycleSection(run: Run): string[] {
     const e = stormRow.extra as Record<string, Record<string, number[]> | number>;
     const spread = e.spreadMs as Record<string, number[]>;
     lines.push(
-      `- **refresh_storm**: ${stormRow.n} sessions of each kind whose tokens were minted within ${Number(e.mintSpreadMs) / 1000} s and last ${Number(e.lifetimeMs) / 1000} s. Peak authenticate() calls per second on the server (100 ms buckets): ${fmt(stormRow.variants.jitter)} with the helper's jitter, ${fmt(stormRow.variants['no jitter'])} from plain clients that refresh the moment \`refresh_required\` arrives; ratio ${fmt(stormRow.ratio)} ${ci(stormRow)} over ${stormRow.rounds} round(s) each. The refreshes spread over ${fmt(Math.max(...spread.jitter))} ms against ${fmt(Math.max(...spread['no jitter']))} ms.`,
+      `- **refresh_storm**: ${stormRow.n} sessions of each kind whose tokens were minted within ${Number(e.mintSpreadMs) / 1000} s and last ${Number(e.lifetimeMs) / 1000} s. Peak authenticate() calls per second on the server (100 ms buckets): ${fmt(stormRow.variants.jitter)} with the helper's jitter, ${fmt(stormRow.variants['no jitter'])} from plain clients that refresh the moment \`refresh_required\` arrives; ratio ${fmt(stormRow.ratio)} ${ci(stormRow)} over ${stormRow.rounds} round(s) each. The refreshes of a round spread over ${fmt(median(spread.jitter))} ms against ${fmt(median(spread['no jitter']))} ms (medians).`,
     );
   }
   const cost = find('revalidate_cost');
