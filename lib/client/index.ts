@@ -241,9 +241,18 @@ export function authenticate<User = unknown>(
           message: `could not get credentials: ${(err as Error)?.message ?? err}`,
         });
       }
-      const answer = await new Promise<{ ok: boolean; user?: User; error?: AuthErrorPayload }>((resolve) =>
-        socket.emit(events.authentication, value, resolve),
-      );
+      // socket.io-client drops the ack on a disconnect: the disconnect settles the refresh instead.
+      const answer = await new Promise<{ ok: boolean; user?: User; error?: AuthErrorPayload }>((resolve) => {
+        const gone = (): void => {
+          socket.off('disconnect', gone);
+          resolve({ ok: false, error: { code: 'unauthenticated', message: 'disconnected during the refresh' } });
+        };
+        socket.on('disconnect', gone);
+        socket.emit(events.authentication, value, (reply: { ok: boolean; user?: User; error?: AuthErrorPayload }) => {
+          socket.off('disconnect', gone);
+          resolve(reply);
+        });
+      });
       if (!answer?.ok) throw new AuthClientError(answer?.error ?? { code: 'server_error', message: 'refused' });
       return answer.user as User;
     })();

@@ -133,7 +133,7 @@ export class Authenticator {
     const refuse = current ? this.refuseRefresh : this.fail;
     if (!parsed.ok) {
       admission.record(address);
-      return refuse.call(this, session, parsed.code, ack);
+      return refuse.call(this, session, parsed.code, ack, undefined, socket);
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
     const attempt = (session.attempt = new Attempt(ack, socket));
@@ -227,7 +227,8 @@ export class Authenticator {
     const previous = session.principal!;
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
-    this.parts.revalidation.schedule(session); // these credentials were just checked
+    // The next revalidation keeps its time: authenticate() need not check what revalidate() does (a JWT's signature
+    // says nothing of a locked account), so a client resending its token must not postpone it.
     if (!(await this.principalChanged(session, previous, attempt))) return;
     session.attempt = undefined;
     this.tell(session, true, attempt);
@@ -239,7 +240,7 @@ export class Authenticator {
    * the session goes on as it was, until its own end. The failure still
    * counts against the address's budget.
    */
-  private refuseRefresh(session: Session, code: AuthErrorCode, ack?: Ack, message?: string): void {
+  private refuseRefresh(session: Session, code: AuthErrorCode, ack?: Ack, message?: string, from?: Socket): void {
     const error = errorPayload(code, message);
     const attempt = session.attempt;
     if (attempt) session.attempt = undefined;
@@ -252,7 +253,7 @@ export class Authenticator {
       else attempt.origin?.emit(this.options.events.authError, error);
       attempt.settle(true); // handlers that waited run: the session is still authenticated
     } else if (ack) ack(answer);
-    else session.sockets[0]?.emit(this.options.events.authError, error);
+    else (from ?? session.sockets[0])?.emit(this.options.events.authError, error);
   }
 
   /**

@@ -83,8 +83,9 @@ export class Revalidation {
       );
       return { kind: 'kept' };
     }
-    if (session.principal !== principal) return { kind: 'stale' };
+    // A refusal holds even if a refresh replaced the principal meanwhile: a refresh keeps the id.
     if (!answer) return { kind: 'ended', code: 'invalidated' };
+    if (session.principal !== principal) return { kind: 'stale' };
     if (typeof answer !== 'object' || answer.id !== principal.id) {
       this.logger.error(`revalidate() must return the same principal id, null or false (socket ${id}); ignored`);
       return { kind: 'kept' };

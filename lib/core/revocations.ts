@@ -77,13 +77,21 @@ export class Revocations {
     return { kind: 'issued-before', principalId, before, until: before + this.ttl };
   }
 
-  /** The principal as the store sees it; `at` stands in for a missing `issuedAt`. */
-  subjectOf(principal: AuthPrincipal, at = Date.now()): RevocationSubject {
-    const issued = principal.issuedAt === undefined ? NaN : +principal.issuedAt;
+  /**
+   * The principal as the store sees it. `at` stands in for a missing
+   * `issuedAt`; with `notAfter`, also for one later than `at` (credentials
+   * already in use then were issued by then, whatever an issuer's skewed clock
+   * wrote). An `issuedAt` that is no time counts as issued at 0: fail closed.
+   */
+  subjectOf(principal: AuthPrincipal, at = Date.now(), notAfter = false): RevocationSubject {
+    const given = principal.issuedAt;
+    let issued = given === undefined || given === null ? at : given instanceof Date ? given.getTime() : Number(given);
+    if (!Number.isFinite(issued)) issued = 0;
+    if (notAfter) issued = Math.min(issued, at);
     return {
       principalId: principal.id,
       tokenId: typeof principal.tokenId === 'string' ? principal.tokenId : undefined,
-      issuedAt: Number.isFinite(issued) ? issued : at,
+      issuedAt: issued,
     };
   }
 
@@ -114,7 +122,7 @@ export class Revocations {
   marked(attempt: Attempt, principal: AuthPrincipal): boolean {
     if (!attempt.revocations) return false;
     // In flight when the revoke landed: what it checked was presented before the revoke, even in the same millisecond.
-    const subject = this.subjectOf(principal, attempt.startedAt - 1);
+    const subject = this.subjectOf(principal, attempt.startedAt - 1, true);
     return attempt.revocations.some((r) => covers(r, subject));
   }
 }
@@ -122,5 +130,7 @@ export class Revocations {
 function time(value: unknown, name: string, bad: (what: string) => never): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== 'number' || !Number.isFinite(ms)) bad(`${name} must be a Date or epoch ms`);
+  // Epoch ms below 1e11 are before 1973: a JWT's `exp`/`iat` in seconds, which would revoke nothing.
+  if ((ms as number) < 1e11) bad(`${name} must be epoch ms, not seconds (got ${ms}; multiply a JWT's exp by 1000)`);
   return ms as number;
 }

@@ -286,10 +286,13 @@ export class SocketAuth {
     await this.revocations.store.add(entry);
     const counted = await this.cluster.run('revoke', entry, reason ?? null, graceMs ?? null);
     const principalId = 'principalId' in entry ? entry.principalId : undefined;
+    // A room reaches every session of the principal: only right when the revocation covers them all (a ban, or
+    // "issued before now"); an explicit earlier cut-off is evaluated per session, by the nodes themselves.
+    const coversAll = entry.kind === 'principal' || (entry.kind === 'issued-before' && !hasCutOff(target));
     // Backstop through the adapter: a cluster adapter sends server-side messages only to the nodes it already knows
     // (its heartbeat), while broadcasts reach every node. Sessions ended above have left the principal's room, so
     // this reaches only sockets on a node that missed the message. With a grace, those wait for the message instead.
-    if (principalId !== undefined && graceMs === undefined) {
+    if (principalId !== undefined && coversAll && graceMs === undefined) {
       const room = principalRoom(principalId);
       for (const nsp of this.attached) {
         nsp.to(room).emit(this.deps.options.events.unauthorized, errorPayload('revoked', reason));
@@ -339,7 +342,7 @@ export class SocketAuth {
     if (!owner.principal) return entry.kind !== 'token' && 'principalId' in entry && entry.principalId === owner.id;
     // Credentials without an issue time were presented before the session authenticated, even in the revoke's millisecond.
     const authenticatedAt = session.auth?.state === 'authenticated' ? session.auth.authenticatedAt : Date.now();
-    return covers(entry, this.revocations.subjectOf(owner.principal, authenticatedAt - 1));
+    return covers(entry, this.revocations.subjectOf(owner.principal, authenticatedAt - 1, true));
   }
 
   /** Whether the revocation store denies these credentials now: for the app's own HTTP endpoints (refresh, logout). */
@@ -411,4 +414,11 @@ export class SocketAuth {
     this.revalidation.clear();
     this.ownStore?.close();
   }
+}
+
+/** Whether a revoke target names its own "issued before" cut-off. */
+function hasCutOff(target: RevokeTarget): boolean {
+  return (
+    typeof target === 'object' && target !== null && (target as { issuedBefore?: unknown }).issuedBefore !== undefined
+  );
 }
