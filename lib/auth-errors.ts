@@ -31,6 +31,8 @@ export type AuthErrorCode =
   | 'too_many_connections'
   /** Refused at connect: the handshake's Origin is not in `allowedOrigins`. */
   | 'forbidden_origin'
+  /** The principal already holds `maxSessionsPerPrincipal` sessions (with `onSessionLimit: 'reject'`). */
+  | 'too_many_sessions'
   /** Refused at connect: this connection already has a socket on that namespace. */
   | 'duplicate_namespace'
   /** An `@Authenticated()` handler was called by a socket that is not authenticated. */
@@ -54,6 +56,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'too_many_pending',
   'too_many_connections',
   'forbidden_origin',
+  'too_many_sessions',
   'duplicate_namespace',
   'unauthenticated',
   'forbidden',
@@ -100,6 +103,7 @@ export const DEFAULT_ERROR_MESSAGES: Record<AuthErrorCode, string> = {
   too_many_pending: 'Too many unauthenticated connections',
   too_many_connections: 'Too many connections',
   forbidden_origin: 'Origin not allowed',
+  too_many_sessions: 'Too many sessions for this user',
   duplicate_namespace: 'Already connected to this namespace',
   unauthenticated: 'Not authenticated',
   forbidden: 'Not allowed',

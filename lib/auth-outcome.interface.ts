@@ -30,5 +30,20 @@ export type AuthOutcome =
       /** Whether the fresh principal differs from the one it replaced. */
       changed: boolean;
     }
-  /** One per `revoke()` call: `principalId` for the principal forms, `tokenId` for `{ tokenId }`. */
-  | { type: 'revoked'; principalId?: string; tokenId?: string; reason?: string; graceMs?: number };
+  /**
+   * One per `revoke()` call: `principalId` for the principal forms, `tokenId` for `{ tokenId }`. One per session
+   * ended by `end(sessionId)` or `maxSessionsPerPrincipal`'s eviction, with its `sessionId`.
+   */
+  | { type: 'revoked'; principalId?: string; tokenId?: string; sessionId?: string; reason?: string; graceMs?: number }
+  /**
+   * A policed room was refused or taken away: a server-side join (`join`), the client protocol (`client`), or a
+   * principal change (`recheck`, the client heard `room_left`). The room name is cut to 200 characters.
+   */
+  | {
+      type: 'room_refused';
+      socketId: string;
+      namespace: string;
+      principalId?: string;
+      room: string;
+      via: 'join' | 'client' | 'recheck';
+    };

@@ -21,7 +21,14 @@ export function meets(
 ): boolean | Promise<boolean> {
   if (requirement === true) return true;
   if (typeof requirement === 'function') return requirement(principal, context);
-  const { roles, scopes } = requirement;
+  return holdsRequirement(requirement, principal);
+}
+
+/** Whether the principal holds the roles (at least one) and scopes (every one) asked for. */
+export function holdsRequirement(
+  { roles, scopes }: { roles?: readonly string[]; scopes?: readonly string[] },
+  principal: AuthPrincipal,
+): boolean {
   if (roles?.length) {
     const held = Array.isArray(principal.roles) ? principal.roles : [];
     if (!roles.some((role) => held.includes(role))) return false;

@@ -12,6 +12,7 @@ import {
 import { IDLE_SLACK_MS } from './core/connection-guard.js';
 import { MAX_TIMEOUT_MS } from './core/long-timer.js';
 import { RESERVED_EVENTS } from './core/protocol.js';
+import { validateRoomPolicies } from './core/room-policies.js';
 
 /** Names `forRoot()` and a `forRootAsync()` factory may carry besides the options: module wiring, read elsewhere. */
 const WIRING_KEYS = ['strategy', 'imports', 'extraProviders'];
@@ -44,6 +45,7 @@ const PLAIN_COUNTS = [
   'strategyTimeout',
   'maxNamespacesPerConnection',
   'revocationTtl',
+  'maxSessionsPerPrincipal',
 ] as const;
 const COUNTS = [...PLAIN_COUNTS, 'timeout', 'ipv6Subnet', 'trustProxy', 'refreshAhead', 'revalidateInterval'] as const;
 
@@ -93,6 +95,13 @@ export function validate(o: ResolvedAuthSocketOptions): void {
     (typeof o.revocationStore?.add !== 'function' || typeof o.revocationStore?.isRevoked !== 'function')
   )
     fail('revocationStore', 'a RevocationStore (an object with add() and isRevoked())');
+  validateRoomPolicies(o.rooms);
+  oneOf('clientRooms', [true, false], 'true or false');
+  if (o.clientRooms && !o.rooms.length)
+    fail('clientRooms', 'used with at least one `rooms` policy: clients may only join policed rooms');
+  if (!Number.isInteger(o.maxSessionsPerPrincipal))
+    fail('maxSessionsPerPrincipal', `a whole number (got ${shown(o.maxSessionsPerPrincipal)})`);
+  oneOf('onSessionLimit', ['reject', 'evict-oldest'], "'reject' or 'evict-oldest'");
   oneOf('scope', ['connection', 'namespace'], "'connection' or 'namespace'");
   oneOf('onExpiry', ['disconnect', 'reauthenticate'], "'disconnect' or 'reauthenticate'");
   oneOf('handshake', [true, false], 'true or false');

@@ -1,6 +1,7 @@
 import type { AuthOutcome } from './auth-outcome.interface.js';
 import type { LimitStore } from './core/limit-store.js';
 import type { RevocationStore } from './core/revocation-store.js';
+import type { RoomPolicy } from './core/room-policies.js';
 import { fromConfigStrings, refuseUnknownNames, validate } from './auth-socket-options.validation.js';
 
 /**
@@ -76,6 +77,49 @@ export class AuthSocketDefaults {
    * @default 86400000 (24 h)
    */
   revocationTtl = 86_400_000;
+
+  /**
+   * Rooms a principal may be in only when it meets a requirement: by exact
+   * name or RegExp, the first matching entry deciding. `require` is `true`
+   * (any authenticated principal), `{ roles, scopes }` as in
+   * `@Authenticated()`, or a predicate `(principal, { room, match, socket })`,
+   * sync or async. Every way into a policed room is checked (`socket.join`,
+   * `socketsJoin` from any node, recovery, re-authentication), and again when
+   * the principal changes: a socket that no longer qualifies leaves and hears
+   * `room_left {room, code:'forbidden'}`. With an async predicate,
+   * `socket.join()` returns a promise and the room is entered only once it
+   * allows; `AuthSocketService.join()` answers the verdict. Rooms that match
+   * no entry are plain socket.io rooms. See docs/rooms.md.
+   * @default []
+   */
+  rooms: RoomPolicy[] = [];
+
+  /**
+   * Lets clients ask to join and leave policed rooms themselves: `join
+   * {room}` and `leave {room}`, answered on the ack with `{ok:true, room}` or
+   * `{ok:false, error:{code}}` (`forbidden`, `unauthenticated`,
+   * `bad_request`, `rate_limited`). Only rooms that a `rooms` entry polices
+   * can be joined this way.
+   * @default false
+   */
+  clientRooms = false;
+
+  /**
+   * Most authenticated sessions one principal may hold at once, across every
+   * node sharing the `limitStore`. A session is one client connection (with
+   * scope 'connection': a browser tab or a device, every namespace it opens),
+   * which is what users mean by "devices". `0` disables.
+   * @default 0
+   */
+  maxSessionsPerPrincipal = 0;
+
+  /**
+   * What a new session past `maxSessionsPerPrincipal` gets: `'reject'`
+   * refuses it with `too_many_sessions`; `'evict-oldest'` accepts it and ends
+   * the principal's oldest sessions with `unauthorized {code:'revoked'}`.
+   * @default 'reject'
+   */
+  onSessionLimit: 'reject' | 'evict-oldest' = 'reject';
 
   /**
    * Largest accepted credentials payload, measured on its JSON form, in bytes.
@@ -208,6 +252,9 @@ export class AuthSocketDefaults {
     unauthorized: 'unauthorized',
     authError: 'auth_error',
     refreshRequired: 'refresh_required',
+    join: 'join',
+    leave: 'leave',
+    roomLeft: 'room_left',
   };
 
   /**
@@ -230,6 +277,12 @@ export interface AuthEventNames {
   authError: string;
   /** server → client: `{ code, expiresAt, expiresIn }`: send fresh credentials before `expiresAt`. */
   refreshRequired: string;
+  /** client → server, with `clientRooms`: `{ room }`, answered on the ack. */
+  join: string;
+  /** client → server, with `clientRooms`: `{ room }`, answered on the ack. */
+  leave: string;
+  /** server → client: `{ room, code:'forbidden', message }`: the socket was taken out of a policed room. */
+  roomLeft: string;
 }
 
 /** What an app may pass: any subset of the defaults. */

@@ -219,7 +219,7 @@ export class Admission {
   }
 
   /** A store that fails counts as zero: the limit is lost for that call, never the connection. */
-  private add(key: string, delta: number, ttlMs: number, refresh = false): number | Promise<number> {
+  add(key: string, delta: number, ttlMs: number, refresh = false): number | Promise<number> {
     try {
       const result = this.store.add(key, delta, ttlMs, refresh);
       return typeof result === 'number' ? result : result.catch(() => 0);

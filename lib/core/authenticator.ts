@@ -29,6 +29,8 @@ import { type Outcomes, where } from './outcomes.js';
 import { errorPayload, handshakeCredentials, parseCredentials, publicView, refusal, splitAck } from './protocol.js';
 import { Attempt } from './attempt.js';
 import type { Revocations } from './revocations.js';
+import type { RoomGuard } from './room-guard.js';
+import type { SessionLimit } from './session-limit.js';
 import { type Revalidation, sameJson } from './revalidation.js';
 import { type LifetimeEvent, PENDING_AUTH, type Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -47,6 +49,8 @@ export interface ProtocolParts {
   revalidation: Revalidation;
   membership: Membership;
   outcomes: Outcomes;
+  rooms: RoomGuard;
+  limit: SessionLimit;
 }
 
 type Ack = (response: unknown) => void;
@@ -74,6 +78,7 @@ export class Authenticator {
     if (this.closed) return;
     const session = this.sessions.for(socket);
     socket.on(this.options.events.authentication, this.authenticationListener);
+    if (this.options.clientRooms) this.parts.rooms.listen(socket);
     this.parts.membership.arrived(socket); // which reports the socket's departure: onDisconnect
 
     if (session.state === 'authenticated') return void this.join(session, socket);
@@ -170,7 +175,12 @@ export class Authenticator {
       if (denied) verdict = { code: denied };
     }
     if ('code' in verdict) return refuse.call(this, session, verdict.code, ack, verdict.message);
-    admission.giveBack(address); // a success returns its slot
+    admission.giveBack(address); // a success returns its slot; so does a refusal of the session limit
+    if (!current && this.parts.limit.enabled) {
+      const counted = await this.parts.limit.take(session, verdict.principal.id);
+      if (session.attempt !== attempt) return this.parts.limit.release(session);
+      if (!counted) return this.fail(session, 'too_many_sessions', ack);
+    }
     if (current) return this.refresh(session, attempt, verdict);
     await this.accept(session, attempt, verdict);
   }
@@ -224,9 +234,14 @@ export class Authenticator {
    * `handlePrincipalChanged` (so rooms can follow roles); then `authenticated`.
    */
   private async refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
+    // Room policies are asked about the new principal while the old one still applies, then applied with it.
+    let plan = this.parts.rooms.prepare(session.sockets, principal);
+    if (plan instanceof Promise) plan = await plan;
+    if (session.attempt !== attempt) return;
     const previous = session.principal!;
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
+    this.parts.rooms.apply(session.sockets, plan);
     // The next revalidation keeps its time: authenticate() need not check what revalidate() does (a JWT's signature
     // says nothing of a locked account), so a client resending its token must not postpone it.
     if (!(await this.principalChanged(session, previous, attempt))) return;
@@ -305,8 +320,19 @@ export class Authenticator {
     const { principal, expiresAt } = result;
     if (expiresAt !== undefined && expiresAt <= Date.now()) return this.end(session, errorPayload('expired'));
     const userChanged = !sameJson(publicView(previous), publicView(principal));
+    let plan = this.parts.rooms.prepare(session.sockets, principal);
+    if (plan instanceof Promise) {
+      const asking = (session.revalidation = new Attempt());
+      plan = await plan;
+      if (session.revalidation !== asking) return; // ended or demoted meanwhile
+      session.revalidation = undefined;
+      asking.settle(true);
+      // A refresh applied meanwhile brought fresher credentials: this answer is stale.
+      if (session.state !== 'authenticated' || session.principal !== previous) return;
+    }
     session.revalidated(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
+    this.parts.rooms.apply(session.sockets, plan);
     this.parts.outcomes.report({
       type: 'revalidated',
       ...where(session),
@@ -366,10 +392,18 @@ export class Authenticator {
   }
 
   /** `{ user, expiresAt, expiresIn }`: what the client hears of its session. */
-  private authenticatedPayload(session: Session): { user: unknown; expiresAt?: number; expiresIn?: number } {
+  private authenticatedPayload(session: Session): {
+    user: unknown;
+    sessionId: string;
+    expiresAt?: number;
+    expiresIn?: number;
+  } {
     const user = publicView(session.principal!);
     const { expiresAt } = session;
-    return expiresAt === undefined ? { user } : { user, expiresAt, expiresIn: Math.max(0, expiresAt - Date.now()) };
+    const sessionId = session.id;
+    return expiresAt === undefined
+      ? { user, sessionId }
+      : { user, sessionId, expiresAt, expiresIn: Math.max(0, expiresAt - Date.now()) };
   }
 
   /** `authenticated {user, expiresAt}` to the sockets (joining ones hear it after their own hooks), the ack, the outcome. */
@@ -419,6 +453,7 @@ export class Authenticator {
     if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
     this.parts.revalidation.cancel(session);
+    this.parts.limit.release(session);
     this.sessions.forget(session);
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, session.principal?.id, false);
@@ -448,6 +483,7 @@ export class Authenticator {
     session.attempt?.answer(refusal(error)); // a refresh in flight hears why
     session.demote(sameIdOnly); // stops the expiry, settles joiners; the timeout runs if a gated socket is there
     this.parts.revalidation.cancel(session);
+    this.parts.limit.release(session);
     const sockets = session.sockets;
     for (const socket of sockets) membership.unrelease(socket, owner, true);
     for (const socket of sockets) socket.emit(this.options.events.unauthorized, error);

@@ -10,6 +10,11 @@
  * `Namespace#_add` with `Server#_nsps` (CONNECT screening), and
  * `ParentNamespace#children` (the child namespaces of a RegExp gateway).
  *
+ * Room policies hook in at the same place: every way into a room
+ * (`socket.join`, `socketsJoin` from this node or another, recovery's
+ * re-joins, the release) ends in `adapter.addAll`, so `screen` is asked there
+ * before any room reaches the membership, on public namespaces too.
+ *
  * How the gate works: every broadcast (namespace-wide, room, `socket.broadcast`,
  * and those arriving from other nodes through the Redis adapter) is resolved by
  * the namespace adapter from its room membership (`adapter.rooms` / `adapter.sids`).
@@ -47,6 +52,16 @@ interface RecoveredSession {
   missedPackets: unknown[][];
 }
 
+/**
+ * Room policies' answer for a join: the rooms that may be entered now, and,
+ * for rooms decided later, a promise that settles once the screen has entered
+ * them through `admit()` (never before their verdict) or refused them.
+ */
+export interface ScreenedRooms {
+  now: Set<Room>;
+  later?: Promise<void>;
+}
+
 /** What connection-state recovery wanted to restore, kept until the socket re-authenticates. */
 export interface HeldRecovery {
   rooms: Room[];
@@ -77,6 +92,13 @@ export class NamespaceGate {
    * departure, and costs no listener per socket.
    */
   onRemove?: (id: SocketId, left: Socket | undefined) => void;
+  /**
+   * Room policies: asked for every join before the rooms go anywhere (held or
+   * the adapter). Undefined: every room may be entered now.
+   */
+  screen?: (nsp: Namespace, id: SocketId, rooms: Set<Room>, releasing: boolean) => ScreenedRooms | undefined;
+  /** Enters rooms past the screen: held for a held socket, else the adapter's own addAll. */
+  private readonly enter: GatedAdapter['addAll'];
 
   constructor(
     private readonly nsp: Namespace,
@@ -109,6 +131,8 @@ export class NamespaceGate {
       this.onRemove?.(id, left);
     };
     if (holdsBroadcasts) this.holdBroadcasts(adapter, addAll, del, socketRooms, broadcast);
+    this.enter = holdsBroadcasts ? adapter.addAll : addAll;
+    adapter.addAll = (id, rooms) => this.screened(id, rooms, this.enter, false);
 
     // Connection-state recovery restores rooms and replays missed packets in the
     // Socket constructor, before any middleware or listener can run (and by
@@ -184,12 +208,47 @@ export class NamespaceGate {
     };
   }
 
-  /** Hands the socket's held rooms to the adapter: from now on broadcasts reach it. False when already released. */
+  /** Joins past the screen. With rooms decided later, `socket.join()` returns a promise that never rejects. */
+  private screened(
+    id: SocketId,
+    rooms: Set<Room>,
+    enter: GatedAdapter['addAll'],
+    releasing: boolean,
+  ): Promise<void> | void {
+    const verdict = this.screen?.(this.nsp, id, rooms, releasing);
+    if (!verdict) return enter(id, rooms);
+    const entered = enter(id, verdict.now);
+    if (!verdict.later) return entered;
+    return Promise.all([entered, verdict.later]).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Enters rooms a policy has just allowed, skipping the screen: held for a
+   * held socket, the adapter for a released one, and nothing for a socket
+   * socket.io no longer knows (never an entry for a socket that left).
+   */
+  admit(socket: Socket, rooms: Set<Room>): Promise<void> | void {
+    if (this.knows(socket.id)) return this.enter(socket.id, rooms);
+  }
+
+  private knows(id: SocketId): boolean {
+    const nsp = this.nsp as unknown as { sockets: Map<SocketId, unknown>; _preConnectSockets: Map<SocketId, unknown> };
+    return !this.silenced.has(id) && (nsp.sockets.has(id) || nsp._preConnectSockets.has(id));
+  }
+
+  /**
+   * Hands the socket's held rooms to the adapter, past the screen (the
+   * principal may differ from the one they were joined for): from now on
+   * broadcasts reach it. False when already released.
+   */
   release(socket: Socket): boolean {
     if (this.sids.has(socket.id) || this.silenced.has(socket.id)) return false;
     const rooms = this.held.get(socket.id) ?? new Set<Room>();
     this.held.delete(socket.id);
-    void this.addAllToAdapter(socket.id, rooms); // puts the id in sids, even with no room
+    void this.screened(socket.id, rooms, this.addAllToAdapter, true); // puts the id in sids, even with no room
     return true;
   }
 

@@ -13,8 +13,8 @@ export interface ClusterAnswer {
   complete: boolean;
 }
 
-/** A node's part: run with the command's arguments, answer a count. */
-export type CommandHandler = (...args: unknown[]) => number | Promise<number>;
+/** A node's part: run with the command's arguments, answer a count (or, for `gather`, any JSON value). */
+export type CommandHandler = (...args: unknown[]) => unknown;
 
 const PREFIX = 'nestjs-socket-auth:';
 
@@ -26,12 +26,12 @@ export class ClusterCommands {
     for (const [name, handler] of Object.entries(handlers)) {
       // The last argument socket.io passes is the ack; a node's failure answers 0 rather than never.
       this.listeners.set(name, (...args: unknown[]) => {
-        const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (n: number) => void) : undefined;
+        const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (n: unknown) => void) : undefined;
         Promise.resolve()
           .then(() => handler(...args))
           .then(
             (n) => ack?.(n),
-            () => ack?.(0),
+            () => ack?.(null),
           );
       });
     }
@@ -44,27 +44,35 @@ export class ClusterCommands {
     for (const [name, listener] of this.listeners) server.of('/').on(PREFIX + name, listener);
   }
 
+  /** Runs `name` on every node and adds up the counts they answer. */
+  async run(name: string, ...args: unknown[]): Promise<ClusterAnswer> {
+    const { answers, complete } = await this.gather(name, ...args);
+    let total = 0;
+    for (const n of answers) total += typeof n === 'number' ? n : 0;
+    return { total, complete };
+  }
+
   /**
    * Runs `name` here, then asks every other node and waits for their answers,
-   * up to the adapter's request timeout. A single node (the in-memory adapter)
-   * has no one to ask.
+   * up to the adapter's request timeout: this node's answer first. A single
+   * node (the in-memory adapter) has no one to ask.
    */
-  async run(name: string, ...args: unknown[]): Promise<ClusterAnswer> {
-    let total = await this.handlers[name]!(...args);
+  async gather(name: string, ...args: unknown[]): Promise<{ answers: unknown[]; complete: boolean }> {
+    const answers: unknown[] = [await this.handlers[name]!(...args)];
     let complete = true;
     for (const server of this.servers) {
       const root = server.of('/');
       if ((await root.adapter.serverCount()) <= 1) continue;
       // The callback form, not serverSideEmitWithAck: on a timeout it still hands over the answers that came.
-      const { answers, timedOut } = await new Promise<{ answers: unknown[]; timedOut: boolean }>((resolve) =>
-        root.serverSideEmit(PREFIX + name, ...args, (err: Error | null, answers: unknown[]) =>
-          resolve({ answers: answers ?? [], timedOut: !!err }),
+      const { came, timedOut } = await new Promise<{ came: unknown[]; timedOut: boolean }>((resolve) =>
+        root.serverSideEmit(PREFIX + name, ...args, (err: Error | null, came: unknown[]) =>
+          resolve({ came: came ?? [], timedOut: !!err }),
         ),
       );
-      for (const n of answers) total += typeof n === 'number' ? n : 0;
+      answers.push(...came);
       if (timedOut) complete = false;
     }
-    return { total, complete };
+    return { answers, complete };
   }
 
   close(): void {

@@ -13,6 +13,7 @@ export class SessionRegistry {
   private readonly sessions = new Map<object, Session>();
   /** One for every session: not an object per session. */
   private readonly timeouts: SessionTimeouts;
+  private seq = 0;
 
   constructor(
     private readonly options: ResolvedAuthSocketOptions,
@@ -32,7 +33,7 @@ export class SessionRegistry {
     const session = this.of(socket);
     if (!session) {
       const key = this.keyOf(socket);
-      const created = new Session(key, this.addressOf(socket), this.timeouts, socket);
+      const created = new Session(key, this.addressOf(socket), this.timeouts, socket, ++this.seq);
       this.sessions.set(key, created);
       return created;
     }
@@ -42,6 +43,12 @@ export class SessionRegistry {
 
   forget(session: Session): void {
     if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+  }
+
+  /** A session by its id (a scan: for admin actions, not the hot path). */
+  byId(id: string): Session | undefined {
+    for (const session of this.sessions.values()) if (session.state !== 'closed' && session.id === id) return session;
+    return undefined;
   }
 
   all(): Session[] {

@@ -55,6 +55,8 @@ export interface SessionTimeouts {
   isGated(socket: Socket): boolean;
   /** How long before the end of a session lasting `lifetimeMs` to send `refresh_required`; undefined: never. */
   refreshAhead(lifetimeMs: number): number | undefined;
+  /** This node's id: the prefix of its session ids. */
+  readonly node: string;
   onTimeout(session: Session): void;
   /** The expiry timer fired: time to warn (`refresh`), the credentials expired, or a revoke's grace ran out. */
   onLifetime(session: Session, event: LifetimeEvent): void;
@@ -80,6 +82,10 @@ export interface Owner {
 
 export class Session {
   state: SessionState = 'pending';
+  /** When the session first authenticated (a refresh keeps it), epoch ms: the session view's `authenticatedAt`. */
+  startedAt = 0;
+  /** The principal id `maxSessionsPerPrincipal` counted this session under, until it stops counting. */
+  counted?: string;
   /** The one field that says whose session this is: see `Owner`. Set only by `accept`, `refresh` and `demote`. */
   private current?: Owner;
   /** Epoch ms, from the principal's `expiresAt`. */
@@ -114,6 +120,8 @@ export class Session {
     readonly address: string,
     private readonly timers: SessionTimeouts,
     first: Socket,
+    /** Unique on this node; with the node's id, the session's id. */
+    private readonly seq: number,
   ) {
     this.members = first;
     this.syncTimeout();
@@ -169,9 +177,18 @@ export class Session {
     return true;
   }
 
+  /**
+   * Unique across the nodes, built when asked (a number until then). Not a
+   * secret: whoever ends a session by id must check that it is the caller's.
+   */
+  get id(): string {
+    return `${this.timers.node}.${this.seq.toString(36)}`;
+  }
+
   /** The strategy accepted: the session is the principal's. */
   accept(principal: AuthPrincipal, expiresAt: number | undefined): void {
     this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.startedAt = Date.now();
     this.beginLifetime(expiresAt);
     this.transition('authenticated');
   }
@@ -268,6 +285,7 @@ export class Session {
     const principal = this.principal!;
     const data: SocketAuthData = {
       state: 'authenticated',
+      sessionId: this.id,
       principalId: principal.id,
       user: publicView(principal),
       authenticatedAt: Date.now(),
@@ -364,7 +382,15 @@ export class Session {
 /** What `socket.data.auth` holds, and so what `fetchSockets()` and the recovery store see: never the whole principal. */
 export type SocketAuthData =
   | { state: 'pending' }
-  | { state: 'authenticated'; principalId: string; user: unknown; authenticatedAt: number; expiresAt?: number };
+  | {
+      state: 'authenticated';
+      /** The session's id, as `AuthSocketService.sessions()` lists it. */
+      sessionId: string;
+      principalId: string;
+      user: unknown;
+      authenticatedAt: number;
+      expiresAt?: number;
+    };
 
 /** The one `data.auth` of every unauthenticated socket (frozen and shared: nothing per socket). */
 export const PENDING_AUTH: SocketAuthData = Object.freeze({ state: 'pending' });

@@ -16,7 +16,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { Admission } from './admission.js';
 import { Authenticator, type ChangedHooks } from './authenticator.js';
-import { childrenOf, installGate } from './broadcast-gate.js';
+import { childrenOf, gateOf, installGate } from './broadcast-gate.js';
 import { ClusterCommands } from './cluster-commands.js';
 import { refreshAhead } from '../client/index.js';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
@@ -29,10 +29,14 @@ import { Outcomes } from './outcomes.js';
 import { errorPayload, principalRoom } from './protocol.js';
 import { SessionRegistry } from './session-registry.js';
 import type { Session } from './session.js';
+import { RoomGuard, type RoomRefusedVia } from './room-guard.js';
+import { RoomPolicies } from './room-policies.js';
+import { type SessionInfo, SessionLimit } from './session-limit.js';
+import { randomBytes } from 'node:crypto';
+import type { AuthLogger } from './strategy-call.js';
 
 /** A revoke's grace is a moment to refresh, not a second session: at most a day. */
 const MAX_GRACE_MS = 86_400_000;
-import type { AuthLogger } from './strategy-call.js';
 
 export type { AuthLogger } from './strategy-call.js';
 
@@ -43,6 +47,21 @@ export interface RevokeResult {
   /** With `graceMs`: sockets told `refresh_required {code:'revoked'}`, which end at the grace's end unless they refresh. */
   inGrace: number;
   /** false when a node did not answer in time: it may still hold sockets the revocation covers. */
+  complete: boolean;
+}
+
+/** What `sessions()` found, cluster-wide. */
+export interface SessionsResult {
+  sessions: SessionInfo[];
+  /** false when a node did not answer in time: it may hold more. */
+  complete: boolean;
+}
+
+/** What `end()` did, cluster-wide. */
+export interface EndResult {
+  /** Whether a node held the session and ended it. */
+  ended: boolean;
+  /** false when a node did not answer in time (so `ended: false` may not be the last word). */
   complete: boolean;
 }
 
@@ -89,6 +108,10 @@ export class SocketAuth {
   private readonly cluster: ClusterCommands;
   private readonly revocations: Revocations;
   private readonly revalidation: Revalidation;
+  private readonly rooms: RoomGuard;
+  private readonly limit: SessionLimit;
+  /** This process's id among the nodes: the prefix of its session ids. */
+  readonly node = randomBytes(6).toString('base64url');
   /** The store the module made (no `revocationStore` given): the module closes it. */
   private readonly ownStore?: MemoryRevocationStore;
   private readonly attached = new Set<Namespace>();
@@ -129,6 +152,7 @@ export class SocketAuth {
       {
         onTimeout: (session) => this.protocol.onTimeout(session),
         onLifetime: (session, event) => this.protocol.onLifetime(session, event),
+        node: this.node,
         isGated: (socket) => !this.membership.isPublic(socket),
         refreshAhead: (lifetime) =>
           options.refreshAhead === false
@@ -142,7 +166,21 @@ export class SocketAuth {
     this.revalidation = new Revalidation(options, strategy, logger, (session) => {
       void this.protocol.revalidate(session, 'interval');
     });
-    const { admission, membership, outcomes, revocations, revalidation } = this;
+    this.rooms = new RoomGuard({
+      policies: new RoomPolicies(options.rooms),
+      principalOf: (socket) => (this.sessions.isAuthenticated(socket) ? this.sessions.getPrincipal(socket) : undefined),
+      whenAuthenticated: (socket) => this.sessions.whenAuthenticated(socket),
+      isSilenced: (socket) => this.membership.isSilenced(socket),
+      events: options.events,
+      refused: (socket, room, via) => this.roomRefused(socket, room, via),
+    });
+    this.limit = new SessionLimit({
+      options,
+      store: { add: (key, delta, ttl, refresh) => this.admission.add(key, delta, ttl, refresh) },
+      list: (principalId) => this.listSessions(principalId),
+      evict: (sessionId) => this.end(sessionId, 'Signed in on another device'),
+    });
+    const { admission, membership, outcomes, revocations, revalidation, rooms, limit } = this;
     this.protocol = new Authenticator(
       {
         options,
@@ -155,12 +193,16 @@ export class SocketAuth {
         outcomes,
         revocations,
         revalidation,
+        rooms,
+        limit,
       },
       this.sessions,
     );
     this.cluster = new ClusterCommands({
       revoke: (entry, reason, graceMs) => this.revokeHere(entry as Revocation, reason, graceMs),
       revalidate: (principalId) => this.revalidateHere(principalId),
+      sessions: (principalId) => this.sessionsHere(principalId),
+      end: (sessionId, reason) => this.endHere(sessionId, reason),
     });
   }
 
@@ -213,6 +255,8 @@ export class SocketAuth {
     if (INSTANCES.get(nsp) === this) return;
     INSTANCES.set(nsp, this);
     this.membership.register(nsp, isPublic, installGate);
+    // Only with policies: without, joins cost nothing more than socket.io's own.
+    if (this.deps.options.rooms.length) gateOf(nsp)!.screen = this.rooms.screen;
   }
 
   /** Middleware: refuse before accepting, so a refused socket is never half-connected. */
@@ -370,6 +414,84 @@ export class SocketAuth {
     const sessions = this.sessions.all().filter((s) => s.state === 'authenticated' && s.principal?.id === principalId);
     await Promise.all(sessions.map((s) => this.protocol.revalidate(s, 'request')));
     return sessions.length;
+  }
+
+  /** Joins a room past its policy (unpoliced rooms join as `socket.join` would); resolves whether the socket is in it. */
+  join(socket: Socket, room: string): Promise<boolean> {
+    if (typeof room !== 'string' || !room)
+      throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_ARGUMENT', 'join(): the room must be a non-empty string');
+    return this.rooms.join(socket, room);
+  }
+
+  private roomRefused(socket: Socket, room: string, via: RoomRefusedVia): void {
+    const principalId = this.sessions.getPrincipal(socket)?.id;
+    this.outcomes.report({
+      type: 'room_refused',
+      socketId: socket.id,
+      namespace: socket.nsp.name,
+      ...(principalId !== undefined ? { principalId } : {}),
+      room: room.slice(0, 200),
+      via,
+    });
+  }
+
+  /** The principal's live sessions on every node. */
+  async listSessions(principalId: string): Promise<SessionsResult> {
+    if (typeof principalId !== 'string' || !principalId)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_ARGUMENT',
+        'sessions(): the principal id must be a non-empty string',
+      );
+    const { answers, complete } = await this.cluster.gather('sessions', principalId);
+    const sessions = answers.flatMap((list) => (Array.isArray(list) ? (list as SessionInfo[]) : []));
+    return { sessions, complete };
+  }
+
+  private sessionsHere(principalId: unknown): SessionInfo[] {
+    const found: SessionInfo[] = [];
+    for (const session of this.sessions.all()) {
+      if (session.state !== 'authenticated' || session.principal?.id !== principalId) continue;
+      const [first] = session.sockets;
+      const agent = first?.handshake.headers['user-agent'];
+      found.push({
+        id: session.id,
+        node: this.node,
+        namespaces: session.sockets.map((s) => s.nsp.name),
+        address: session.address,
+        ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
+        authenticatedAt: session.startedAt,
+        ...(session.expiresAt !== undefined ? { expiresAt: session.expiresAt } : {}),
+      });
+    }
+    return found;
+  }
+
+  /** Ends one session wherever it is: its sockets hear `unauthorized {code:'revoked'}` with the reason. */
+  async end(sessionId: string, reason?: string): Promise<EndResult> {
+    if (typeof sessionId !== 'string' || !sessionId)
+      throw new AuthSocketConfigError(
+        'AUTH_SOCKET_INVALID_ARGUMENT',
+        'end(): the session id must be a non-empty string',
+      );
+    if (reason !== undefined && typeof reason !== 'string')
+      throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_ARGUMENT', 'end(): the reason must be a string');
+    const { total, complete } = await this.cluster.run('end', sessionId, reason ?? null);
+    return { ended: total > 0, complete };
+  }
+
+  private endHere(sessionId: unknown, reason: unknown): number {
+    const session = typeof sessionId === 'string' ? this.sessions.byId(sessionId) : undefined;
+    if (!session || session.state === 'closed') return 0;
+    const message = typeof reason === 'string' ? reason : undefined;
+    const principalId = session.owner?.id;
+    this.protocol.end(session, errorPayload('revoked', message));
+    this.outcomes.report({
+      type: 'revoked',
+      sessionId: sessionId as string,
+      ...(principalId !== undefined ? { principalId } : {}),
+      ...(message ? { reason: message } : {}),
+    });
+    return 1;
   }
 
   /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */

@@ -6,7 +6,13 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from '../auth-socket.constants.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
-import { type RevalidateResult, type RevokeResult, SocketAuth } from '../core/socket-auth.js';
+import {
+  type EndResult,
+  type RevalidateResult,
+  type RevokeResult,
+  type SessionsResult,
+  SocketAuth,
+} from '../core/socket-auth.js';
 import type { RevokeOptions, RevokeTarget } from '../core/revocations.js';
 import { principalRoom } from '../core/protocol.js';
 import { GatewayHooks } from './gateway-hooks.js';
@@ -94,6 +100,37 @@ export class AuthSocketService implements OnApplicationShutdown {
    */
   revalidate(principalId: string): Promise<RevalidateResult> {
     return this.authenticator.revalidate(principalId);
+  }
+
+  /**
+   * Joins the socket to a room, past the room's policy (the `rooms` option):
+   * resolves true once it is in, false when its principal may not be (an
+   * unpoliced room is joined as `socket.join()` would). Use it where a policy
+   * may be async and the answer matters; `socket.join()` is checked the same
+   * way but cannot say no.
+   */
+  join(socket: Socket, room: string): Promise<boolean> {
+    return this.authenticator.join(socket, room);
+  }
+
+  /**
+   * The principal's live sessions on every node: id, node, namespaces,
+   * address, user agent, `authenticatedAt`, `expiresAt`. Resolves once every
+   * node answered, or after the adapter's request timeout (`complete:false`).
+   */
+  sessions(principalId: string): Promise<SessionsResult> {
+    return this.authenticator.listSessions(principalId);
+  }
+
+  /**
+   * Ends one session wherever it is (its sockets get `unauthorized
+   * {code:'revoked', message: reason}` and are disconnected). Session ids are
+   * not secrets: when a user asks to end one, check that it is among
+   * `sessions(user.id)` first. It does not revoke the credentials; to keep
+   * that device out, also `revoke({ tokenId })`.
+   */
+  end(sessionId: string, reason?: string): Promise<EndResult> {
+    return this.authenticator.end(sessionId, reason);
   }
 
   /** The room every authenticated socket of a principal is in: `server.to(room).emit(...)` reaches all of them. */

@@ -1,13 +1,12 @@
 import { type CanActivate, type ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
-import { EXCEPTION_FILTERS_METADATA, FILTER_CATCH_EXCEPTIONS } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import type { Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import { type AuthRequirement, meets } from '../auth-requirement.js';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
 import { AUTHENTICATED_METADATA } from '../auth-socket.constants.js';
-import { AuthSocketException } from '../auth-socket.exception.js';
-import { errorPayload, refusal } from '../core/protocol.js';
+import { errorPayload } from '../core/protocol.js';
+import { catchesRefusals, refuseMessage } from './ws-refusal.js';
 import { AuthSocketService } from './auth-socket.service.js';
 
 type Requirement = AuthRequirement | true | undefined;
@@ -119,36 +118,8 @@ export class AuthenticatedGuard implements CanActivate {
   }
 
   private refuse(context: ExecutionContext, code: AuthErrorCode): never {
-    const error = errorPayload(code);
-    const ws = context.switchToWs();
-    // An app filter owns the answer (socket.io answers an ack once, so answering here would drop the filter's).
-    // Without one, Nest's own filter only emits `exception`; the ack is answered here so the caller never hangs.
-    if (!this.factsOf(context).filtered) {
-      // Nest passes handler arguments as [client, data, ack, pattern].
-      const ack = context.getArgByIndex(2);
-      if (typeof ack === 'function') ack(refusal(error));
-    }
-    throw new AuthSocketException(error, { pattern: ws.getPattern(), data: ws.getData() });
+    return refuseMessage(context, errorPayload(code), this.factsOf(context).filtered);
   }
-}
-
-/**
- * Whether a `@UseFilters()` on the handler or its gateway catches an
- * `AuthSocketException` (Nest applies no global filters to gateways). A filter
- * with no `@Catch()` types catches everything.
- */
-function catchesRefusals(targets: object[]): boolean {
-  const filters = targets.flatMap((t) => (Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, t) as unknown[]) ?? []);
-  return filters.some((filter) => {
-    const type = typeof filter === 'function' ? filter : (filter as object).constructor;
-    const catches =
-      (Reflect.getMetadata(FILTER_CATCH_EXCEPTIONS, type) as
-        Array<abstract new (...args: never[]) => unknown> | undefined) ?? [];
-    return (
-      catches.length === 0 ||
-      catches.some((c) => c === AuthSocketException || AuthSocketException.prototype instanceof c)
-    );
-  });
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -104,8 +104,8 @@ describe('authentication outcomes on the wire', () => {
     const c = connect(t.url);
     const authenticated = once(c, 'authenticated');
     const ack = await authenticate(c, JSON.stringify({ token: 'alice-token' }));
-    expect(ack).toEqual({ ok: true, user: { id: 'alice', name: 'Alice' } });
-    expect(await authenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(ack).toEqual({ ok: true, sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
+    expect(await authenticated).toEqual({ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
   });
 
   it('messages pipelined behind an in-flight authentication wait, then run in order', async () => {
@@ -168,7 +168,7 @@ describe('authentication outcomes on the wire', () => {
   it('a socketio-auth style client (no ack, plain events) works unchanged', async () => {
     const c = connect(t.url);
     c.on('connect', () => c.emit('authentication', { token: 'bob-token' }));
-    expect(await once(c, 'authenticated')).toEqual({ user: { id: 'bob', name: 'Bob' } });
+    expect(await once(c, 'authenticated')).toEqual({ sessionId: expect.any(String), user: { id: 'bob', name: 'Bob' } });
     const bad = connect(t.url);
     bad.on('connect', () => bad.emit('authentication', { token: 'wrong' }));
     expect((await once(bad, 'unauthorized')).code).toBe('invalid_credentials');

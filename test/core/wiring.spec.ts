@@ -264,7 +264,11 @@ describe('wiring', () => {
       }),
     ]) {
       await withApp(auth, { providers: [RootGateway] }, async (t) => {
-        expect(await authenticate(connect(t.url), { any: 1 })).toEqual({ ok: true, user: { id: 'token-user' } });
+        expect(await authenticate(connect(t.url), { any: 1 })).toEqual({
+          ok: true,
+          sessionId: expect.any(String),
+          user: { id: 'token-user' },
+        });
       });
     }
   });
@@ -286,7 +290,7 @@ describe('configuration', () => {
       const welcomed = once(ok, 'welcome');
       ok.emit('authentication', { token: 'alice-token' }); // the default name now means nothing
       ok.emit('login', { token: 'alice-token' });
-      expect(await welcomed).toEqual({ user: { id: 'alice', name: 'Alice' } });
+      expect(await welcomed).toEqual({ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
       const bad = connect(t.url);
       await connected(bad);
       const denied = once(bad, 'denied');

@@ -228,7 +228,10 @@ describe('handshake credentials', () => {
   it('with handshake:true, credentials in socket.io auth authenticate at connect time', async () => {
     t = await app({ handshake: true });
     const c = connect(t.url, { auth: { token: 'alice-token' } });
-    expect(await once(c, 'authenticated')).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(await once(c, 'authenticated')).toEqual({
+      sessionId: expect.any(String),
+      user: { id: 'alice', name: 'Alice' },
+    });
     expect(await c.timeout(2000).emitWithAck('guarded')).toBe('ran');
     expect(strategyOf(t).contexts[0].source).toBe('handshake');
   });

@@ -96,13 +96,23 @@ describe('the client knows when its session ends', () => {
     const told = once(timed, 'authenticated');
     const ack = await authenticate(timed, { token: 'alice', ttlMs: 60_000 });
     const expiresAt = t.auth.getPrincipal(t.app.get(Gateway).server.sockets.sockets.get(timed.id!)!)!.expiresAt;
-    expect(ack).toEqual({ ok: true, user: { id: 'alice' }, expiresAt, expiresIn: expect.any(Number) });
+    expect(ack).toEqual({
+      ok: true,
+      sessionId: expect.any(String),
+      user: { id: 'alice' },
+      expiresAt,
+      expiresIn: expect.any(Number),
+    });
     expect(ack.expiresIn).toBeGreaterThan(55_000);
     expect(ack.expiresIn).toBeLessThanOrEqual(60_000);
     expect(await told).toMatchObject({ user: { id: 'alice' }, expiresAt });
 
     const forever = connect(t.url);
-    expect(await authenticate(forever, { token: 'bob' })).toEqual({ ok: true, user: { id: 'bob' } });
+    expect(await authenticate(forever, { token: 'bob' })).toEqual({
+      ok: true,
+      sessionId: expect.any(String),
+      user: { id: 'bob' },
+    });
   });
 
   it("a 4-second session hears refresh_required {code:'expiring'} about 2 s in, once, before it expires", async () => {

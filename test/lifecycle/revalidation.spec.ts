@@ -127,7 +127,7 @@ describe('revalidation', () => {
     directory.users.set('alice', { roles: [], name: 'Alice (viewer)' });
     const told = once(alice, 'authenticated');
     expect(await t.auth.revalidate('alice')).toEqual({ sessions: 1, complete: true });
-    expect(await told).toEqual({ user: { name: 'Alice (viewer)' } });
+    expect(await told).toEqual({ sessionId: expect.any(String), user: { name: 'Alice (viewer)' } });
     expect(await alice.timeout(2000).emitWithAck('edit')).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     expect(await bob.timeout(2000).emitWithAck('edit')).toBe('edited'); // bob was not revalidated
     expect(t.app.get(Gateway).changed).toEqual(['alice:']);

@@ -215,6 +215,7 @@ describe('revocation that persists (single node, in-memory store, JwtSocketStrat
 
       expect(await refreshed.timeout(3000).emitWithAck('authentication', { token: fresh })).toEqual({
         ok: true,
+        sessionId: expect.any(String),
         user: { id: 'alice' },
         expiresAt: claimsOf(fresh).exp * 1000,
         expiresIn: expect.any(Number),
@@ -446,6 +447,7 @@ describe('revocation with a strategy that gives no tokenId or issuedAt (tokenAut
     const again = connect(t.url);
     expect(await authenticate(again, { token: 'alice-token' })).toEqual({
       ok: true,
+      sessionId: expect.any(String),
       user: { id: 'alice', name: 'Alice' },
     });
     await receivesBroadcasts(again);

@@ -183,7 +183,7 @@ describe('concurrent attempts', () => {
       ok: false,
       error: { code: 'in_progress', message: 'Authentication already in progress' },
     });
-    expect(await first).toEqual({ ok: true, user: { id: 'alice', name: 'Alice' } });
+    expect(await first).toEqual({ ok: true, sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
     expect(c.connected).toBe(true);
     expect(t.auth.getPrincipal(serverSocket(t, c.id!))?.id).toBe('alice');
   });

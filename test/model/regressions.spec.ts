@@ -71,7 +71,7 @@ describe('model-based test counterexamples', () => {
     late.connect();
     await connected(late);
     expect((await answer).ok).toBe(true);
-    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(await lateAuthenticated).toEqual({ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
 
     const nsp = app.nsp('/b');
     const lateServer = serverSocket(nsp, late.id!);
@@ -93,7 +93,7 @@ describe('model-based test counterexamples', () => {
     late.on('authenticated', () => order.push(`authenticated after hooks ${JSON.stringify(hooks.get(late.id!))}`));
     const lateAuthenticated = once(late, 'authenticated', 2000);
     late.connect();
-    expect(await lateAuthenticated).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(await lateAuthenticated).toEqual({ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
     expect(order).toEqual(['authenticated after hooks ["/b alice"]']);
     const news = once(late, 'bc', 1000);
     app.nsp('/b').to('team:alice').emit('bc', 'to-team'); // joined by its hook

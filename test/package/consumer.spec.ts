@@ -91,7 +91,7 @@ suite('the package as users get it', () => {
     await next(socket, 'connect');
     const welcome = next(socket, 'authenticated');
     socket.emit('authentication', { token: 'demo-token' });
-    expect(await welcome).toEqual({ user: { id: 'alice' } });
+    expect(await welcome).toEqual({ sessionId: expect.any(String), user: { id: 'alice' } });
     return socket;
   }
 

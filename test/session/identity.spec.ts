@@ -114,6 +114,7 @@ describe('socket.data.auth', () => {
     const [remote] = await t.app.get(RoomsGateway).server.fetchSockets();
     expect(remote.data.auth).toEqual({
       state: 'authenticated',
+      sessionId: expect.any(String),
       principalId: 'carol',
       user: { id: 'carol', name: 'Carol' },
       authenticatedAt: expect.any(Number),

@@ -82,7 +82,7 @@ describe("scope 'connection': namespaces joining a connection", () => {
     const told = once(b, 'authenticated');
     await connected(b);
     expect((await reply).ok).toBe(true);
-    expect(await told).toEqual({ user: { id: 'alice', name: 'Alice' } });
+    expect(await told).toEqual({ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } });
     await expectReleasedOnB(b);
   });
 
@@ -107,7 +107,7 @@ describe("scope 'connection': namespaces joining a connection", () => {
     const b = connectNamespace(root, '/b');
     const seen = record(b, 'authenticated');
     await once(b, 'authenticated');
-    expect(seen).toEqual([{ user: { id: 'alice', name: 'Alice' } }]);
+    expect(seen).toEqual([{ sessionId: expect.any(String), user: { id: 'alice', name: 'Alice' } }]);
     expect(await b.timeout(3000).emitWithAck('whoami')).toBe('alice');
     await expectReleasedOnB(b);
   });

@@ -20,7 +20,7 @@ describe('cookie sessions: a strategy with source "request"', () => {
     const cookie = await login(t.url);
     const c = connect(t.url, { extraHeaders: { cookie, origin: ORIGIN } });
     const sent = record(c, 'authentication');
-    expect(await once(c, 'authenticated')).toEqual({ user: { id: 'alice' } });
+    expect(await once(c, 'authenticated')).toEqual({ sessionId: expect.any(String), user: { id: 'alice' } });
     expect(sent).toEqual([]);
     t.app.get(Gateway).server.emit('news', 'hello');
     expect(await once(c, 'news')).toBe('hello');
@@ -37,7 +37,7 @@ describe('cookie sessions: a strategy with source "request"', () => {
     const forged = connect(t.url, { extraHeaders: { cookie: 'connect.sid=s%3Aforged.c2lnbmF0dXJl', origin: ORIGIN } });
     expect(await once(forged, 'unauthorized')).toMatchObject({ code: 'invalid_credentials' });
     const real = connect(t.url, { extraHeaders: { cookie: await login(t.url), origin: ORIGIN } });
-    expect(await once(real, 'authenticated')).toEqual({ user: { id: 'alice' } });
+    expect(await once(real, 'authenticated')).toEqual({ sessionId: expect.any(String), user: { id: 'alice' } });
   });
 
   it('a cross-origin handshake with a valid cookie is refused before anything runs (no hijacking)', async () => {

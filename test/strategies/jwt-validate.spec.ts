@@ -82,7 +82,7 @@ describe('a JwtSocketStrategy subclass whose validate() loads the user', () => {
   it('accepts an enabled user with the public view validate() shaped, and keeps sub and exp as id and expiry', async () => {
     const token = await jwt.signAsync({ sub: 'u1' });
     const { socket, ack } = await acceptedAndLive(t.url, { token });
-    expect(ack).toEqual({ ok: true, user: { id: 'u1', name: 'Alice' }, ...expiry });
+    expect(ack).toEqual({ ok: true, sessionId: expect.any(String), user: { id: 'u1', name: 'Alice' }, ...expiry });
     expect(await socket.emitWithAck('whoami')).toEqual({ principalId: 'u1', expiresAt: claimsOf(token).exp * 1000 });
   });
 

@@ -66,7 +66,11 @@ describe('JwtSocketStrategy with handshake: true', () => {
       async (t) => {
         const token = await t.app.get(JwtService).signAsync({ sub: 'alice' });
         const c = connect(t.url, { auth: { token } });
-        expect(await once(c, 'authenticated')).toEqual({ user: { id: 'alice' }, ...expiry });
+        expect(await once(c, 'authenticated')).toEqual({
+          sessionId: expect.any(String),
+          user: { id: 'alice' },
+          ...expiry,
+        });
         const refused = connect(t.url, { auth: { token: `${token}x` } });
         expect(await once(refused, 'unauthorized')).toEqual({
           code: 'invalid_credentials',

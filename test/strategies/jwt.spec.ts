@@ -50,7 +50,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
 
   it('a token the app signed authenticates the socket as its sub, which then receives broadcasts', async () => {
     const { ack } = await acceptedAndLive(t.url, { token: await sign({ sub: 'alice' }) });
-    expect(ack).toEqual({ ok: true, user: { id: 'alice' }, ...expiry });
+    expect(ack).toEqual({ ok: true, sessionId: expect.any(String), user: { id: 'alice' }, ...expiry });
   });
 
   it('a token whose payload was altered after signing is refused as invalid_credentials', async () => {
@@ -119,6 +119,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
     expect((await refusalOf(t.url, { token: await sign({ sub: '' }) })).ack.error.code).toBe('invalid_credentials');
     expect((await acceptedAndLive(t.url, { token: await sign({ sub: 42 }) })).ack).toEqual({
       ok: true,
+      sessionId: expect.any(String),
       user: { id: '42' },
       ...expiry,
     });
@@ -153,6 +154,7 @@ describe('JwtSocketStrategy with a global JwtModule (forRoot({ strategy: JwtSock
         .emitWithAck('authentication', { token: await sign({ sub: 'alice' }, { expiresIn: 60 }) }),
     ).toEqual({
       ok: true,
+      sessionId: expect.any(String),
       user: { id: 'alice' },
       ...expiry,
     });

@@ -1,0 +1,93 @@
+/**
+ * `maxSessionsPerPrincipal`: how many authenticated sessions one principal
+ * holds across the nodes, counted in the shared limit store, and what a new
+ * one past the limit gets. The store's count is what decides; the cluster's
+ * own list of sessions corrects it when it has drifted (a node that crashed
+ * never took its sessions off), so a stale count can never lock a user out.
+ */
+import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
+import type { LimitStore } from './limit-store.js';
+import type { Session } from './session.js';
+
+/** One live session, as `AuthSocketService.sessions()` lists it. */
+export interface SessionInfo {
+  /** Pass it to `end()`. Unique across the nodes; not a secret. */
+  id: string;
+  /** The node holding it (random per process). */
+  node: string;
+  /** The namespaces its sockets are on. */
+  namespaces: string[];
+  /** The client address (with `trustProxy`, the forwarded one). */
+  address: string;
+  /** The handshake's User-Agent, cut to 256 characters. */
+  userAgent?: string;
+  /** When the session first authenticated (refreshes keep it), epoch ms. */
+  authenticatedAt: number;
+  /** When its credentials expire, epoch ms. */
+  expiresAt?: number;
+}
+
+/** What the limit needs from the rest: the principal's sessions on every node, and ending one by id. */
+export interface SessionLimitParts {
+  options: ResolvedAuthSocketOptions;
+  store: LimitStore;
+  list(principalId: string): Promise<{ sessions: SessionInfo[]; complete: boolean }>;
+  evict(sessionId: string): Promise<unknown>;
+}
+
+/** A count kept a day past its last change: longer than any session is likely to stay unrefreshed in the store. */
+const COUNT_TTL_MS = 86_400_000;
+
+export class SessionLimit {
+  constructor(private readonly parts: SessionLimitParts) {}
+
+  get enabled(): boolean {
+    return this.parts.options.maxSessionsPerPrincipal > 0;
+  }
+
+  /**
+   * Counts a session about to authenticate as `principalId`. False: refused
+   * (`reject`, and the cluster confirms the principal holds the maximum).
+   * With `evict-oldest` the oldest sessions are ended and this one counts.
+   */
+  async take(session: Session, principalId: string): Promise<boolean> {
+    try {
+      return await this.decide(session, principalId);
+    } catch {
+      return true; // like the abuse limits: a store or a node that fails loses the limit for that call, never the user
+    }
+  }
+
+  private async decide(session: Session, principalId: string): Promise<boolean> {
+    const { maxSessionsPerPrincipal: max, onSessionLimit } = this.parts.options;
+    const key = keyOf(principalId);
+    const total = await this.parts.store.add(key, 1, COUNT_TTL_MS, true);
+    session.counted = principalId;
+    if (total <= max) return true;
+    // Over the count: ask the cluster what is really there (this session is not authenticated yet, so not listed).
+    const { sessions, complete } = await this.parts.list(principalId);
+    if (sessions.length < max && complete) {
+      await this.parts.store.add(key, sessions.length + 1 - total, COUNT_TTL_MS, true); // heal the drift
+      return true;
+    }
+    if (onSessionLimit === 'reject') {
+      this.release(session);
+      return false;
+    }
+    const oldest = sessions.sort((a, b) => a.authenticatedAt - b.authenticatedAt).slice(0, sessions.length + 1 - max);
+    await Promise.all(oldest.map((s) => this.parts.evict(s.id)));
+    return true;
+  }
+
+  /** The session stopped counting (ended, demoted, or refused after `take`). Once per `take`. */
+  release(session: Session): void {
+    const principalId = session.counted;
+    if (principalId === undefined) return;
+    session.counted = undefined;
+    void Promise.resolve(this.parts.store.add(keyOf(principalId), -1, COUNT_TTL_MS, true)).catch(() => undefined);
+  }
+}
+
+function keyOf(principalId: string): string {
+  return `sessions:${principalId}`;
+}
