@@ -41,6 +41,7 @@ interface GatedAdapter {
     opts: { rooms: Set<Room>; except?: Set<Room>; flags?: Record<string, unknown> },
   ): void;
   restoreSession?(pid: string, offset: string): Promise<RecoveredSession | null>;
+  persistSession?(session: { sid: SocketId; pid: string; rooms: Room[]; data: unknown }): void;
   [GATE]?: NamespaceGate;
 }
 
@@ -72,6 +73,8 @@ export interface HeldRecovery {
 }
 
 const GATE = Symbol.for('nestjs-socket-auth.gate');
+/** Where a persisted session keeps its policed rooms (a string key: a Redis store serialises `data`). */
+const POLICED_ROOMS = 'nestjs-socket-auth:policedRooms';
 const REQUIRED_METHODS = ['addAll', 'del', 'delAll', 'socketRooms', 'broadcast'] as const;
 /** socket.io-parser's EVENT packet type. */
 const EVENT_PACKET = 2;
@@ -97,6 +100,14 @@ export class NamespaceGate {
    * the adapter). Undefined: every room may be entered now.
    */
   screen?: (nsp: Namespace, id: SocketId, rooms: Set<Room>, releasing: boolean) => ScreenedRooms | undefined;
+  /**
+   * Room policies: whether a room is policed. Such rooms are kept out of what
+   * connection-state recovery persists as the session's rooms (so the adapter
+   * never replays a packet sent to one: at replay time nobody knows yet
+   * whether the returning principal may still read it) and come back through
+   * the screen once the socket authenticates.
+   */
+  policed?: (room: Room) => boolean;
   /** Enters rooms past the screen: held for a held socket, else the adapter's own addAll. */
   private readonly enter: GatedAdapter['addAll'];
 
@@ -140,15 +151,31 @@ export class NamespaceGate {
     // authenticator gives them back only to the same principal.
     if (typeof adapter.restoreSession === 'function') {
       const restoreSession = adapter.restoreSession.bind(adapter);
+      const persistSession = adapter.persistSession?.bind(adapter);
+      if (persistSession)
+        adapter.persistSession = (session) => {
+          const policed = this.policed
+            ? session.rooms.filter((room) => room !== session.sid && this.policed!(room))
+            : [];
+          if (!policed.length) return persistSession(session);
+          return persistSession({
+            ...session,
+            rooms: session.rooms.filter((room) => !policed.includes(room)),
+            data: { ...(session.data as object), [POLICED_ROOMS]: policed },
+          });
+        };
       adapter.restoreSession = async (pid, offset) => {
         const session = await restoreSession(pid, offset);
         if (!session) return session;
-        const auth = session.data?.auth as { state?: string; principalId?: string } | undefined;
+        const { [POLICED_ROOMS]: policed, ...data } = session.data ?? {};
+        const auth = data.auth as { state?: string; principalId?: string } | undefined;
         // On a public namespace, what an anonymous socket had comes back as socket.io would restore it.
-        if (!holdsBroadcasts && auth?.state !== 'authenticated') return session;
+        if (!holdsBroadcasts && auth?.state !== 'authenticated') return { ...session, data };
+        const rooms = session.rooms.filter((room) => room !== session.sid);
+        if (Array.isArray(policed)) rooms.push(...policed.filter((room): room is string => typeof room === 'string'));
         this.recoveries.set(session.sid, {
-          rooms: session.rooms.filter((room) => room !== session.sid),
-          data: session.data ?? {},
+          rooms,
+          data,
           missedPackets: session.missedPackets,
           principalId: auth?.principalId,
         });

@@ -20,6 +20,9 @@ export class Membership {
   /** Public namespaces, whose gates only screen recovery. */
   private readonly publicGated = new Set<Namespace>();
 
+  /** Re-joins recovered rooms. Room policies replace it (room-guard.ts), to tell the client what it lost. */
+  recoverRooms: (socket: Socket, rooms: string[]) => void = (socket, rooms) => void socket.join(rooms);
+
   constructor(
     private readonly guard: ConnectionGuard,
     private readonly admission: Admission,
@@ -77,8 +80,9 @@ export class Membership {
     // on public namespaces too (there, recovery held back only what was the principal's).
     const recovery = gate.takeRecovery(socket);
     if (!recovery || recovery.principalId !== session.principal!.id) return;
-    void socket.join(recovery.rooms);
+    this.recoverRooms(socket, recovery.rooms);
     socket.data = { ...recovery.data, auth: data };
+    // Never packets sent to policed rooms: the gate kept those rooms out of what the adapter replays.
     gate.replay(socket, recovery.missedPackets);
   }
 

@@ -88,6 +88,9 @@ export class RoomGuard {
     return later ? { now, later: Promise.all(later).then(() => undefined) } : { now };
   };
 
+  /** Whether a room is policed (the socket id rooms aside, which are never). */
+  readonly policed = (room: string): boolean => this.parts.policies.policyFor(room) !== undefined;
+
   /** `AuthSocketService.join()`: enters the room when the policy allows it (or it is unpoliced); resolves the verdict. */
   async join(socket: Socket, room: string, via: RoomRefusedVia = 'join'): Promise<boolean> {
     const policy = this.parts.policies.policyFor(room);
@@ -103,6 +106,19 @@ export class RoomGuard {
       await gateOf(socket.nsp)?.admit(socket, new Set([room]));
       return socket.rooms.has(room);
     });
+  }
+
+  /** Recovery's re-joins, each through its policy; a refused one is told with `room_left`. */
+  recover(socket: Socket, rooms: readonly string[]): void {
+    void this.screenAndEnter(socket, new Set(rooms), true);
+  }
+
+  private screenAndEnter(socket: Socket, rooms: Set<string>, tell: boolean): Promise<void> | void {
+    const verdict = this.screen(socket.nsp, socket.id, rooms, tell);
+    const gate = gateOf(socket.nsp);
+    if (!verdict) return gate?.admit(socket, rooms);
+    void gate?.admit(socket, verdict.now);
+    return verdict.later;
   }
 
   /**

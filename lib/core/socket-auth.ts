@@ -174,6 +174,7 @@ export class SocketAuth {
       events: options.events,
       refused: (socket, room, via) => this.roomRefused(socket, room, via),
     });
+    if (options.rooms.length) this.membership.recoverRooms = (socket, rooms) => this.rooms.recover(socket, rooms);
     this.limit = new SessionLimit({
       options,
       store: { add: (key, delta, ttl, refresh) => this.admission.add(key, delta, ttl, refresh) },
@@ -256,7 +257,11 @@ export class SocketAuth {
     INSTANCES.set(nsp, this);
     this.membership.register(nsp, isPublic, installGate);
     // Only with policies: without, joins cost nothing more than socket.io's own.
-    if (this.deps.options.rooms.length) gateOf(nsp)!.screen = this.rooms.screen;
+    if (this.deps.options.rooms.length) {
+      const gate = gateOf(nsp)!;
+      gate.screen = this.rooms.screen;
+      gate.policed = this.rooms.policed;
+    }
   }
 
   /** Middleware: refuse before accepting, so a refused socket is never half-connected. */
