@@ -15,7 +15,10 @@ export type AuthSocketConfigErrorCode =
   | 'AUTH_SOCKET_NOT_A_GATEWAY'
   /** A gateway uses `@Authenticated()` but `AuthSocketModule` is not imported. */
   | 'AUTH_SOCKET_MODULE_MISSING'
-  /** Gateways disagree about a namespace, or the app uses a WebSocket adapter other than socket.io. */
+  /**
+   * Gateways disagree about a namespace, the app uses a WebSocket adapter other than socket.io, or a gateway
+   * handler subscribes to an event the module answers itself (`authentication`, and `join`/`leave` with `clientRooms`).
+   */
   | 'AUTH_SOCKET_INVALID_GATEWAY'
   /** A call on `AuthSocketService` got an argument it cannot act on (say, `revoke()` with no principal or token). */
   | 'AUTH_SOCKET_INVALID_ARGUMENT';

@@ -1,8 +1,10 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
-import { AUTHENTICATED_METADATA } from '../auth-socket.constants.js';
+import { AUTH_SOCKET_OPTIONS, AUTHENTICATED_METADATA } from '../auth-socket.constants.js';
+import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { IoAdapterHook } from './io-adapter.hook.js';
+import { GATEWAY_METADATA, MESSAGE_METADATA } from '@nestjs/websockets/constants.js';
 
 /**
  * Mistakes in the app's wiring that would otherwise pass start-up silently
@@ -14,11 +16,40 @@ export class StartupChecks implements OnModuleInit {
     private readonly modules: ModulesContainer,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
+    @Inject(AUTH_SOCKET_OPTIONS) private readonly options: ResolvedAuthSocketOptions,
   ) {}
 
   onModuleInit(): void {
     this.refuseSecondModule();
     this.refuseOnControllers();
+    this.refuseTakenEvents();
+  }
+
+  /**
+   * A gateway handler on an event the module answers itself would run too,
+   * and the client would get whichever ack came first: say so, and how to rename.
+   */
+  private refuseTakenEvents(): void {
+    const { events, clientRooms } = this.options;
+    const taken = new Map<string, string>([[events.authentication, 'events.authentication']]);
+    if (clientRooms) {
+      taken.set(events.join, 'events.join');
+      taken.set(events.leave, 'events.leave');
+    }
+    for (const { metatype, instance } of this.discovery.getProviders()) {
+      if (!metatype || !instance || !Reflect.getMetadata(GATEWAY_METADATA, metatype)) continue;
+      const prototype = Object.getPrototypeOf(instance) as Record<string, object>;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const pattern: unknown = Reflect.getMetadata(MESSAGE_METADATA, prototype[method]!);
+        const option = typeof pattern === 'string' ? taken.get(pattern) : undefined;
+        if (!option) continue;
+        throw new AuthSocketConfigError(
+          'AUTH_SOCKET_INVALID_GATEWAY',
+          `${(metatype as { name: string }).name}.${method}() subscribes to "${pattern as string}", which the module ` +
+            `answers itself (${option}): rename the handler's message, or the module's event with the ${option} option`,
+        );
+      }
+    }
   }
 
   /**

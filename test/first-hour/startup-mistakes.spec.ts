@@ -142,6 +142,24 @@ describe('start-up mistakes', () => {
     expect(err.message).toContain('imported 2 times');
   });
 
+  it('refuses a gateway handler on an event the module answers itself, naming it; renamed, the app starts', async () => {
+    @WebSocketGateway()
+    class RoomsGateway {
+      @SubscribeMessage('join')
+      join(): string {
+        return 'mine';
+      }
+    }
+    const rooms = { ...tokenAuth, rooms: [{ room: 'lobby', require: true as const }], clientRooms: true };
+    const err = await refusal(() => start([AuthSocketModule.forRoot(rooms)], { providers: [RoomsGateway] }));
+    expect(err.code).toBe('AUTH_SOCKET_INVALID_GATEWAY');
+    expect(err.message).toContain('RoomsGateway.join() subscribes to "join"');
+    expect(err.message).toContain('events.join');
+    // Controls: the module's event renamed, or the client protocol off, and the same gateway starts.
+    await start([AuthSocketModule.forRoot({ ...rooms, events: { join: 'room:join' } })], { providers: [RoomsGateway] });
+    await start([AuthSocketModule.forRoot(tokenAuth)], { providers: [RoomsGateway] });
+  });
+
   it('refuses @Authenticated() on an HTTP controller method, naming it', async () => {
     @Controller('me')
     class MeController {
