@@ -125,3 +125,16 @@ export class AuthenticationError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Thrown by a strategy that could not decide because something it depends on
+ * is down (an identity provider's key set, a user database): the client gets
+ * `server_error`, and the attempt is not counted against its address's
+ * failure budget, since nothing about its credentials failed.
+ */
+export class StrategyUnavailableError extends AuthenticationError {
+  constructor(message = 'Authentication is unavailable right now; try again') {
+    super(message, 'server_error');
+    this.name = 'StrategyUnavailableError';
+  }
+}

@@ -11,6 +11,7 @@ export type { AuthContext, AuthPrincipal, AuthStrategy, RevalidationContext } fr
 export type { AuthOutcome } from './auth-outcome.interface.js';
 export {
   AuthenticationError,
+  StrategyUnavailableError,
   AUTH_ERROR_CODES,
   type AuthErrorCode,
   type AuthErrorPayload,

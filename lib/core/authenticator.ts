@@ -174,7 +174,10 @@ export class Authenticator {
       if (!denied && this.parts.revocations.marked(attempt, verdict.principal)) denied = 'revoked';
       if (denied) verdict = { code: denied };
     }
-    if ('code' in verdict) return refuse.call(this, session, verdict.code, ack, verdict.message);
+    if ('code' in verdict) {
+      if ('unavailable' in verdict) admission.giveBack(address); // the strategy could not decide: not a failed guess
+      return refuse.call(this, session, verdict.code, ack, verdict.message);
+    }
     admission.giveBack(address); // a success returns its slot; so does a refusal of the session limit
     if (!current && this.parts.limit.enabled) {
       const counted = await this.parts.limit.take(session, verdict.principal.id);

@@ -4,7 +4,7 @@
  * reaches the client, and nothing it was given reaches the log.
  */
 import type { AuthErrorCode } from '../auth-errors.js';
-import { AuthenticationError } from '../auth-errors.js';
+import { AuthenticationError, StrategyUnavailableError } from '../auth-errors.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { ABANDONED, type Attempt } from './attempt.js';
 
@@ -20,7 +20,8 @@ export interface Accepted {
   principal: AuthPrincipal;
   expiresAt?: number;
 }
-export type Verdict = Accepted | { code: AuthErrorCode; message?: string };
+/** `unavailable`: the strategy said it could not decide (StrategyUnavailableError): not the client's failure. */
+export type Verdict = Accepted | { code: AuthErrorCode; message?: string; unavailable?: true };
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -38,6 +39,8 @@ export async function callStrategy(
   try {
     principal = await attempt.bounded(() => strategy.authenticate(credentials, context), ms, TIMED_OUT);
   } catch (err) {
+    if (err instanceof StrategyUnavailableError)
+      return { code: 'server_error', message: err.message, unavailable: true };
     if (err instanceof AuthenticationError) return { code: err.code, message: err.message };
     if (err === ABANDONED) return { code: 'server_error' }; // the session is gone; nobody hears this
     if (err === TIMED_OUT) logger.error(`strategy did not answer within ${ms} ms (socket ${id})`);

@@ -3,20 +3,9 @@ import { JsonWebTokenError, type JwtModuleOptions, JwtService, TokenExpiredError
 import ms from 'ms';
 import { AuthenticationError } from '../auth-errors.js';
 import type { AuthContext, AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
+import { credentialOf, expiryOf, type JwtClaims, subjectOf } from '../jwt-claims.js';
 
-/** The registered claims this strategy reads; anything else the token carries is passed through. */
-export interface JwtClaims {
-  /** Subject: becomes the principal's `id`. A number (as in Nest's docs) becomes its decimal string. */
-  sub?: string | number;
-  /** Expiry, in seconds since the epoch: becomes `expiresAt` in epoch ms. */
-  exp?: number;
-  iat?: number;
-  nbf?: number;
-  iss?: string;
-  aud?: string | string[];
-  jti?: string;
-  [claim: string]: unknown;
-}
+export type { JwtClaims } from '../jwt-claims.js';
 
 /**
  * What `validate` may return: fields to set on the principal (`id` and
@@ -134,24 +123,4 @@ export class JwtSocketStrategy implements AuthStrategy {
     }
     return new AuthenticationError();
   }
-}
-
-function subjectOf(claims: JwtClaims): string | undefined {
-  const { sub } = claims;
-  if (typeof sub === 'string' && sub !== '') return sub;
-  if (typeof sub === 'number' && Number.isFinite(sub)) return String(sub);
-  return undefined;
-}
-
-/** `jti` and `iat`, for the revocation store: `revoke({ tokenId })` and `revoke({ principalId, issuedBefore })`. */
-function credentialOf(claims: JwtClaims): { tokenId?: string; issuedAt?: number } {
-  const facts: { tokenId?: string; issuedAt?: number } = {};
-  if (typeof claims.jti === 'string' && claims.jti) facts.tokenId = claims.jti;
-  if (typeof claims.iat === 'number' && Number.isFinite(claims.iat)) facts.issuedAt = claims.iat * 1000;
-  return facts;
-}
-
-function expiryOf(claims: JwtClaims): { expiresAt?: number } {
-  // jsonwebtoken has already refused a non-numeric exp.
-  return typeof claims.exp === 'number' ? { expiresAt: claims.exp * 1000 } : {};
 }
