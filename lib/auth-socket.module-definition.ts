@@ -127,9 +127,8 @@ function checkStrategy(candidate: unknown, name: string): void {
     throw new AuthSocketConfigError(
       'AUTH_SOCKET_INVALID_STRATEGY',
       `${name} is a Passport strategy, not an AuthStrategy: Passport strategies authenticate HTTP requests and ` +
-        'answer through success()/fail(), which a socket message has no place for. Give an AuthStrategy whose ' +
-        'authenticate(credentials) verifies the same credentials (JwtSocketStrategy from nestjs-socket-auth/jwt for ' +
-        'JWTs); see docs/strategies.md',
+        'answer through success()/fail(), which a socket message has no place for. Wrap it: ' +
+        `strategy: fromPassport(${name}) from nestjs-socket-auth/passport; see docs/strategies.md`,
     );
   if (typeof (candidate as AuthStrategy | null)?.authenticate !== 'function')
     throw new AuthSocketConfigError(

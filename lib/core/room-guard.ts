@@ -46,6 +46,8 @@ export interface RoomGuardParts {
 /** Verdicts for a principal about to become current: per socket, per policed room it is in. */
 export type RoomPlan = Map<Socket, Map<string, boolean>>;
 
+/** What socket.io's ids look like (base64id: 15 random bytes, URL-safe base64). */
+const SOCKET_ID_SHAPE = /^[A-Za-z0-9_-]{20}$/;
 /** Longest room name the client protocol accepts. */
 const MAX_ROOM_LENGTH = 200;
 /** Client-protocol joins one socket may have waiting on async predicates at once. */
@@ -275,9 +277,13 @@ export class RoomGuard {
     ack?.({ ok: true, room });
   }
 
-  /** Only policed rooms, and never a socket's id room (a catch-all pattern would match those). */
+  /**
+   * Only policed rooms, and never a socket's id room, which a loose pattern
+   * would match: the ids of sockets on other nodes are not known here, so any
+   * room shaped like a socket.io id (20 URL-safe characters) is refused.
+   */
   private clientMay(socket: Socket, room: string): boolean {
-    return !!this.parts.policies.policyFor(room) && room !== socket.id && !socket.nsp.sockets.has(room);
+    return !SOCKET_ID_SHAPE.test(room) && !socket.nsp.sockets.has(room) && !!this.parts.policies.policyFor(room);
   }
 }
 

@@ -32,6 +32,8 @@ export interface SessionLimitParts {
   options: ResolvedAuthSocketOptions;
   store: LimitStore;
   list(principalId: string): Promise<{ sessions: SessionInfo[]; complete: boolean }>;
+  /** How many sessions count for the principal on every node: authenticated ones and those being admitted. */
+  held(principalId: string): Promise<{ total: number; complete: boolean }>;
   evict(sessionId: string): Promise<unknown>;
 }
 
@@ -39,7 +41,20 @@ export interface SessionLimitParts {
 const COUNT_TTL_MS = 86_400_000;
 
 export class SessionLimit {
+  /** Admissions whose count is on its way to the store, per principal: they hold a slot already. */
+  private readonly admitting = new Map<string, number>();
+
   constructor(private readonly parts: SessionLimitParts) {}
+
+  /** This node's sessions holding a slot of the principal, beside the counted ones: those being admitted. */
+  admittingFor(principalId: string): number {
+    return this.admitting.get(principalId) ?? 0;
+  }
+
+  /** Live entries, for leak checks. */
+  get size(): number {
+    return this.admitting.size;
+  }
 
   get enabled(): boolean {
     return this.parts.options.maxSessionsPerPrincipal > 0;
@@ -61,20 +76,33 @@ export class SessionLimit {
   private async decide(session: Session, principalId: string): Promise<boolean> {
     const { maxSessionsPerPrincipal: max, onSessionLimit } = this.parts.options;
     const key = keyOf(principalId);
-    const total = await this.parts.store.add(key, 1, COUNT_TTL_MS, true);
+    // Seen by a concurrent admission's `held()` from the start (as admitting), then as counted.
+    this.admitting.set(principalId, (this.admitting.get(principalId) ?? 0) + 1);
+    let total: number;
+    try {
+      total = await this.parts.store.add(key, 1, COUNT_TTL_MS, true);
+    } finally {
+      const left = this.admitting.get(principalId)! - 1;
+      if (left > 0) this.admitting.set(principalId, left);
+      else this.admitting.delete(principalId);
+    }
+    // From here `release()` takes the count back (also when the session ended while the store answered).
     session.counted = principalId;
     if (total <= max) return true;
-    // Over the count: ask the cluster what is really there (this session is not authenticated yet, so not listed).
-    const { sessions, complete } = await this.parts.list(principalId);
-    if (sessions.length < max && complete) {
-      await this.parts.store.add(key, sessions.length + 1 - total, COUNT_TTL_MS, true); // heal the drift
+    // Over the count: ask the cluster what really holds a slot (this session included), so a count left behind
+    // by a crashed node heals instead of locking the user out.
+    const held = await this.parts.held(principalId);
+    if (held.complete && held.total <= max) {
+      await this.parts.store.add(key, held.total - total, COUNT_TTL_MS, true);
       return true;
     }
     if (onSessionLimit === 'reject') {
       this.release(session);
       return false;
     }
-    const oldest = sessions.sort((a, b) => a.authenticatedAt - b.authenticatedAt).slice(0, sessions.length + 1 - max);
+    const { sessions } = await this.parts.list(principalId);
+    const excess = Math.max(0, held.total - max);
+    const oldest = sessions.sort((a, b) => a.authenticatedAt - b.authenticatedAt).slice(0, excess);
     await Promise.all(oldest.map((s) => this.parts.evict(s.id)));
     return true;
   }

@@ -179,6 +179,7 @@ export class SocketAuth {
       options,
       store: { add: (key, delta, ttl, refresh) => this.admission.add(key, delta, ttl, refresh) },
       list: (principalId) => this.listSessions(principalId),
+      held: (principalId) => this.cluster.run('held', principalId),
       evict: (sessionId) => this.end(sessionId, 'Signed in on another device'),
     });
     const { admission, membership, outcomes, revocations, revalidation, rooms, limit } = this;
@@ -204,6 +205,9 @@ export class SocketAuth {
       revalidate: (principalId) => this.revalidateHere(principalId),
       sessions: (principalId) => this.sessionsHere(principalId),
       end: (sessionId, reason) => this.endHere(sessionId, reason),
+      held: (principalId) =>
+        this.sessions.all().filter((s) => s.counted === principalId).length +
+        (typeof principalId === 'string' ? this.limit.admittingFor(principalId) : 0),
     });
   }
 
@@ -520,6 +524,7 @@ export class SocketAuth {
       sessions,
       timers: timers + admission.timers + this.guard.sizes().idleTimers + (this.revalidation.size ? 1 : 0),
       revalidations: this.revalidation.size,
+      admittingSessions: this.limit.size,
       pendingTotal: admission.pendingSockets,
       publicTotal: admission.publicSockets,
       limitCounters: admission.limitCounters,

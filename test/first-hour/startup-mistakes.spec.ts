@@ -123,7 +123,7 @@ describe('start-up mistakes', () => {
     const err = await refusal(() => AuthSocketModule.forRoot({ strategy: JwtPassportStrategy as never }));
     expect(err.code).toBe('AUTH_SOCKET_INVALID_STRATEGY');
     expect(err.message).toContain('JwtPassportStrategy is a Passport strategy, not an AuthStrategy');
-    expect(err.message).toContain('JwtSocketStrategy from nestjs-socket-auth/jwt');
+    expect(err.message).toContain('strategy: fromPassport(JwtPassportStrategy) from nestjs-socket-auth/passport');
   });
 
   it('refuses a token whose provider is not an AuthStrategy, when DI resolves it', async () => {
