@@ -36,6 +36,7 @@ export {
   type RevocationStore,
   type RevocationSubject,
 } from './core/revocation-store.js';
+export { anyStrategy, type StrategyChoice } from './any-strategy.js';
 export { AuthUser } from './nest/auth-user.decorator.js';
 export { AuthSocketService } from './nest/auth-socket.service.js';
 export { AuthenticatedGuard } from './nest/authenticated.guard.js';
