@@ -46,6 +46,7 @@ const PLAIN_COUNTS = [
   'maxNamespacesPerConnection',
   'revocationTtl',
   'maxSessionsPerPrincipal',
+  'maxClientRooms',
 ] as const;
 const COUNTS = [...PLAIN_COUNTS, 'timeout', 'ipv6Subnet', 'trustProxy', 'refreshAhead', 'revalidateInterval'] as const;
 

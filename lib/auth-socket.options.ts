@@ -105,6 +105,15 @@ export class AuthSocketDefaults {
   clientRooms = false;
 
   /**
+   * Most policed rooms one socket may be in when it asks through the client
+   * protocol: past it, `join` answers `rate_limited`, so no client can make
+   * the server hold rooms without bound. Joins by the app are not counted
+   * against it.
+   * @default 100
+   */
+  maxClientRooms = 100;
+
+  /**
    * Most authenticated sessions one principal may hold at once, across every
    * node sharing the `limitStore`. A session is one client connection (with
    * scope 'connection': a browser tab or a device, every namespace it opens),

@@ -63,6 +63,8 @@ export interface ChangedHooks {
 
 export class Authenticator {
   private readonly options: ResolvedAuthSocketOptions;
+  /** `revalidate(…, 'request')` calls waiting for the check in flight to finish, to run again after it. */
+  private readonly reruns = new Map<Session, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -183,6 +185,11 @@ export class Authenticator {
       const counted = await this.parts.limit.take(session, verdict.principal.id);
       if (session.attempt !== attempt) return this.parts.limit.release(session);
       if (!counted) return this.fail(session, 'too_many_sessions', ack);
+      // A revoke that landed while the limit was counted covers these credentials too.
+      if (this.parts.revocations.marked(attempt, verdict.principal)) {
+        this.parts.limit.release(session);
+        return this.fail(session, 'revoked', ack);
+      }
     }
     if (current) return this.refresh(session, attempt, verdict);
     await this.accept(session, attempt, verdict);
@@ -212,6 +219,7 @@ export class Authenticator {
     this.parts.revalidation.schedule(session);
     this.tell(session, false, attempt);
     attempt.settle(true);
+    if (session.counted !== undefined) void this.parts.limit.settle(session.counted);
   }
 
   // ── 3. a namespace joins an authenticated connection ──────────────────────
@@ -239,8 +247,12 @@ export class Authenticator {
   private async refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
     // Room policies are asked about the new principal while the old one still applies, then applied with it.
     let plan = this.parts.rooms.prepare(session.sockets, principal);
-    if (plan instanceof Promise) plan = await plan;
-    if (session.attempt !== attempt) return;
+    if (plan instanceof Promise) {
+      plan = await plan;
+      if (session.attempt !== attempt) return;
+      // A revoke that landed while the policies answered covers these credentials (and would lose its grace).
+      if (this.parts.revocations.marked(attempt, principal)) return this.refuseRefresh(session, 'revoked');
+    }
     const previous = session.principal!;
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
@@ -309,7 +321,21 @@ export class Authenticator {
    * Resolves when that is done.
    */
   async revalidate(session: Session, reason: 'interval' | 'request'): Promise<void> {
-    if (session.state !== 'authenticated' || session.revalidation || !this.parts.strategy.revalidate) return;
+    if (session.state !== 'authenticated' || !this.parts.strategy.revalidate) return;
+    if (session.revalidation) {
+      if (reason === 'interval') return;
+      // Asked for now (the app just changed the user): the check in flight may have read the data before that
+      // change, so run once more after it, and resolve then.
+      let rerun = this.reruns.get(session);
+      if (!rerun) {
+        rerun = session.revalidation.wait().then(() => {
+          this.reruns.delete(session);
+          return this.revalidate(session, 'request');
+        });
+        this.reruns.set(session, rerun);
+      }
+      return rerun;
+    }
     const attempt = (session.revalidation = new Attempt());
     const result = await this.parts.revalidation.run(session, reason, attempt);
     if (session.revalidation !== attempt) return; // ended or demoted meanwhile

@@ -40,6 +40,8 @@ export interface RoomGuardParts {
   /** A silenced socket is about to go: what it sends is ignored. */
   isSilenced(socket: Socket): boolean;
   events: { join: string; leave: string; roomLeft: string };
+  /** `maxClientRooms`: most policed rooms one socket may be in through the client protocol. */
+  maxClientRooms: number;
   refused(socket: Socket, room: string, via: RoomRefusedVia): void;
 }
 
@@ -47,7 +49,7 @@ export interface RoomGuardParts {
 export type RoomPlan = Map<Socket, Map<string, boolean>>;
 
 /** What socket.io's ids look like (base64id: 15 random bytes, URL-safe base64). */
-const SOCKET_ID_SHAPE = /^[A-Za-z0-9_-]{20}$/;
+const SOCKET_ID_SHAPE = /(?:^|#)[A-Za-z0-9_-]{20}$/; // `#`: socket.io 2 clients' `/nsp#id` (allowEIO3)
 /** Longest room name the client protocol accepts. */
 const MAX_ROOM_LENGTH = 200;
 /** Client-protocol joins one socket may have waiting on async predicates at once. */
@@ -94,20 +96,27 @@ export class RoomGuard {
   readonly policed = (room: string): boolean => this.parts.policies.policyFor(room) !== undefined;
 
   /** `AuthSocketService.join()`: enters the room when the policy allows it (or it is unpoliced); resolves the verdict. */
-  async join(socket: Socket, room: string, via: RoomRefusedVia = 'join'): Promise<boolean> {
+  join(socket: Socket, room: string, via: RoomRefusedVia = 'join'): Promise<boolean> {
+    return Promise.resolve(this.joinNow(socket, room, via));
+  }
+
+  /** The same, answered at once when the requirement answers at once. */
+  private joinNow(socket: Socket, room: string, via: RoomRefusedVia): boolean | Promise<boolean> {
     const policy = this.parts.policies.policyFor(room);
     if (!policy || room === socket.id) {
-      await socket.join(room);
-      return true;
+      const joined = socket.join(room);
+      return joined ? joined.then(() => true) : true;
     }
-    return this.decide(socket, room, policy, async (ok) => {
+    const verdict = this.decide(socket, room, policy, (ok): boolean | Promise<boolean> => {
       if (!ok) {
         this.refuse(socket, room, via, false);
         return false;
       }
-      await gateOf(socket.nsp)?.admit(socket, new Set([room]));
-      return socket.rooms.has(room);
+      // Decided for the principal current now: entered in this same tick, past the screen.
+      const entered = gateOf(socket.nsp)?.admit(socket, new Set([room]));
+      return entered ? entered.then(() => socket.rooms.has(room)) : socket.rooms.has(room);
     });
+    return verdict as boolean | Promise<boolean>; // a promise of a promise is a promise
   }
 
   /** Recovery's re-joins, each through its policy; a refused one is told with `room_left`. */
@@ -249,21 +258,32 @@ export class RoomGuard {
       this.parts.refused(socket, room, 'client');
       return answer(ack, 'forbidden');
     }
+    // Waiting for an authentication in flight is not waiting on a predicate: not counted below.
+    let ready = this.parts.whenAuthenticated(socket);
+    if (typeof ready !== 'boolean') ready = await ready;
+    if (!ready || !socket.connected) return answer(ack, 'unauthenticated');
+    if (!socket.rooms.has(room) && this.policedRooms(socket) >= this.parts.maxClientRooms)
+      return answer(ack, 'rate_limited', `At most ${this.parts.maxClientRooms} rooms per connection`);
     const inFlight = this.inFlight.get(socket) ?? 0;
-    if (inFlight >= MAX_JOINS_IN_FLIGHT) return answer(ack, 'rate_limited');
+    if (inFlight >= MAX_JOINS_IN_FLIGHT) return answer(ack, 'rate_limited', 'Too many joins waiting for an answer');
+    const verdict = this.joinNow(socket, room, 'client');
+    if (typeof verdict === 'boolean') return verdict ? ack?.({ ok: true, room }) : answer(ack, 'forbidden');
     this.inFlight.set(socket, inFlight + 1);
     try {
-      let ready = this.parts.whenAuthenticated(socket);
-      if (typeof ready !== 'boolean') ready = await ready;
-      if (!ready || !socket.connected) return answer(ack, 'unauthenticated');
-      const ok = await this.join(socket, room, 'client');
-      if (!ok) return answer(ack, 'forbidden');
-      ack?.({ ok: true, room });
+      if (await verdict) ack?.({ ok: true, room });
+      else answer(ack, 'forbidden');
     } finally {
       const left = (this.inFlight.get(socket) ?? 1) - 1;
       if (left > 0) this.inFlight.set(socket, left);
       else this.inFlight.delete(socket);
     }
+  }
+
+  /** How many policed rooms the socket is in. */
+  private policedRooms(socket: Socket): number {
+    let n = 0;
+    for (const room of socket.rooms) if (room !== socket.id && this.parts.policies.policyFor(room)) n++;
+    return n;
   }
 
   private onClientLeave(socket: Socket, args: unknown[]): void {
@@ -294,6 +314,6 @@ function roomOf(payload: unknown): string | undefined {
   return typeof room === 'string' && room.length > 0 && room.length <= MAX_ROOM_LENGTH ? room : undefined;
 }
 
-function answer(ack: ((response: unknown) => void) | undefined, code: AuthErrorCode): void {
-  ack?.(refusal(errorPayload(code)));
+function answer(ack: ((response: unknown) => void) | undefined, code: AuthErrorCode, message?: string): void {
+  ack?.(refusal(errorPayload(code, message)));
 }

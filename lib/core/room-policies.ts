@@ -48,7 +48,14 @@ export class RoomPolicies {
   /** Order matters between a name and a pattern that both match: the first declared wins. */
   private readonly order = new Map<RoomPolicy, number>();
 
-  constructor(policies: readonly RoomPolicy[]) {
+  /** Async verdicts waiting, each bounded: a predicate that never answers refuses at `timeoutMs`. */
+  private readonly waiting = new Map<ReturnType<typeof setTimeout>, (ok: false) => void>();
+
+  constructor(
+    policies: readonly RoomPolicy[],
+    /** How long an async predicate may take before it counts as a refusal (the module's `strategyTimeout`). */
+    private readonly timeoutMs = 5000,
+  ) {
     policies.forEach((policy, index) => {
       this.order.set(policy, index);
       if (typeof policy.room === 'string') {
@@ -86,15 +93,50 @@ export class RoomPolicies {
     try {
       const verdict = require(principal, { room, match, socket });
       if (typeof verdict === 'boolean') return verdict;
-      if (verdict && typeof (verdict as Promise<boolean>).then === 'function')
-        return Promise.resolve(verdict).then(
-          (v) => v === true,
-          () => false,
-        );
+      if (verdict && typeof (verdict as Promise<boolean>).then === 'function') return this.bounded(verdict);
       return false; // anything but true refuses
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The predicate's promise, true only for `true`, false for anything else, a
+   * rejection, or no answer within the time: a hung database call must not
+   * hold a refresh or a revalidation (which wait on it) forever.
+   */
+  private bounded(verdict: Promise<boolean>): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(timer);
+        resolve(false);
+      }, this.timeoutMs);
+      timer.unref?.();
+      this.waiting.set(timer, resolve);
+      const settle = (ok: boolean): void => {
+        if (!this.waiting.delete(timer)) return; // timed out, or closed, already
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      Promise.resolve(verdict).then(
+        (v) => settle(v === true),
+        () => settle(false),
+      );
+    });
+  }
+
+  /** Verdicts still waiting, for leak checks. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  /** Shutdown: every verdict still waiting refuses now, and no timer is left. */
+  close(): void {
+    for (const [timer, resolve] of this.waiting) {
+      clearTimeout(timer);
+      resolve(false);
+    }
+    this.waiting.clear();
   }
 }
 

@@ -32,23 +32,29 @@ export interface SessionLimitParts {
   options: ResolvedAuthSocketOptions;
   store: LimitStore;
   list(principalId: string): Promise<{ sessions: SessionInfo[]; complete: boolean }>;
-  /** How many sessions count for the principal on every node: authenticated ones and those being admitted. */
-  held(principalId: string): Promise<{ total: number; complete: boolean }>;
+  /** What holds the principal's slots on every node: counted sessions, and the ids of those being admitted. */
+  held(principalId: string): Promise<HeldSlots & { complete: boolean }>;
   evict(sessionId: string): Promise<unknown>;
+}
+
+/** A node's sessions holding slots of a principal: how many are counted, and which are being admitted now. */
+export interface HeldSlots {
+  counted: number;
+  admitting: string[];
 }
 
 /** A count kept a day past its last change: longer than any session is likely to stay unrefreshed in the store. */
 const COUNT_TTL_MS = 86_400_000;
 
 export class SessionLimit {
-  /** Admissions whose count is on its way to the store, per principal: they hold a slot already. */
-  private readonly admitting = new Map<string, number>();
+  /** Sessions being admitted, by id, per principal: they race for the last slots. */
+  private readonly admitting = new Map<string, Set<string>>();
 
   constructor(private readonly parts: SessionLimitParts) {}
 
-  /** This node's sessions holding a slot of the principal, beside the counted ones: those being admitted. */
-  admittingFor(principalId: string): number {
-    return this.admitting.get(principalId) ?? 0;
+  /** This node's part of `held()`. */
+  heldHere(principalId: string, counted: number): HeldSlots {
+    return { counted, admitting: [...(this.admitting.get(principalId) ?? [])] };
   }
 
   /** Live entries, for leak checks. */
@@ -62,8 +68,8 @@ export class SessionLimit {
 
   /**
    * Counts a session about to authenticate as `principalId`. False: refused
-   * (`reject`, and the cluster confirms the principal holds the maximum).
-   * With `evict-oldest` the oldest sessions are ended and this one counts.
+   * (`reject`, the principal holds the maximum). With `evict-oldest` it
+   * always counts; `settle()` ends the oldest once it is authenticated.
    */
   async take(session: Session, principalId: string): Promise<boolean> {
     try {
@@ -73,38 +79,55 @@ export class SessionLimit {
     }
   }
 
+  /**
+   * The store's count decides while it says there is room. Past it, the
+   * cluster's own view decides, so a count left behind by a crashed node
+   * locks nobody out: the counted sessions hold their slots, and admissions
+   * racing for the rest are ranked by session id, which every node sees the
+   * same, so exactly as many win as there are free slots. (The drifted count
+   * is not corrected: a correction computed by racing nodes would add up
+   * wrong; it costs only this question until it expires.)
+   */
   private async decide(session: Session, principalId: string): Promise<boolean> {
     const { maxSessionsPerPrincipal: max, onSessionLimit } = this.parts.options;
     const key = keyOf(principalId);
-    // Seen by a concurrent admission's `held()` from the start (as admitting), then as counted.
-    this.admitting.set(principalId, (this.admitting.get(principalId) ?? 0) + 1);
-    let total: number;
+    const mine = session.id;
+    const racing = this.admitting.get(principalId) ?? new Set<string>();
+    this.admitting.set(principalId, racing.add(mine));
     try {
-      total = await this.parts.store.add(key, 1, COUNT_TTL_MS, true);
+      const total = await this.parts.store.add(key, 1, COUNT_TTL_MS, true);
+      let admitted = total <= max || onSessionLimit === 'evict-oldest';
+      if (!admitted) {
+        const held = await this.parts.held(principalId);
+        admitted = held.counted + held.admitting.filter((id) => id < mine).length < max;
+      }
+      // From here `release()` takes the count back (also when the session ended while the store answered).
+      if (admitted) session.counted = principalId;
+      else void this.decrement(principalId);
+      return admitted;
     } finally {
-      const left = this.admitting.get(principalId)! - 1;
-      if (left > 0) this.admitting.set(principalId, left);
-      else this.admitting.delete(principalId);
+      racing.delete(mine);
+      if (!racing.size && this.admitting.get(principalId) === racing) this.admitting.delete(principalId);
     }
-    // From here `release()` takes the count back (also when the session ended while the store answered).
-    session.counted = principalId;
-    if (total <= max) return true;
-    // Over the count: ask the cluster what really holds a slot (this session included), so a count left behind
-    // by a crashed node heals instead of locking the user out.
-    const held = await this.parts.held(principalId);
-    if (held.complete && held.total <= max) {
-      await this.parts.store.add(key, held.total - total, COUNT_TTL_MS, true);
-      return true;
+  }
+
+  /**
+   * With `evict-oldest`, once a session is authenticated: ends the
+   * principal's oldest sessions past the limit. Every node orders them the
+   * same (first authentication, then id), so racing sessions agree on which
+   * stay: the newest.
+   */
+  async settle(principalId: string): Promise<void> {
+    const { maxSessionsPerPrincipal: max, onSessionLimit } = this.parts.options;
+    if (!max || onSessionLimit !== 'evict-oldest') return;
+    try {
+      const { sessions } = await this.parts.list(principalId);
+      if (sessions.length <= max) return;
+      sessions.sort((a, b) => a.authenticatedAt - b.authenticatedAt || (a.id < b.id ? -1 : 1));
+      await Promise.all(sessions.slice(0, sessions.length - max).map((s) => this.parts.evict(s.id)));
+    } catch {
+      // A node that fails to answer leaves the limit exceeded until the next session settles it.
     }
-    if (onSessionLimit === 'reject') {
-      this.release(session);
-      return false;
-    }
-    const { sessions } = await this.parts.list(principalId);
-    const excess = Math.max(0, held.total - max);
-    const oldest = sessions.sort((a, b) => a.authenticatedAt - b.authenticatedAt).slice(0, excess);
-    await Promise.all(oldest.map((s) => this.parts.evict(s.id)));
-    return true;
   }
 
   /** The session stopped counting (ended, demoted, or refused after `take`). Once per `take`. */
@@ -112,7 +135,11 @@ export class SessionLimit {
     const principalId = session.counted;
     if (principalId === undefined) return;
     session.counted = undefined;
-    void Promise.resolve(this.parts.store.add(keyOf(principalId), -1, COUNT_TTL_MS, true)).catch(() => undefined);
+    void this.decrement(principalId);
+  }
+
+  private async decrement(principalId: string): Promise<void> {
+    await Promise.resolve(this.parts.store.add(keyOf(principalId), -1, COUNT_TTL_MS, true)).catch(() => undefined);
   }
 }
 

@@ -17,11 +17,11 @@ export class SessionRegistry {
 
   constructor(
     private readonly options: ResolvedAuthSocketOptions,
-    timeouts: Omit<SessionTimeouts, 'timeout'>,
+    timeouts: Omit<SessionTimeouts, 'timeout' | 'nextSeq'>,
     /** The client address a new session is counted under. */
     private readonly addressOf: (socket: Socket) => string,
   ) {
-    this.timeouts = { timeout: options.timeout, ...timeouts };
+    this.timeouts = { timeout: options.timeout, nextSeq: () => ++this.seq, ...timeouts };
   }
 
   of(socket: Socket): Session | undefined {

@@ -57,6 +57,8 @@ export interface SessionTimeouts {
   refreshAhead(lifetimeMs: number): number | undefined;
   /** This node's id: the prefix of its session ids. */
   readonly node: string;
+  /** A number no other session of this node has had: the rest of a session id. */
+  nextSeq(): number;
   onTimeout(session: Session): void;
   /** The expiry timer fired: time to warn (`refresh`), the credentials expired, or a revoke's grace ran out. */
   onLifetime(session: Session, event: LifetimeEvent): void;
@@ -120,8 +122,8 @@ export class Session {
     readonly address: string,
     private readonly timers: SessionTimeouts,
     first: Socket,
-    /** Unique on this node; with the node's id, the session's id. */
-    private readonly seq: number,
+    /** Unique on this node; with the node's id, the session's id. A new one after each demotion. */
+    private seq: number,
   ) {
     this.members = first;
     this.syncTimeout();
@@ -236,6 +238,8 @@ export class Session {
   /** Back to pending, still owned by the same id: strictly after an expiry, loosely after `deauthenticate()`. */
   demote(sameIdOnly: boolean): void {
     this.current = { id: this.current!.id, sameIdOnly };
+    // Whoever authenticates next starts a new session: `end()` of the old id must not reach it.
+    this.seq = this.timers.nextSeq();
     this.transition('pending');
   }
 

@@ -31,7 +31,7 @@ import { SessionRegistry } from './session-registry.js';
 import type { Session } from './session.js';
 import { RoomGuard, type RoomRefusedVia } from './room-guard.js';
 import { RoomPolicies } from './room-policies.js';
-import { type SessionInfo, SessionLimit } from './session-limit.js';
+import { type HeldSlots, type SessionInfo, SessionLimit } from './session-limit.js';
 import { randomBytes } from 'node:crypto';
 import type { AuthLogger } from './strategy-call.js';
 
@@ -109,6 +109,7 @@ export class SocketAuth {
   private readonly revocations: Revocations;
   private readonly revalidation: Revalidation;
   private readonly rooms: RoomGuard;
+  private readonly policies: RoomPolicies;
   private readonly limit: SessionLimit;
   /** This process's id among the nodes: the prefix of its session ids. */
   readonly node = randomBytes(6).toString('base64url');
@@ -167,7 +168,8 @@ export class SocketAuth {
       void this.protocol.revalidate(session, 'interval');
     });
     this.rooms = new RoomGuard({
-      policies: new RoomPolicies(options.rooms),
+      policies: (this.policies = new RoomPolicies(options.rooms, options.strategyTimeout)),
+      maxClientRooms: options.maxClientRooms,
       principalOf: (socket) => (this.sessions.isAuthenticated(socket) ? this.sessions.getPrincipal(socket) : undefined),
       whenAuthenticated: (socket) => this.sessions.whenAuthenticated(socket),
       isSilenced: (socket) => this.membership.isSilenced(socket),
@@ -179,7 +181,15 @@ export class SocketAuth {
       options,
       store: { add: (key, delta, ttl, refresh) => this.admission.add(key, delta, ttl, refresh) },
       list: (principalId) => this.listSessions(principalId),
-      held: (principalId) => this.cluster.run('held', principalId),
+      held: async (principalId) => {
+        const { answers, complete } = await this.cluster.gather('held', principalId);
+        const held = { counted: 0, admitting: [] as string[], complete };
+        for (const answer of answers as Array<Partial<HeldSlots> | null>) {
+          held.counted += typeof answer?.counted === 'number' ? answer.counted : 0;
+          if (Array.isArray(answer?.admitting)) held.admitting.push(...answer.admitting.map(String));
+        }
+        return held;
+      },
       evict: (sessionId) => this.end(sessionId, 'Signed in on another device'),
     });
     const { admission, membership, outcomes, revocations, revalidation, rooms, limit } = this;
@@ -206,8 +216,7 @@ export class SocketAuth {
       sessions: (principalId) => this.sessionsHere(principalId),
       end: (sessionId, reason) => this.endHere(sessionId, reason),
       held: (principalId) =>
-        this.sessions.all().filter((s) => s.counted === principalId).length +
-        (typeof principalId === 'string' ? this.limit.admittingFor(principalId) : 0),
+        this.limit.heldHere(String(principalId), this.sessions.all().filter((s) => s.counted === principalId).length),
     });
   }
 
@@ -522,9 +531,15 @@ export class SocketAuth {
     );
     return {
       sessions,
-      timers: timers + admission.timers + this.guard.sizes().idleTimers + (this.revalidation.size ? 1 : 0),
+      timers:
+        timers +
+        admission.timers +
+        this.guard.sizes().idleTimers +
+        (this.revalidation.size ? 1 : 0) +
+        this.policies.pending,
       revalidations: this.revalidation.size,
       admittingSessions: this.limit.size,
+      roomVerdicts: this.policies.pending,
       pendingTotal: admission.pendingSockets,
       publicTotal: admission.publicSockets,
       limitCounters: admission.limitCounters,
@@ -544,6 +559,7 @@ export class SocketAuth {
     this.unwatch.splice(0).forEach((undo) => undo());
     this.cluster.close();
     this.revalidation.clear();
+    this.policies.close();
     this.ownStore?.close();
   }
 }

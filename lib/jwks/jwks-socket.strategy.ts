@@ -39,7 +39,13 @@ export interface JwksStrategyOptions {
    * @default 30000
    */
   cooldownMs?: number;
-  /** How long a fetch (key set or discovery document) may take, in ms; then `server_error`. @default 5000 */
+  /**
+   * How long a fetch (key set or discovery document) may take, in ms; then
+   * `server_error`, not counted against the client. Keep it below the
+   * module's `timeout` and `strategyTimeout`, which bound the whole attempt:
+   * an attempt cut short by those is the client's `timeout`.
+   * @default 750
+   */
   timeoutMs?: number;
   /** How long fetched keys are used before the set is fetched again, in ms. @default 600000 */
   cacheMaxAgeMs?: number;
@@ -79,7 +85,7 @@ export class JwksSocketStrategy implements AuthStrategy {
     const unsafe = this.algorithms.find((a) => typeof a !== 'string' || a === 'none' || /^HS/i.test(a));
     if (unsafe !== undefined)
       invalid('algorithms', `asymmetric algorithms only (not ${JSON.stringify(unsafe)}: no "none", no HS*)`);
-    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.timeoutMs = options.timeoutMs ?? 750;
     this.cooldownMs = options.cooldownMs ?? 30_000;
     for (const entry of list) {
       if (!entry || typeof entry.issuer !== 'string' || !isHttpUrl(entry.issuer))
@@ -165,16 +171,23 @@ export class JwksSocketStrategy implements AuthStrategy {
     return new AuthenticationError();
   }
 
-  /** The issuer's key set: jose's remote set (cached, rotation on an unknown kid with a cooldown). */
-  private async keysOf(state: IssuerState): Promise<JWTVerifyGetKey> {
+  /**
+   * The issuer's key set: jose's remote set (cached, rotation on an unknown
+   * kid with a cooldown). One per issuer, also when first authentications
+   * arrive together while the discovery document is being read.
+   */
+  private keysOf(state: IssuerState): JWTVerifyGetKey | Promise<JWTVerifyGetKey> {
     if (state.keys) return state.keys;
-    const uri = state.config.jwksUri ?? (await this.discover(state));
-    state.keys = createRemoteJWKSet(new URL(uri), {
+    if (state.config.jwksUri) return (state.keys = this.remoteSet(state.config.jwksUri));
+    return this.discover(state).then((uri) => (state.keys ??= this.remoteSet(uri)));
+  }
+
+  private remoteSet(uri: string): JWTVerifyGetKey {
+    return createRemoteJWKSet(new URL(uri), {
       timeoutDuration: this.timeoutMs,
       cooldownDuration: this.cooldownMs,
       cacheMaxAge: this.options.cacheMaxAgeMs ?? 600_000,
     });
-    return state.keys;
   }
 
   /** Reads `jwks_uri` from the discovery document, once; a failure is retried after the cooldown at the earliest. */
