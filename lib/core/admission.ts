@@ -73,6 +73,11 @@ export class Admission {
   }
 
   /** What the per-address limits count under: the IPv6 prefix (`ipv6Subnet`), IPv4-mapped addresses as IPv4. */
+  /** What the per-address limits count the socket under: its address (`trustProxy`), IPv6 grouped by `ipv6Subnet`. */
+  clientKey(socket: Socket): string {
+    return this.keyOf(this.socketAddress(socket));
+  }
+
   private keyOf(address: string): string {
     return limitKey(address, this.options.ipv6Subnet);
   }

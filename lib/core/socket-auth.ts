@@ -97,6 +97,11 @@ export function principalOf(socket: Socket): AuthPrincipal | undefined {
   return sessions?.isAuthenticated(socket) ? sessions.getPrincipal(socket) : undefined;
 }
 
+/** What the per-address limits count a socket under (`trustProxy`, `ipv6Subnet` applied), or undefined off the module. */
+export function clientKeyOf(socket: Socket): string | undefined {
+  return INSTANCES.get(socket.nsp)?.clientKey(socket);
+}
+
 export class SocketAuth {
   /** Sessions, and what the app asks about a socket's: `isAuthenticated`, `getPrincipal`, `whenAuthenticated`. */
   readonly sessions: SessionRegistry;
@@ -432,6 +437,11 @@ export class SocketAuth {
     const sessions = this.sessions.all().filter((s) => s.state === 'authenticated' && s.principal?.id === principalId);
     await Promise.all(sessions.map((s) => this.protocol.revalidate(s, 'request')));
     return sessions.length;
+  }
+
+  /** @internal */
+  clientKey(socket: Socket): string {
+    return this.admission.clientKey(socket);
   }
 
   /** Joins a room past its policy (unpoliced rooms join as `socket.join` would); resolves whether the socket is in it. */

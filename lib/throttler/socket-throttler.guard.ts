@@ -1,7 +1,7 @@
 import { type ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { Socket } from 'socket.io';
-import { principalOf } from '../core/socket-auth.js';
+import { clientKeyOf, principalOf } from '../core/socket-auth.js';
 import { errorPayload } from '../core/protocol.js';
 import { catchesRefusals, refuseMessage } from '../nest/ws-refusal.js';
 
@@ -38,7 +38,8 @@ export class SocketThrottlerGuard extends ThrottlerGuard {
     const socket = req.socket as Socket | undefined;
     if (!socket || typeof (socket as Partial<Socket>).nsp !== 'object') return super.getTracker(req);
     const principal = principalOf(socket);
-    return principal ? `principal:${principal.id}` : `address:${socket.handshake.address}`;
+    // Anonymous: the address the module's own limits use (the forwarded one with trustProxy, IPv6 by subnet).
+    return principal ? `principal:${principal.id}` : `address:${clientKeyOf(socket) ?? socket.handshake.address}`;
   }
 
   /** On a gateway: `rate_limited`, on the ack and as `AuthSocketException`. */
