@@ -2,19 +2,34 @@ import {
   Body,
   Controller,
   ForbiddenException,
+  Get,
   Headers,
   HttpCode,
+  NotFoundException,
+  Param,
   Post,
   Req,
   Res,
   UnauthorizedException,
 } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AuthSocketService } from '../lib/index.js';
+import { AuthSocketService, type SessionInfo } from '../lib/index.js';
 import { refreshTtlSeconds } from './auth.config.js';
+import { ChatGateway } from './chat.gateway.js';
 import { REFRESH_COOKIE, clearedRefreshCookie, fromOwnPage, readCookie, refreshCookie } from './cookies.js';
+import { CredentialsService } from './credentials.service.js';
 import { TokenService, type VerifiedToken } from './token.service.js';
 import { UsersService } from './users.service.js';
+
+/** What `GET /auth/sessions` lists: the library's SessionInfo, and which browser (login) each belongs to. */
+export interface DeviceSession extends SessionInfo {
+  /** The same for the tabs of one browser (they share its refresh cookie); not the login's id itself. */
+  browser?: string;
+}
+
+/** Sent to the sockets of a session signed out from the devices panel. */
+export const SIGNED_OUT = 'Signed out from another device';
 
 /** The parts of Express's request and response used here. */
 interface HttpRequest {
@@ -36,6 +51,9 @@ interface HttpResponse {
  * Both are checked against the library's revocation store
  * (AuthSocketService.isRevoked), the same one sockets are checked against.
  *
+ * The devices panel: `GET /auth/sessions` lists the caller's live sessions
+ * on every node, `POST /auth/sessions/:id/end` signs one out.
+ *
  * CSRF: every route here checks that the request comes from the sample's own
  * page (fromOwnPage: Sec-Fetch-Site, else Origin), on top of SameSite=Strict,
  * which alone would let a sibling subdomain through. A request from another
@@ -47,6 +65,8 @@ export class AuthController {
     private readonly users: UsersService,
     private readonly tokens: TokenService,
     private readonly auth: AuthSocketService,
+    private readonly credentials: CredentialsService,
+    private readonly chat: ChatGateway,
   ) {}
 
   /** `{ token }` (access) and the refresh cookie, for a right username and password. */
@@ -60,7 +80,12 @@ export class AuthController {
     ownPage(req);
     const user = this.users.verifyPassword(body?.username, body?.password);
     if (!user) throw new UnauthorizedException('Wrong username or password');
-    const [token, refresh] = await Promise.all([this.tokens.signAccess(user.id), this.tokens.signRefresh(user.id)]);
+    // One login: the refresh token's id, which every access token traded for it carries (`sid`).
+    const login = this.tokens.newLogin();
+    const [token, refresh] = await Promise.all([
+      this.tokens.signAccess(user.id, login),
+      this.tokens.signRefresh(user.id, login),
+    ]);
     res.setHeader('set-cookie', refreshCookie(refresh, refreshTtlSeconds(), !!req.secure));
     return { token };
   }
@@ -77,12 +102,88 @@ export class AuthController {
   @HttpCode(200)
   async refresh(@Req() req: HttpRequest, @Res({ passthrough: true }) res: HttpResponse): Promise<{ token: string }> {
     ownPage(req);
-    const refresh = await this.usable(this.tokens.verifyRefresh(readCookie(req.headers.cookie, REFRESH_COOKIE)));
+    const refresh = await this.credentials.usable(
+      this.tokens.verifyRefresh(readCookie(req.headers.cookie, REFRESH_COOKIE)),
+    );
     if (!refresh || !this.users.findById(refresh.userId)) {
       res.setHeader('set-cookie', clearedRefreshCookie(!!req.secure));
       throw new UnauthorizedException();
     }
-    return { token: await this.tokens.signAccess(refresh.userId) };
+    return { token: await this.tokens.signAccess(refresh.userId, refresh.jti) };
+  }
+
+  /**
+   * The caller's devices: every live session of their user (each tab or
+   * browser, each node), from `AuthSocketService.sessions()`. The page marks
+   * its own with the `sessionId` of its `authenticated` event. `complete:
+   * false` when a node did not answer in time.
+   */
+  @Get('sessions')
+  async sessions(
+    @Headers('authorization') authorization: string | undefined,
+    @Req() req: HttpRequest,
+  ): Promise<{ sessions: DeviceSession[]; complete: boolean }> {
+    const caller = await this.caller(authorization, req);
+    const [{ sessions, complete }, held] = await Promise.all([
+      this.auth.sessions(caller.userId),
+      this.chat.credentialsOf(caller.userId),
+    ]);
+    const logins = new Map(held.map((c) => [c.sessionId, c.login]));
+    return {
+      sessions: sessions.map((session) => {
+        const login = logins.get(session.id);
+        return login ? { ...session, browser: browserOf(login) } : session;
+      }),
+      complete,
+    };
+  }
+
+  /**
+   * Signs a device out. Session ids are not secrets (every node logs them,
+   * the page shows them), so only a session the caller's own `sessions()`
+   * lists may be ended: another user's is 404, as one that does not exist.
+   * Then, wherever they are: the session ends with `unauthorized {code:
+   * 'revoked', message: 'Signed out from another device'}`, and so do the
+   * other tabs of that browser (they share its refresh cookie), and their
+   * credentials are revoked, so the device cannot come back without the
+   * password: the refresh cookie (its login) and the access tokens the
+   * sessions held. Other devices of the user keep theirs.
+   */
+  @Post('sessions/:id/end')
+  @HttpCode(200)
+  async endSession(
+    @Param('id') id: string,
+    @Headers('authorization') authorization: string | undefined,
+    @Req() req: HttpRequest,
+  ): Promise<{ ok: true; ended: string[]; complete: boolean }> {
+    const caller = await this.caller(authorization, req);
+    const [{ sessions, complete: listed }, held] = await Promise.all([
+      this.auth.sessions(caller.userId),
+      this.chat.credentialsOf(caller.userId),
+    ]);
+    if (!sessions.some((s) => s.id === id)) throw new NotFoundException('No such session');
+    const login = held.find((c) => c.sessionId === id)?.login;
+    // The browser's other tabs too: its refresh cookie is about to be refused, which would end them a little later.
+    const targets = held.filter((c) => c.sessionId === id || (login !== undefined && c.login === login));
+    const ids = [...new Set([id, ...targets.map((c) => c.sessionId)])];
+    const results = await Promise.all(ids.map((sessionId) => this.auth.end(sessionId, SIGNED_OUT)));
+    // Revoked after the end, so that a socket re-authenticating in between with the same token is ended by this.
+    if (login) await this.auth.revoke({ tokenId: login }, SIGNED_OUT); // kept revocationTtl: the cookie's lifetime
+    for (const { tokenId, expiresAt } of targets)
+      if (tokenId) await this.auth.revoke({ tokenId, ...(expiresAt ? { expiresAt } : {}) }, SIGNED_OUT);
+    return {
+      ok: true,
+      ended: ids.filter((_, i) => results[i].ended),
+      complete: listed && results.every((r) => r.complete),
+    };
+  }
+
+  /** The user of the bearer access token (after the same-origin check); 401 without a usable one. */
+  private async caller(authorization: string | undefined, req: HttpRequest): Promise<VerifiedToken> {
+    ownPage(req);
+    const caller = await this.credentials.bearer(authorization);
+    if (!caller) throw new UnauthorizedException();
+    return caller;
   }
 
   /**
@@ -136,22 +237,18 @@ export class AuthController {
   ): Promise<{ access?: VerifiedToken; refresh?: VerifiedToken }> {
     ownPage(req);
     res.setHeader('set-cookie', clearedRefreshCookie(!!req.secure));
-    const bearer = authorization?.match(/^Bearer (.+)$/i)?.[1];
     const [access, refresh] = await Promise.all([
-      this.usable(this.tokens.verifyAccess(bearer)),
-      this.usable(this.tokens.verifyRefresh(readCookie(req.headers.cookie, REFRESH_COOKIE))),
+      this.credentials.bearer(authorization),
+      this.credentials.usable(this.tokens.verifyRefresh(readCookie(req.headers.cookie, REFRESH_COOKIE))),
     ]);
     if (!access && !refresh) throw new UnauthorizedException();
     return { access, refresh };
   }
+}
 
-  /** The verified token, unless the revocation store denies it (logged out, or issued before a log out everywhere). */
-  private async usable(verifying: Promise<VerifiedToken | undefined>): Promise<VerifiedToken | undefined> {
-    const token = await verifying;
-    if (!token) return undefined;
-    const { userId: id, jti: tokenId, issuedAt } = token;
-    return (await this.auth.isRevoked({ id, tokenId, issuedAt })) ? undefined : token;
-  }
+/** A label for a login that tells its tabs apart from other browsers' without giving the login's id away. */
+function browserOf(login: string): string {
+  return createHash('sha256').update(login).digest('base64url').slice(0, 8);
 }
 
 function ownPage(req: HttpRequest): void {

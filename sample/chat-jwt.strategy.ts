@@ -5,11 +5,15 @@ import { JwtSocketStrategy, type JwtClaims } from '../lib/jwt/index.js';
 import { verifiedFrom } from './token.service.js';
 import { type User, UsersService } from './users.service.js';
 
-/** What the sample's sessions carry: the user as the page sees it (`public`), and their roles for the guard. */
+/**
+ * What the sample's sessions carry: the user as the page sees it (`public`),
+ * their roles for the guard and their teams for the room policies (rooms.ts).
+ */
 function principalFor(user: User, expiresAt: number | Date | undefined): AuthPrincipal {
-  const { id, name, roles } = user;
-  // `public` is what the client is sent as `authenticated { user }`: the page shows admin tools from `roles`.
-  return { id, name, roles, expiresAt, public: { id, name, roles } };
+  const { id, name, roles, teams } = user;
+  // `public` is what the client is sent as `authenticated { user }`: the page shows admin tools from `roles`, and
+  // joins the rooms of `teams`.
+  return { id, name, roles, teams, expiresAt, public: { id, name, roles, teams } };
 }
 
 /**
@@ -34,14 +38,20 @@ export class ChatJwtStrategy extends JwtSocketStrategy {
     // A token without jti, iat or exp could not be revoked (or would never end): refused.
     const token = verifiedFrom(payload);
     const user = token && this.users.findById(token.userId);
-    return user ? principalFor(user, token.expiresAt) : null; // → invalid_credentials
+    if (!user) return null; // → invalid_credentials
+    // `login` (server-side only, never in `public`): which refresh cookie this session came from, so that signing
+    // the device out (POST /auth/sessions/:id/end) can revoke it.
+    return { ...principalFor(user, token.expiresAt), ...(token.login ? { login: token.login } : {}) };
   }
 
   /**
-   * The periodic (and on-demand) re-check of a live session: a user who is
-   * gone ends it (`invalidated`); changed roles apply from the next guarded
-   * handler, and the page hears the new `authenticated { user }`. The
-   * session's expiry stays the token's.
+   * The periodic (and on-demand: the admin's team changes call
+   * `AuthSocketService.revalidate(id)`) re-check of a live session against
+   * the user as they are now: a user who is gone ends it (`invalidated`);
+   * changed roles apply from the next guarded handler; changed teams are
+   * checked against every policed room of the session, and a room the user
+   * lost is left at once with `room_left`. The page hears the new
+   * `authenticated { user }`. The session's expiry stays the token's.
    */
   revalidate(principal: AuthPrincipal): AuthPrincipal | null {
     const user = this.users.findById(principal.id);

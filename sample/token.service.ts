@@ -12,6 +12,13 @@ export interface VerifiedToken {
   issuedAt: number;
   /** epoch ms */
   expiresAt: number;
+  /**
+   * The login this token belongs to: one browser or device, from the login
+   * form to its logout. A refresh token's own `jti`; an access token's `sid`
+   * claim (the jti of the refresh token it was issued with), when it has one.
+   * Signing out a device (POST /auth/sessions/:id/end) revokes it.
+   */
+  login?: string;
 }
 
 /**
@@ -20,10 +27,12 @@ export interface VerifiedToken {
  * newer one, without `exp` it would never end. Undefined when one is missing.
  */
 export function verifiedFrom(claims: JwtClaims): VerifiedToken | undefined {
-  const { sub, jti, iat, exp } = claims;
+  const { sub, jti, iat, exp, sid } = claims;
   if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti) return undefined;
   if (typeof iat !== 'number' || typeof exp !== 'number') return undefined;
-  return { userId: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000 };
+  const token: VerifiedToken = { userId: sub, jti, issuedAt: iat * 1000, expiresAt: exp * 1000 };
+  if (typeof sid === 'string' && sid) token.login = sid;
+  return token;
 }
 
 /**
@@ -40,17 +49,26 @@ export function verifiedFrom(claims: JwtClaims): VerifiedToken | undefined {
 export class TokenService {
   constructor(private readonly jwt: JwtService) {}
 
-  /** An access token for the user, with a unique id so that logout can revoke exactly this token. */
-  signAccess(userId: string): Promise<string> {
-    return this.jwt.signAsync({ sub: userId }, { jwtid: randomUUID() });
+  /**
+   * An access token for the user, with a unique id so that logout can revoke
+   * exactly this token, and its login's id (`sid`: the refresh token's jti) so
+   * that signing the device out can revoke the refresh cookie it came from.
+   */
+  signAccess(userId: string, login: string): Promise<string> {
+    return this.jwt.signAsync({ sub: userId, sid: login }, { jwtid: randomUUID() });
   }
 
-  /** A refresh token for the user: its own audience and lifetime, its own id. */
-  signRefresh(userId: string): Promise<string> {
+  /** A refresh token for the user: its own audience and lifetime; its id is the login's (`signAccess`'s `login`). */
+  signRefresh(userId: string, login: string): Promise<string> {
     return this.jwt.signAsync(
       { sub: userId },
-      { jwtid: randomUUID(), audience: REFRESH_AUDIENCE, expiresIn: refreshTtlSeconds() },
+      { jwtid: login, audience: REFRESH_AUDIENCE, expiresIn: refreshTtlSeconds() },
     );
+  }
+
+  /** A new login's id: the refresh token's jti, and the `sid` of every access token traded for it. */
+  newLogin(): string {
+    return randomUUID();
   }
 
   /** An access token's claims; undefined when it is bad, expired, or lacks a claim the sample requires. */
@@ -66,7 +84,10 @@ export class TokenService {
   private async verify(token: unknown, audience?: string): Promise<VerifiedToken | undefined> {
     if (typeof token !== 'string' || token.length === 0) return undefined;
     try {
-      return verifiedFrom(await this.jwt.verifyAsync<JwtClaims>(token, audience ? { audience } : undefined));
+      const verified = verifiedFrom(await this.jwt.verifyAsync<JwtClaims>(token, audience ? { audience } : undefined));
+      // A refresh token is its login: its id is what access tokens carry as `sid`.
+      if (verified && audience === REFRESH_AUDIENCE) verified.login = verified.jti;
+      return verified;
     } catch {
       return undefined;
     }

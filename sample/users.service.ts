@@ -4,17 +4,25 @@ export interface User {
   id: string;
   name: string;
   roles: string[];
+  /** The teams whose rooms (`team:<name>`) the user may be in: see rooms.ts. */
+  teams: string[];
 }
+
+/** A team's name, as it appears in its room `team:<name>`. */
+export const TEAM_NAME = /^[a-z0-9-]{1,40}$/;
 
 /**
  * In-memory demo users. A real app looks them up in its database and stores
- * password hashes (argon2, bcrypt), never passwords.
+ * password hashes (argon2, bcrypt), never passwords. Teams change at run time
+ * (the admin's `PUT`/`DELETE /admin/users/:id/teams/:team`), each process for
+ * itself: with several nodes, keep users in a shared database.
  */
 @Injectable()
 export class UsersService {
-  private readonly users = new Map([
-    ['alice', { id: 'alice', name: 'Alice', roles: ['admin'], password: 'alice-secret' }],
-    ['bob', { id: 'bob', name: 'Bob', roles: [], password: 'bob-secret' }],
+  private readonly users = new Map<string, User & { password: string }>([
+    ['alice', { id: 'alice', name: 'Alice', roles: ['admin'], teams: ['red'], password: 'alice-secret' }],
+    ['bob', { id: 'bob', name: 'Bob', roles: [], teams: ['red'], password: 'bob-secret' }],
+    ['carol', { id: 'carol', name: 'Carol', roles: [], teams: ['blue'], password: 'carol-secret' }],
   ]);
 
   /** The user, when the password matches. */
@@ -26,6 +34,27 @@ export class UsersService {
 
   findById(id: string): User | undefined {
     const user = this.users.get(id);
-    return user && { id: user.id, name: user.name, roles: [...user.roles] };
+    return user && { id: user.id, name: user.name, roles: [...user.roles], teams: [...user.teams] };
+  }
+
+  /** Every user, without passwords: for the admin's team panel. */
+  list(): User[] {
+    return [...this.users.keys()].map((id) => this.findById(id)!);
+  }
+
+  /** Adds the user to `team` (no-op when already in it); the user, or undefined when there is no such user. */
+  addToTeam(id: string, team: string): User | undefined {
+    const user = this.users.get(id);
+    if (!user) return undefined;
+    if (!user.teams.includes(team)) user.teams = [...user.teams, team].sort();
+    return this.findById(id);
+  }
+
+  /** Takes the user out of `team` (no-op when not in it); the user, or undefined when there is no such user. */
+  removeFromTeam(id: string, team: string): User | undefined {
+    const user = this.users.get(id);
+    if (!user) return undefined;
+    user.teams = user.teams.filter((t) => t !== team);
+    return this.findById(id);
   }
 }

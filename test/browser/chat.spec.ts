@@ -3,7 +3,7 @@
  * playwright-core), against the built sample server run as `npm start` runs it,
  * with 3-second access tokens, so every page lives through many refreshes.
  * Three browsers (three profiles, three cookie jars): alice's, bob's, and
- * another device.
+ * another device (carol's, late in the run, then alice's second device).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,21 +74,58 @@ async function load(page: Page, reload = false): Promise<number> {
 const statusIncludes = (page: Page, text: string, timeout = 10_000) =>
   page.waitForFunction((t) => !!document.querySelector('#status')?.textContent?.includes(t), text, { timeout });
 
+type User = 'alice' | 'bob' | 'carol';
+const NAMES: Record<User, string> = { alice: 'Alice', bob: 'Bob', carol: 'Carol' };
+
 /** Fills the login form and waits until the page is authenticated. */
-async function logIn(page: Page, user: 'alice' | 'bob'): Promise<void> {
+async function logIn(page: Page, user: User): Promise<void> {
   await page.fill('#username', user);
   await page.fill('#password', `${user}-secret`);
   await page.click('#login');
-  await statusIncludes(page, `authenticated as ${user === 'alice' ? 'Alice' : 'Bob'}`);
+  await statusIncludes(page, `authenticated as ${NAMES[user]}`);
 }
 
 /** A new tab in `browser` as `user`: by the browser's refresh cookie when it has one, else through the form. */
-async function loggedIn(browser: BrowserContext, user: 'alice' | 'bob'): Promise<Page> {
+async function loggedIn(browser: BrowserContext, user: User): Promise<Page> {
   const page = await browser.newPage();
-  if ((await load(page)) === 200) await statusIncludes(page, `authenticated as ${user === 'alice' ? 'Alice' : 'Bob'}`);
+  if ((await load(page)) === 200) await statusIncludes(page, `authenticated as ${NAMES[user]}`);
   else await logIn(page, user);
   return page;
 }
+
+/** Resolves once the page lists `room` among its rooms (`in`), or no longer does. */
+const roomListed = (page: Page, room: string, listed = true) =>
+  page.waitForFunction(
+    ([r, want]) => !!document.querySelector(`#rooms li[data-room="${r}"]`) === want,
+    [room, listed] as const,
+    { timeout: 10_000 },
+  );
+
+const roomsOf = (page: Page): Promise<string[]> =>
+  page.$$eval('#rooms li', (items) => items.map((li) => (li as HTMLElement).dataset.room ?? ''));
+
+/** Resolves once the page shows a message (any room) containing `text`. */
+const shows = (page: Page, text: string) =>
+  page.waitForFunction((t) => !!document.querySelector('#messages')?.textContent?.includes(t), text, {
+    timeout: 10_000,
+  });
+
+/** Sends `text` to `room` ('' for everyone) through the send form's target. */
+async function sayIn(page: Page, room: string, text: string): Promise<void> {
+  await page.selectOption('#target', room);
+  await say(page, text);
+}
+
+/** Resolves once the notice line `id` reads `result` and contains `text`. */
+const noticed = (page: Page, id: string, result: string, text: string) =>
+  page.waitForFunction(
+    ([i, r, t]) => {
+      const el = document.getElementById(i);
+      return el?.dataset.result === r && !!el.textContent?.includes(t);
+    },
+    [id, result, text] as const,
+    { timeout: 10_000 },
+  );
 
 async function say(page: Page, text: string): Promise<void> {
   await page.fill('#message', text);
@@ -351,5 +388,149 @@ describeIfChromium('sample chat in Chromium', () => {
     expect(await bobBrowser.cookies(`${base()}/auth/refresh`)).toEqual([]); // the refused cookie was cleared
     // Logging in again gets tokens from the new server.
     await logIn(bob, 'bob');
+  }, 60_000);
+
+  // ── rooms, demotion, devices (issue 22) ──────────────────────────────────
+
+  /** carol's page, in the other browser, until alice takes that browser over as her second device. */
+  let carol: Page;
+
+  it('each page joins its team rooms through the client protocol; a team message reaches its members and no one else', async () => {
+    await logIn(alice, 'alice'); // her page was logged out by the restart above
+    carol = await otherBrowser.newPage();
+    expect(await load(carol)).toBe(401);
+    await logIn(carol, 'carol');
+    await Promise.all([roomListed(alice, 'team:red'), roomListed(bob, 'team:red'), roomListed(carol, 'team:blue')]);
+    expect(await roomsOf(alice)).toEqual(['team:red']);
+    expect(await roomsOf(bob)).toEqual(['team:red']);
+    expect(await roomsOf(carol)).toEqual(['team:blue']);
+
+    await sayIn(alice, 'team:red', 'red team only');
+    await shows(bob, 'red team only');
+    expect(await bob.$eval('#messages > [data-room="team:red"]', (n) => n.textContent)).toBe(
+      '#team:redAlicered team only',
+    );
+    // Carol (blue) hears alice's next message, to everyone, and not the one to red before it.
+    await sayIn(alice, '', 'everyone after red');
+    await shows(carol, 'everyone after red');
+    expect((await messages(carol)).join('\n')).not.toContain('red team only');
+    await sayIn(carol, 'team:blue', 'blue team only');
+    await shows(carol, 'blue team only');
+    await sayIn(alice, '', 'everyone after blue');
+    await shows(bob, 'everyone after blue');
+    expect((await messages(bob)).join('\n')).not.toContain('blue team only');
+    await carol.selectOption('#target', '');
+  }, 60_000);
+
+  it('a join the room policy refuses is shown as refused and lists nothing; the same form joins a room the user may be in', async () => {
+    await bob.fill('#join-room', 'team:blue');
+    await bob.click('#join');
+    await noticed(bob, 'room-notice', 'refused', 'refused team:blue · forbidden');
+    expect(await roomsOf(bob)).toEqual(['team:red']);
+    // A direct-message room of two others: refused too.
+    await bob.fill('#join-room', 'dm:alice:carol');
+    await bob.click('#join');
+    await noticed(bob, 'room-notice', 'refused', 'refused dm:alice:carol · forbidden');
+    // Control: carol leaves her team room (×) and joins it again through the same form.
+    await carol.click('#rooms li[data-room="team:blue"] button.leave');
+    await roomListed(carol, 'team:blue', false);
+    await carol.fill('#join-room', 'team:blue');
+    await carol.click('#join');
+    await noticed(carol, 'room-notice', 'joined', 'joined team:blue');
+    expect(await roomsOf(carol)).toEqual(['team:blue']);
+  }, 60_000);
+
+  it("a direct message puts both pages in the pair's room; bob's page never shows it", async () => {
+    await alice.fill('#dm-to', 'carol');
+    await alice.fill('#dm-text', 'just for carol');
+    await alice.click('#dm-send');
+    await shows(carol, 'just for carol');
+    await roomListed(carol, 'dm:alice:carol');
+    await roomListed(alice, 'dm:alice:carol');
+    // Carol answers in the room (her send form offers it), alice hears it.
+    await sayIn(carol, 'dm:alice:carol', 'just for alice');
+    await shows(alice, 'just for alice');
+    await carol.selectOption('#target', '');
+    await alice.selectOption('#target', '');
+    await sayIn(alice, '', 'everyone after the dm');
+    await shows(bob, 'everyone after the dm');
+    const bobSees = (await messages(bob)).join('\n');
+    expect(bobSees).not.toContain('just for carol');
+    expect(bobSees).not.toContain('just for alice');
+    expect(await roomsOf(bob)).toEqual(['team:red']);
+  }, 60_000);
+
+  it("an admin taking bob out of red takes his open page out of team:red at once: it shows room_left, red's messages stop; put back, his page joins again", async () => {
+    await alice.waitForSelector('#admin-users li[data-user="bob"] [data-remove="red"]');
+    expect(await bob.isVisible('#admin-panel')).toBe(false); // the panel is for admins
+    await alice.click('#admin-users li[data-user="bob"] [data-remove="red"]');
+    await noticed(bob, 'room-notice', 'left', 'left team:red · forbidden');
+    await roomListed(bob, 'team:red', false);
+    expect(await bob.$$eval('#target option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['']);
+    await noticed(alice, 'admin-notice', 'changed', 'Bob left red · 1 live session updated');
+    expect(await bob.textContent('#status')).toContain('authenticated as Bob'); // still logged in
+
+    await sayIn(alice, 'team:red', 'red without bob');
+    await shows(alice, 'red without bob'); // control: the room still works, for alice
+    await sayIn(alice, '', 'everyone after the demotion');
+    await shows(bob, 'everyone after the demotion');
+    expect((await messages(bob)).join('\n')).not.toContain('red without bob');
+    // His page does not try again by itself, and asking is refused.
+    await bob.fill('#join-room', 'team:red');
+    await bob.click('#join');
+    await noticed(bob, 'room-notice', 'refused', 'refused team:red · forbidden');
+
+    // Put back through the admin form: his page hears his new teams and joins team:red by itself.
+    await alice.selectOption('#admin-user', 'bob');
+    await alice.fill('#admin-team', 'red');
+    await alice.click('#admin-add');
+    await roomListed(bob, 'team:red');
+    await sayIn(alice, 'team:red', 'red with bob again');
+    await shows(bob, 'red with bob again');
+    await alice.selectOption('#target', '');
+  }, 60_000);
+
+  it("the devices panel lists alice's browsers, marks this one, and signs the other out: that page is disconnected and its cookie refused; this one goes on", async () => {
+    // The other browser becomes alice's second device.
+    await carol.click('#logout');
+    await statusIncludes(carol, 'revoked · Logged out');
+    const second = carol;
+    await logIn(second, 'alice');
+
+    await alice.click('#devices-show');
+    await alice.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 2);
+    const rows = await alice.$$eval('#devices tbody tr', (trs) =>
+      trs.map((tr) => ({
+        current: (tr as HTMLElement).dataset.current,
+        text: tr.textContent ?? '',
+        signOut: !!tr.querySelector('button.sign-out'),
+      })),
+    );
+    expect(rows.map((r) => r.current).sort()).toEqual(['false', 'true']);
+    const [mine, other] = [rows.find((r) => r.current === 'true')!, rows.find((r) => r.current === 'false')!];
+    expect(mine.text).toContain('this device');
+    expect(mine.signOut).toBe(false);
+    expect(other.text).not.toContain('this device');
+    expect(other.signOut).toBe(true);
+    for (const row of rows) expect(row.text).toMatch(/Chrome \d+.*127\.0\.0\.1/);
+
+    await alice.click('#devices tbody tr[data-current="false"] button.sign-out');
+    await statusIncludes(second, 'revoked · Signed out from another device');
+    expect(await second.isVisible('#login-panel')).toBe(true);
+    await noticed(alice, 'devices-notice', 'ended', 'signed out 1 session');
+    // The list, fetched again after the sign-out, has this device alone: the server holds no session of the other.
+    await alice.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 1);
+    expect(await alice.getAttribute('#devices tbody tr', 'data-current')).toBe('true');
+    // Its cookie is refused from now on: a reload shows the login form.
+    expect(await load(second, true)).toBe(401);
+    expect(await second.isVisible('#chat-panel')).toBe(false);
+
+    // Controls: this device goes on (bob hears it) and reloads logged in; bob's page is untouched.
+    await say(alice, 'alice still here');
+    await shows(bob, 'alice still here');
+    expect(await load(alice, true)).toBe(200);
+    await statusIncludes(alice, 'authenticated as Alice');
+    expect(await bob.textContent('#status')).toContain('authenticated as Bob');
+    await second.close();
   }, 60_000);
 });

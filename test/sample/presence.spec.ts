@@ -9,7 +9,14 @@ import { closeClients, connect, connected, once, record, sleep } from '../suppor
 import { attempt, joinAs, login, logout, startSample, type Sample } from './sample-app.js';
 
 const DELAY = 300;
-Object.assign(process.env, { PRESENCE_DELAY_MS: String(DELAY), STATUS_INTERVAL_MS: '600000', AUTH_TIMEOUT_MS: '500' });
+Object.assign(process.env, {
+  PRESENCE_DELAY_MS: String(DELAY),
+  STATUS_INTERVAL_MS: '600000',
+  AUTH_TIMEOUT_MS: '500',
+  // The burst below holds eleven sessions of alice at once: past the sample's five, the oldest (the observer) would
+  // be signed out. The limit itself: rooms.spec.ts.
+  MAX_SESSIONS_PER_USER: '20',
+});
 /** Long enough for a pending update to have gone out, with slack for a loaded machine. */
 const settle = () => sleep(DELAY + 700);
 

@@ -14,7 +14,7 @@ describe('sample chat server', () => {
   let app: INestApplication;
   let url: string;
   const logs = captureLogs();
-  const secrets: string[] = ['alice-secret', 'bob-secret'];
+  const secrets: string[] = ['alice-secret', 'bob-secret', 'carol-secret'];
 
   beforeAll(async () => {
     process.env.TOKEN_TTL_SECONDS = '3600';

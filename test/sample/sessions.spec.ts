@@ -296,7 +296,7 @@ describe('revalidation against the users', () => {
       .mockImplementation((id) => (id === 'bob' ? { ...real('bob')!, roles: ['admin'] } : real(id)));
     const told = once(bob, 'authenticated');
     expect(await service.revalidate('bob')).toEqual({ sessions: 1, complete: true });
-    expect((await told).user).toEqual({ id: 'bob', name: 'Bob', roles: ['admin'] });
+    expect((await told).user).toEqual({ id: 'bob', name: 'Bob', roles: ['admin'], teams: ['red'] });
     expect(await bob.timeout(3000).emitWithAck('chat:clear')).toEqual({ ok: true });
     expect(bob.connected).toBe(true);
   });
