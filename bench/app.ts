@@ -13,6 +13,8 @@
  * With `lifecycle` (scenarios/lifecycle.ts) the `ours*` variants get
  * LifecycleStrategy instead: the same check, tokens that carry their own
  * expiry, a revalidate(), and its calls counted.
+ * With `rooms` (scenarios/rooms.ts) they get ROOM_POLICIES, and every
+ * principal holds the role `staff`.
  */
 import 'reflect-metadata';
 import {
@@ -44,6 +46,7 @@ import {
   type AuthContext,
   type AuthPrincipal,
   type AuthStrategy,
+  type RoomPolicy,
 } from '../lib/index.js';
 import { RedisIoAdapter } from '../lib/redis/index.js';
 
@@ -65,6 +68,8 @@ export interface AppOptions {
   redis?: { url: string; key: string };
   /** The session-lifecycle scenarios: LifecycleStrategy instead of BenchStrategy. */
   lifecycle?: boolean;
+  /** The room-policy scenarios: ROOM_POLICIES, and principals holding the role `staff`. */
+  rooms?: boolean;
 }
 
 export interface BenchApp {
@@ -88,6 +93,40 @@ class BenchStrategy implements AuthStrategy {
     return check((credentials as { token?: unknown } | null)?.token);
   }
 }
+
+/** BenchStrategy's check, the principal holding the role `staff` (what the roles policies ask). */
+@Injectable()
+class StaffStrategy implements AuthStrategy {
+  async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
+    const principal = check((credentials as { token?: unknown } | null)?.token);
+    return principal && { ...principal, roles: ['staff'] };
+  }
+}
+
+/**
+ * The room name prefixes of scenarios/rooms.ts. Every room is `<prefix><name>`,
+ * so each join can enter a room of its own: `open:` matches no policy (a
+ * plain socket.io room, though the policies are still looked up), `staff:` a
+ * roles policy (decided inside socket.join()), `team:` an async predicate
+ * (socket.join() returns a promise), `board:` a role nobody holds (the
+ * control: a join there must be refused, or the policies are not in force).
+ */
+export const ROOMS = { unpoliced: 'open:', roles: 'staff:', async: 'team:', refused: 'board:' } as const;
+
+/**
+ * The policies, in the order an app would list them. The async predicate
+ * does no I/O: what it costs is the module's promise path, not a database.
+ * The unpoliced rooms are tested against every pattern before they pass.
+ */
+export const ROOM_POLICIES: RoomPolicy[] = [
+  { room: /^staff:/, require: { roles: ['staff'] } },
+  {
+    room: /^team:(?<team>[\w-]+)$/,
+    require: async (principal, { match }) =>
+      match?.groups?.team !== undefined && (principal.roles as string[] | undefined)?.includes('staff') === true,
+  },
+  { room: /^board:/, require: { roles: ['board'] } },
+];
 
 /**
  * `exp-<id>.<expiresAt epoch ms>` is principal `<id>` until then (harness.ts
@@ -225,12 +264,13 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     imports: ours
       ? [
           AuthSocketModule.forRoot({
-            strategy: calls ? new LifecycleStrategy(calls) : BenchStrategy,
+            strategy: calls ? new LifecycleStrategy(calls) : options.rooms ? StaffStrategy : BenchStrategy,
             handshake: variant === 'ours-handshake',
             timeout: options.timeout ?? 60_000,
             maxPending: 0,
             maxPendingPerAddress: 0,
             maxFailuresPerAddress: 0,
+            ...(options.rooms ? { rooms: ROOM_POLICIES } : {}),
           }),
         ]
       : [],

@@ -16,11 +16,17 @@ export const C = quick
       flood: { n: 100, timeout: 400, rounds: 1 },
       latency: { clients: 5, ms: 200, idle: 100, rounds: 1 },
       micro: { rounds: 3, time: 20, sockets: 50 },
+      // scenarios/jwks.ts: rounds of tinybench runs of `time` ms per side (fewer than 8 rounds: a t interval).
+      jwks: { rounds: 3, time: 50 },
       // scenarios/lifecycle.ts: n clients (sessions) of each kind. storm: with 8 s tokens the helper refreshes 2–4 s
       // after being handed one, so no storm refresh falls within the 1 s over which the tokens are handed out.
       stream: { n: 10, seconds: 6, lifetimeMs: 2000, rate: 50, control: 2 },
       storm: { n: 300, lifetimeMs: 8000, rounds: 1 },
       revalidate: { m: 100, rounds: 3 },
+      // scenarios/rooms.ts: `sockets` each joining `joins` rooms, `passes` times per measurement; broadcasts to rooms
+      // of `n` sockets. Rounds a multiple of the variants (4 and 3), so each goes first equally often.
+      roomJoin: { sockets: 20, joins: 20, passes: 2, generations: 1, rounds: 4 },
+      roomBroadcast: { n: 50, generations: 1, rounds: 3, deliveries: 2_000 },
     }
   : {
       connect: [
@@ -41,8 +47,13 @@ export const C = quick
       flood: { n: 2000, timeout: 1000, rounds: 5 },
       latency: { clients: 50, ms: 1000, idle: 2000, rounds: 6 },
       micro: { rounds: 12, time: 100, sockets: 1000 },
+      jwks: { rounds: 12, time: 200 },
       stream: { n: 100, seconds: 30, lifetimeMs: 2000, rate: 50, control: 5 },
       // 12 s: `refreshAhead` 'auto' is then 5 s for every session, as for lifetimes up to 50 s.
       storm: { n: 5000, lifetimeMs: 12_000, rounds: 5 },
       revalidate: { m: 1000, rounds: 20 },
+      // rounds per set of fresh processes, as fanout: 8 sets, so the interval over their medians is a bootstrap;
+      // rounds a multiple of the variants (4 and 3), so each goes first equally often.
+      roomJoin: { sockets: 300, joins: 40, passes: 5, generations: 8, rounds: 4 },
+      roomBroadcast: { n: 1000, generations: 8, rounds: 6, deliveries: 20_000 },
     };

@@ -140,6 +140,33 @@ function lifecycleSection(run: Run): string[] {
   return lines.length ? ['### Session lifecycle', '', ...lines, ''] : [];
 }
 
+/** The room-policy scenarios (scenarios/rooms.ts) in words, when the run has them. */
+function roomsSection(run: Run): string[] {
+  const rows = (name: string): Result[] => run.scenarios.filter((r) => r.name === name);
+  const lines: string[] = [];
+  const joins = rows('policed_join');
+  if (joins.length) {
+    const e = joins[0].extra as Record<string, number>;
+    const each = joins.map((r) => {
+      const [, ours] = Object.entries(r.variants).find(([k]) => k !== 'unpoliced')!;
+      return `${r.variant}: ${fmt(ours)} ns, ${fmt(r.ratio)} ${ci(r)}`;
+    });
+    const sets = joins[0].generations ? ` in ${joins[0].generations} sets of fresh processes` : '';
+    lines.push(
+      `- **policed_join**: ${joins[0].n} sockets each joining ${e.joinsPerSocket} rooms, ${e.passes} times per round, timed in the server. A join of a room no policy matches took ${fmt(joins[0].variants.unpoliced)} ns. Policed, with the ratio to that: ${each.join('; ')}; over ${joins[0].rounds} interleaved rounds${sets}. The async rows include the \`await\` itself.`,
+    );
+  }
+  const broadcasts = rows('policed_broadcast');
+  if (broadcasts.length) {
+    const e = broadcasts[0].extra as Record<string, number>;
+    const each = broadcasts.map((r) => `${(r.variant ?? '').replace(/, server CPU$/, '')} ${fmt(r.ratio)} ${ci(r)}`);
+    lines.push(
+      `- **policed_broadcast**: the same ${broadcasts[0].n} sockets in a policed and an unpoliced room, ${e.broadcastsPerRound} broadcasts to one of them per round. Messages delivered per server CPU-second, policed / unpoliced: ${each.join('; ')} (goal ${broadcasts[0].goal}): policies are checked on entry, never per message.`,
+    );
+  }
+  return lines.length ? ['### Room policies', '', ...lines, ''] : [];
+}
+
 interface HeapBreakdown {
   n: number;
   date: string;
@@ -254,6 +281,7 @@ export function renderMarkdown(
         ]
       : []),
     ...lifecycleSection(latest),
+    ...roomsSection(latest),
     ...(heap ? heapSection(heap) : []),
     ...(profile ? profileSection(profile) : []),
     ...(connectProfile ? connectProfileSection(connectProfile) : []),

@@ -22,7 +22,9 @@ import { writeReport } from './report.js';
 import { clusterScenarios } from './scenarios/cluster.js';
 import { connectAuth } from './scenarios/connect.js';
 import { floodLatency, floodRecovery } from './scenarios/flood.js';
+import { jwksAuth } from './scenarios/jwks.js';
 import { refreshStorm, refreshStream, revalidateCost } from './scenarios/lifecycle.js';
+import { policedBroadcast, policedJoin, roomsServer } from './scenarios/rooms.js';
 import { scale10k } from './scenarios/scale.js';
 import { broadcastFanout, roundtrips } from './scenarios/throughput.js';
 
@@ -60,6 +62,7 @@ console.error(`open-files limit ${ulimit()}`);
 
 const steps: [string, () => Promise<unknown>][] = [
   ['connect_auth', connectAuth],
+  ['jwks_auth', jwksAuth],
   ['broadcast_fanout', broadcastFanout],
   ['roundtrip', roundtrips],
   ['scale_10k', scale10k],
@@ -69,6 +72,8 @@ const steps: [string, () => Promise<unknown>][] = [
   ['refresh_stream', refreshStream],
   ['refresh_storm', refreshStorm],
   ['revalidate_cost', revalidateCost],
+  ['policed_join', policedJoin],
+  ['policed_broadcast', policedBroadcast],
 ];
 // `--only=scale_10k,micro` runs a subset (for working on the harness; writes nothing).
 const only = process.argv
@@ -78,7 +83,10 @@ const only = process.argv
 let microResults: MicroResult[] = [];
 try {
   if (quick && !only)
-    await serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']);
+    await Promise.all([
+      serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']),
+      roomsServer(),
+    ]);
   for (const [name, step] of steps) {
     if (only && !only.includes(name)) continue;
     console.error(`[${Math.round((performance.now() - started) / 1000)} s] ${name}`);

@@ -7,7 +7,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
-import { createBenchApp, StrategyCalls, type AppOptions, type Variant } from './app.js';
+import { createBenchApp, ROOMS, StrategyCalls, type AppOptions, type Variant } from './app.js';
 
 const [variant, rawOptions] = process.argv.slice(2) as [Variant, string?];
 const options: AppOptions = JSON.parse(rawOptions ?? '{}');
@@ -50,7 +50,52 @@ type Message = {
   to?: number;
   prefix?: string;
   n?: number;
+  how?: JoinHow;
+  passes?: number;
+  room?: string;
+  rooms?: string[];
 };
+
+/** scenarios/rooms.ts: plain `socket.join()`, `await socket.join()`, or `await AuthSocketService.join()`. */
+type JoinHow = 'join' | 'await join' | 'service join';
+
+/**
+ * policed_join: every connected socket joins `<prefix>0` … `<prefix>k−1`, one
+ * join at a time, `passes` times over, timed here (no I/O is involved, so this
+ * is the server's own work). Before the first pass a full collection, and a
+ * pause for the sweeper threads it leaves running on this same core, so no
+ * variant pays for another's garbage. Untimed, after each pass: every join is
+ * checked to have entered and the rooms are left; at the end, one join per
+ * socket to the control room must be refused.
+ */
+async function joins(prefix: string, k: number, how: JoinHow, passes: number) {
+  const sockets = [...app.io.of('/').sockets.values()];
+  const rooms = Array.from({ length: k }, (_, j) => `${prefix}${j}`);
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  let ms = 0;
+  let cpuUs = 0;
+  let missing = 0;
+  for (let pass = 0; pass < passes; pass++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    if (how === 'join') for (const s of sockets) for (const room of rooms) void s.join(room);
+    else if (how === 'await join') for (const s of sockets) for (const room of rooms) await s.join(room);
+    else for (const s of sockets) for (const room of rooms) await app.auth!.join(s, room);
+    ms += performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    cpuUs += cpu.user + cpu.system;
+    for (const s of sockets) for (const room of rooms) if (!s.rooms.has(room)) missing++;
+    for (const s of sockets) for (const room of rooms) void s.leave(room);
+  }
+  const count = sockets.length * k * passes;
+  let admitted = 0;
+  for (const s of sockets) {
+    await s.join(`${ROOMS.refused}${prefix}`);
+    if (s.rooms.has(`${ROOMS.refused}${prefix}`)) admitted++;
+  }
+  return { joins: count, ns: (ms * 1e6) / count, cpuNs: (cpuUs * 1e3) / count, missing, admitted };
+}
 process.on('message', async (msg: Message) => {
   const reply = (value: unknown): void => void process.send!({ id: msg.id, value });
   switch (msg.cmd) {
@@ -91,6 +136,17 @@ process.on('message', async (msg: Message) => {
       const answers = await Promise.all(ids.map((id) => app.auth!.revalidate(id)));
       return reply(answers.reduce((sum, a) => sum + a.sessions, 0));
     }
+    case 'joins':
+      return reply(await joins(msg.prefix!, msg.n!, msg.how!, msg.passes!));
+    case 'room-fill': {
+      // policed_broadcast: every socket into each room (policed ones through their policy); answers each room's size.
+      for (const s of app.io.of('/').sockets.values()) for (const room of msg.rooms!) await s.join(room);
+      const { rooms } = app.io.of('/').adapter;
+      return reply(msg.rooms!.map((room) => rooms.get(room)?.size ?? 0));
+    }
+    case 'room-broadcast':
+      for (let i = 0; i < msg.k!; i++) app.io.to(msg.room!).emit('b', PAYLOAD);
+      return reply(true);
     case 'revoke': {
       const t0 = now();
       await app.auth!.revoke(msg.principal!);
