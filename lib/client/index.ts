@@ -100,6 +100,8 @@ export interface AuthSession<User = unknown> extends PromiseLike<User> {
   onStateChange(listener: StateListener<User>): () => void;
   /** When the session ends unless it is refreshed (epoch ms, the server's clock), if it expires. */
   readonly expiresAt: number | undefined;
+  /** The session's id, as the server's `sessions()` lists it (to mark "this device"); undefined until authenticated. */
+  readonly sessionId: string | undefined;
   /** Fetches credentials again and sends them now, e.g. after `deauthenticated`. */
   reauthenticate(): void;
   /**
@@ -148,6 +150,7 @@ export function authenticate<User = unknown>(
   const listeners = new Set<StateListener<User>>();
   const refreshErrorListeners = new Set<(error: AuthClientError) => void>();
   let expiresAt: number | undefined;
+  let sessionId: string | undefined;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** The refresh in flight, so the helper's own timer and `refresh_required` send one, not two. */
   let refreshing: Promise<User> | undefined;
@@ -270,8 +273,11 @@ export function authenticate<User = unknown>(
     return work;
   };
 
-  const onAuthenticated = (payload: { user?: User; expiresAt?: number; expiresIn?: number } | undefined): void => {
+  const onAuthenticated = (
+    payload: { user?: User; sessionId?: string; expiresAt?: number; expiresIn?: number } | undefined,
+  ): void => {
     user = payload?.user;
+    sessionId = typeof payload?.sessionId === 'string' ? payload.sessionId : undefined;
     error = undefined;
     expiresAt = typeof payload?.expiresAt === 'number' ? payload.expiresAt : undefined;
     setState('authenticated');
@@ -350,6 +356,9 @@ export function authenticate<User = unknown>(
     },
     get expiresAt() {
       return expiresAt;
+    },
+    get sessionId() {
+      return sessionId;
     },
     then: (onfulfilled, onrejected) => first.then(onfulfilled, onrejected),
     catch: (onrejected) => first.catch(onrejected),

@@ -38,6 +38,22 @@ describe('client helper: refresh', () => {
     expect(new Set(states)).toEqual(new Set(['authenticated']));
   });
 
+  it('knows its session id, the one sessions() lists, and keeps it across refreshes', async () => {
+    t = await app();
+    const socket = connect(t.url);
+    const other = connect(t.url);
+    const auth = authenticate(socket, () => ({ token: 'alice-token', expiresInMs: 60_000 }));
+    expect(auth.sessionId).toBeUndefined();
+    await auth;
+    await authenticate(other, { token: 'alice-token' });
+    const { sessions } = await t.auth.sessions('alice');
+    expect(sessions.map((s) => s.id)).toContain(auth.sessionId);
+    expect(sessions).toHaveLength(2); // the other tab's session is another one
+    const before = auth.sessionId;
+    await auth.refresh();
+    expect(auth.sessionId).toBe(before);
+  });
+
   it('with static credentials nothing is refreshed: the session expires (the control for the test above)', async () => {
     t = await app();
     const socket = connect(t.url);
