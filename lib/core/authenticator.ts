@@ -245,6 +245,7 @@ export class Authenticator {
    * `handlePrincipalChanged` (so rooms can follow roles); then `authenticated`.
    */
   private async refresh(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
+    const before = session.principal;
     // Room policies are asked about the new principal while the old one still applies, then applied with it.
     let plan = this.parts.rooms.prepare(session.sockets, principal);
     if (plan instanceof Promise) {
@@ -254,6 +255,8 @@ export class Authenticator {
       if (this.parts.revocations.marked(attempt, principal)) return this.refuseRefresh(session, 'revoked');
     }
     const previous = session.principal!;
+    // A revalidation applied meanwhile read fresher data than this strategy call: check again once this applies.
+    if (previous !== before) queueMicrotask(() => void this.revalidate(session, 'request'));
     session.refresh(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;
     this.parts.rooms.apply(session.sockets, plan);
@@ -356,8 +359,9 @@ export class Authenticator {
       if (session.revalidation !== asking) return; // ended or demoted meanwhile
       session.revalidation = undefined;
       asking.settle(true);
-      // A refresh applied meanwhile brought fresher credentials: this answer is stale.
-      if (session.state !== 'authenticated' || session.principal !== previous) return;
+      if (session.state !== 'authenticated') return;
+      // A refresh applied meanwhile replaced the principal this answer was about: ask again about the new one.
+      if (session.principal !== previous) return this.revalidate(session, reason);
     }
     session.revalidated(principal, expiresAt);
     for (const socket of session.sockets) socket.data.auth = session.auth;

@@ -211,8 +211,17 @@ export class NamespaceGate {
       }
       return del(id, room);
     };
-    // Keeps `socket.rooms` truthful while the rooms are held.
-    adapter.socketRooms = (id) => this.held.get(id) ?? socketRooms(id);
+    // Keeps `socket.rooms` truthful while the rooms are held: a held socket has no principal, so it is in no policed
+    // room (those it held come back, screened, on release).
+    adapter.socketRooms = (id) => {
+      const held = this.held.get(id);
+      if (!held) return socketRooms(id);
+      const policed = this.policed;
+      if (!policed) return held;
+      let kept: Set<Room> | undefined;
+      for (const room of held) if (room !== id && policed(room)) (kept ??= new Set(held)).delete(room);
+      return kept ?? held;
+    };
 
     // With connectionStateRecovery on, Socket#emit goes through adapter.broadcast
     // with rooms = {socket.id}. That is a direct emit, which a pending socket must
