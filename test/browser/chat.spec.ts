@@ -199,6 +199,8 @@ describeIfChromium('sample chat in Chromium', () => {
     await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hi bob'));
     await say(bob, 'hello alice');
     await alice.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hello alice'));
+    // Bob's own message comes back to his page through the broadcast too: wait for it there as well.
+    await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hello alice'));
     expect(await messages(alice)).toEqual(['Alicehi bob', 'Bobhello alice']);
     expect(await messages(bob)).toEqual(['Alicehi bob', 'Bobhello alice']);
     await bob.waitForFunction(() => document.querySelectorAll('#presence li').length === 2);
