@@ -136,6 +136,16 @@ export function validate(o: ResolvedAuthSocketOptions): void {
     fail('ipv6Subnet', `a whole number from 1 to 128, or false (got ${shown(o.ipv6Subnet)})`);
   if (o.limitStore !== undefined && typeof o.limitStore?.add !== 'function')
     fail('limitStore', 'a LimitStore (an object with add())');
+  if (
+    typeof o.telemetry !== 'boolean' &&
+    !(
+      o.telemetry &&
+      typeof o.telemetry === 'object' &&
+      Object.keys(o.telemetry).every((k) => k === 'addresses') &&
+      [undefined, true, false].includes(o.telemetry.addresses)
+    )
+  )
+    fail('telemetry', `true, false or { addresses?: boolean } (got ${shown(o.telemetry)})`);
   if (o.onOutcome !== undefined && typeof o.onOutcome !== 'function')
     fail('onOutcome', `a function (got ${shown(o.onOutcome)})`);
 }

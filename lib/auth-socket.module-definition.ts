@@ -7,8 +7,9 @@ import type {
   AuthStrategyRef,
 } from './auth-socket-module-options.interface.js';
 import { AuthSocketConfigError } from './auth-socket-config.error.js';
-import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from './auth-socket.constants.js';
-import { resolveOptions } from './auth-socket.options.js';
+import { AUTH_SOCKET_OPTIONS, AUTH_SOCKET_TELEMETRY, AUTH_STRATEGY } from './auth-socket.constants.js';
+import { type ResolvedAuthSocketOptions, resolveOptions } from './auth-socket.options.js';
+import { loadTelemetry } from './telemetry/load.js';
 import type { AuthStrategy } from './auth-strategy.interface.js';
 import { AuthSocketService } from './nest/auth-socket.service.js';
 import { AuthenticatedGuard } from './nest/authenticated.guard.js';
@@ -72,6 +73,11 @@ function withModuleProviders(definition: DynamicModule, extras: AuthSocketModule
       },
       ...(extras.strategy !== undefined ? strategyProviders(extras.strategy) : [strategyFromFactory]),
       StartupChecks,
+      {
+        provide: AUTH_SOCKET_TELEMETRY,
+        useFactory: (options: ResolvedAuthSocketOptions) => loadTelemetry(options.telemetry),
+        inject: [AUTH_SOCKET_OPTIONS],
+      },
       GatewayHooks,
       AuthSocketService,
       IoAdapterHook,

@@ -2,6 +2,7 @@ import type { AuthOutcome } from './auth-outcome.interface.js';
 import type { LimitStore } from './core/limit-store.js';
 import type { RevocationStore } from './core/revocation-store.js';
 import type { RoomPolicy } from './core/room-policies.js';
+import type { TelemetryOptions } from './telemetry/open-telemetry.js';
 import { fromConfigStrings, refuseUnknownNames, validate } from './auth-socket-options.validation.js';
 
 /**
@@ -265,6 +266,16 @@ export class AuthSocketDefaults {
     leave: 'leave',
     roomLeft: 'room_left',
   };
+
+  /**
+   * OpenTelemetry metrics and traces (docs/observability.md), recorded
+   * through `@opentelemetry/api` when the app has it and has started an SDK
+   * (before the Nest app is created). `{ addresses: true }` also puts the
+   * client address on attempt spans (never on metrics). `false` records
+   * nothing even with an SDK.
+   * @default true
+   */
+  telemetry: boolean | TelemetryOptions = true;
 
   /**
    * Called for every outcome: authenticated, failed, timed out, expired,

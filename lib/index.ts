@@ -24,12 +24,19 @@ export { HttpOnly, isGatewayContext } from './nest/http-only.guard.js';
 export { AuthSocketException } from './auth-socket.exception.js';
 export { AuthSocketConfigError, type AuthSocketConfigErrorCode } from './auth-socket-config.error.js';
 export type { AuthPredicate, AuthRequirement } from './auth-requirement.js';
-export type { EndResult, RevalidateResult, RevokeResult, SessionsResult } from './core/socket-auth.js';
+export type {
+  AuthSocketHealth,
+  EndResult,
+  RevalidateResult,
+  RevokeResult,
+  SessionsResult,
+} from './core/socket-auth.js';
 export type { RoomPolicy, RoomPredicate, RoomRequest, RoomRequirement } from './core/room-policies.js';
 export type { RoomLeftPayload } from './core/room-guard.js';
 export type { SessionInfo } from './core/session-limit.js';
+export type { TelemetryOptions } from './telemetry/open-telemetry.js';
 export type { RevokeOptions, RevokeTarget } from './core/revocations.js';
-export { MemoryLimitStore, type LimitStore } from './core/limit-store.js';
+export { MemoryLimitStore, type LimitStore, type StoreHealth } from './core/limit-store.js';
 export {
   MemoryRevocationStore,
   type Revocation,

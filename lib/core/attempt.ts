@@ -5,6 +5,7 @@
  * and whatever it started must not outlive that.
  */
 import type { Socket } from 'socket.io';
+import type { AttemptTrace } from './telemetry.js';
 import type { Revocation } from './revocation-store.js';
 
 /** What a bounded call rejects with once its attempt settled without it. */
@@ -33,6 +34,8 @@ export class Attempt {
   settled = false;
   /** When it started: for credentials without an issue time, what a revocation's "issued before" compares. */
   readonly startedAt = Date.now();
+  /** Its metrics and span, when the app records telemetry. */
+  trace?: AttemptTrace;
 
   constructor(
     ack?: (response: unknown) => void,

@@ -31,6 +31,7 @@ import { Attempt } from './attempt.js';
 import type { Revocations } from './revocations.js';
 import type { RoomGuard } from './room-guard.js';
 import type { SessionLimit } from './session-limit.js';
+import type { Telemetry } from './telemetry.js';
 import { type Revalidation, sameJson } from './revalidation.js';
 import { type LifetimeEvent, PENDING_AUTH, type Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -51,6 +52,7 @@ export interface ProtocolParts {
   outcomes: Outcomes;
   rooms: RoomGuard;
   limit: SessionLimit;
+  telemetry: Telemetry;
 }
 
 type Ack = (response: unknown) => void;
@@ -144,6 +146,13 @@ export class Authenticator {
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
     const attempt = (session.attempt = new Attempt(ack, socket));
+    attempt.trace = this.parts.telemetry.startAttempt({
+      socket,
+      namespace: socket.nsp.name,
+      source,
+      refresh: !!current,
+      address,
+    });
     if (!current) session.transition('authenticating');
     // A slot of the failure budget comes back only on success. An attempt that ends
     // any other way keeps it, even when the socket left meanwhile: otherwise guessing
@@ -154,6 +163,7 @@ export class Authenticator {
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
     const ms = timeout ? Math.min(strategyTimeout, timeout) : strategyTimeout;
+    const step = attempt.trace?.step('strategy');
     const answer = await callStrategy(
       this.parts.strategy,
       parsed.credentials,
@@ -163,8 +173,9 @@ export class Authenticator {
       this.parts.logger,
       this.options.exposeStrategyErrors,
     );
+    step?.end(!('code' in answer));
     // A late answer (the socket left, timed out, or was revoked meanwhile) changes nothing.
-    if (session.attempt !== attempt) return;
+    if (session.attempt !== attempt) return attempt.trace?.end('server_error');
 
     const { owner } = session;
     let verdict = checkIdentity(answer, owner?.sameIdOnly ? owner.id : undefined);
@@ -208,12 +219,17 @@ export class Authenticator {
     // Gate → hooks → `authenticated`: handleAuthenticated runs before the client is
     // told, so rooms it joins are in effect when it starts talking (socketio-auth#33,
     // #34), and guarded handlers wait for it. Sockets that join meanwhile run their own.
+    const step = this.parts.hooks ? attempt.trace?.step('hooks') : undefined;
     for (const socket of sockets) {
       if (!socket.connected) continue;
       const ok = await this.hook(socket, principal, attempt);
-      if (session.attempt !== attempt) return;
-      if (!ok) return this.fail(session, 'server_error');
+      if (session.attempt !== attempt) return step?.end(false);
+      if (!ok) {
+        step?.end(false);
+        return this.fail(session, 'server_error');
+      }
     }
+    step?.end(true);
     session.attempt = session.hooking = undefined;
     session.startExpiry(); // at once if it passed while the hooks ran
     this.parts.revalidation.schedule(session);
@@ -277,6 +293,7 @@ export class Authenticator {
     const error = errorPayload(code, message);
     const attempt = session.attempt;
     if (attempt) session.attempt = undefined;
+    attempt?.trace?.end(code);
     this.parts.outcomes.count(code);
     this.parts.logger.log(`refresh refused for socket ${where(session).socketId} from ${session.address}: ${code}`);
     this.parts.outcomes.report({ type: 'failed', ...where(session), address: session.address, code, refresh: true });
@@ -447,6 +464,7 @@ export class Authenticator {
       if (!session.joining?.has(socket)) socket.emit(this.options.events.authenticated, payload);
     }
     attempt.answer({ ok: true, ...payload });
+    attempt.trace?.end();
     this.parts.logger.debug?.(`socket ${where(session).socketId} authenticated as ${principal.id}`);
     const { address } = session;
     this.parts.outcomes.report({
@@ -461,6 +479,7 @@ export class Authenticator {
   /** Refuses the attempt, tells the client why, and ends the session. */
   private fail(session: Session, code: AuthErrorCode, ack?: Ack, message?: string): void {
     const error = errorPayload(code, message);
+    session.attempt?.trace?.end(code);
     this.parts.outcomes.count(code);
     ack?.(refusal(error));
     this.parts.logger.log(
@@ -483,6 +502,7 @@ export class Authenticator {
     const { membership } = this.parts;
     const wasAuthenticated = session.state === 'authenticated';
     const origin = session.attempt?.origin;
+    session.attempt?.trace?.end(error?.code ?? 'server_error'); // an attempt cut short (a disconnect: no code to tell)
     if (error) session.attempt?.answer(refusal(error)); // a caller waiting on its ack hears why
     session.transition('closed');
     this.parts.revalidation.cancel(session);
@@ -513,6 +533,7 @@ export class Authenticator {
     if (session.state !== 'authenticated') return;
     const { membership } = this.parts;
     const owner = session.principal!.id;
+    session.attempt?.trace?.end(error.code);
     session.attempt?.answer(refusal(error)); // a refresh in flight hears why
     session.demote(sameIdOnly); // stops the expiry, settles joiners; the timeout runs if a gated socket is there
     this.parts.revalidation.cancel(session);

@@ -4,12 +4,21 @@
  * `nestjs-socket-auth/redis` entry point.
  */
 
+/**
+ * A store's connectivity, for health checks: `up`; `degraded` (its shared
+ * backend is unreachable and this node works alone meanwhile, as the Redis
+ * stores do); `down` (it cannot serve at all).
+ */
+export type StoreHealth = 'up' | 'degraded' | 'down';
+
 /** Counters with expiry behind the abuse limits. In memory by default; a shared store gives N nodes one budget. */
 export interface LimitStore {
   /** Adds `delta` (may be negative) to `key` and returns the new total. A key that does not exist starts at 0 and expires `ttlMs` after this call; an existing key's expiry is refreshed only when `refresh` is true. May answer synchronously. */
   add(key: string, delta: number, ttlMs: number, refresh?: boolean): number | Promise<number>;
   /** Releases timers or connections. */
   close?(): void | Promise<void>;
+  /** Its connectivity now; a store without it counts as `up`. */
+  health?(): StoreHealth;
 }
 
 interface Counter {

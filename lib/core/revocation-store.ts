@@ -12,6 +12,7 @@
  *   - `issued-before`: a principal's credentials issued before `before` (log out everywhere);
  *   - `principal`: a principal entirely, whatever it presents.
  */
+import type { StoreHealth } from './limit-store.js';
 export type Revocation =
   | { kind: 'token'; tokenId: string; until: number }
   | { kind: 'issued-before'; principalId: string; before: number; until: number }
@@ -57,6 +58,8 @@ export interface RevocationStore {
   remember?(revocation: Revocation): void;
   /** Releases timers or connections. */
   close?(): void | Promise<void>;
+  /** Its connectivity now; a store without it counts as `up`. */
+  health?(): StoreHealth;
 }
 
 /** The per-process store: three maps, each entry dropped once its `until` passes. */

@@ -20,7 +20,8 @@ import { childrenOf, gateOf, installGate } from './broadcast-gate.js';
 import { ClusterCommands } from './cluster-commands.js';
 import { refreshAhead } from '../client/index.js';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
-import { MemoryRevocationStore, type Revocation, covers } from './revocation-store.js';
+import { MemoryRevocationStore, type Revocation, type RevocationStore, covers } from './revocation-store.js';
+import type { StoreHealth } from './limit-store.js';
 import { Revalidation } from './revalidation.js';
 import { Revocations, type RevokeOptions, type RevokeTarget } from './revocations.js';
 import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
@@ -34,6 +35,7 @@ import { RoomPolicies } from './room-policies.js';
 import { type HeldSlots, type SessionInfo, SessionLimit } from './session-limit.js';
 import { randomBytes } from 'node:crypto';
 import type { AuthLogger } from './strategy-call.js';
+import { NO_TELEMETRY, type Telemetry, type TelemetryGauges } from './telemetry.js';
 
 /** A revoke's grace is a moment to refresh, not a second session: at most a day. */
 const MAX_GRACE_MS = 86_400_000;
@@ -48,6 +50,17 @@ export interface RevokeResult {
   inGrace: number;
   /** false when a node did not answer in time: it may still hold sockets the revocation covers. */
   complete: boolean;
+}
+
+/** What `health()` reports of this process. */
+export interface AuthSocketHealth {
+  /** The `limitStore`'s connectivity: a shared store that is `degraded` counts per node meanwhile. */
+  limitStore: StoreHealth;
+  /** The `revocationStore`'s connectivity: a shared store that is `degraded` answers from what this node knows. */
+  revocationStore: StoreHealth;
+  /** Unauthenticated sockets now, against `maxPending` (0: no limit). */
+  pending: number;
+  maxPending: number;
 }
 
 /** What `sessions()` found, cluster-wide. */
@@ -83,6 +96,8 @@ export interface SocketAuthDeps {
   principalChanged?: ChangedHooks;
   /** Every outcome, after `options.onOutcome`. */
   onOutcome?: (outcome: AuthOutcome) => void;
+  /** Builds the metrics and traces, given what the gauges read; without it, nothing is recorded. */
+  telemetry?: (gauges: TelemetryGauges) => Telemetry;
 }
 
 /** Whether a namespace is public; for a RegExp gateway, asked of each child namespace. */
@@ -116,6 +131,8 @@ export class SocketAuth {
   private readonly rooms: RoomGuard;
   private readonly policies: RoomPolicies;
   private readonly limit: SessionLimit;
+  /** Metrics and traces (NO_TELEMETRY when the app records none). */
+  readonly telemetry: Telemetry;
   /** This process's id among the nodes: the prefix of its session ids. */
   readonly node = randomBytes(6).toString('base64url');
   /** The store the module made (no `revocationStore` given): the module closes it. */
@@ -152,7 +169,16 @@ export class SocketAuth {
       requireOrigin,
     );
     this.membership = new Membership(this.guard, this.admission, (socket) => this.protocol.onDisconnect(socket));
-    this.outcomes = new Outcomes([options.onOutcome, deps.onOutcome], logger);
+    this.telemetry =
+      deps.telemetry?.({
+        pending: () => this.admission.pendingCount,
+        authenticated: () => this.sessions.counts().authenticatedSockets,
+      }) ?? NO_TELEMETRY;
+    const telemetry = this.telemetry;
+    this.outcomes = new Outcomes(
+      [options.onOutcome, deps.onOutcome, telemetry === NO_TELEMETRY ? undefined : (o) => telemetry.outcome(o)],
+      logger,
+    );
     this.sessions = new SessionRegistry(
       options,
       {
@@ -212,6 +238,7 @@ export class SocketAuth {
         revalidation,
         rooms,
         limit,
+        telemetry,
       },
       this.sessions,
     );
@@ -296,6 +323,7 @@ export class SocketAuth {
   private decide(socket: Socket, refused: AuthErrorCode | undefined, next: (err?: Error) => void): void {
     if (!refused) return next();
     this.outcomes.count(refused);
+    this.telemetry.admissionRefused(refused, socket.nsp.name);
     if (refused === 'forbidden_origin') this.noticeOrigin(socket);
     const payload = errorPayload(refused);
     // socket.io sends `data` to the client with its connect_error; then a
@@ -320,6 +348,7 @@ export class SocketAuth {
 
   /** A connection with no useful socket reached its limit: its sessions time out now, then it closes. */
   private timeOutIdle(conn: EngineConnection): void {
+    this.telemetry.idleClosed();
     for (const socket of this.membership.socketsOf(conn)) {
       const session = this.sessions.of(socket);
       if (session && session.state !== 'authenticated') this.protocol.onTimeout(session);
@@ -522,6 +551,17 @@ export class SocketAuth {
     return 1;
   }
 
+  /** The stores' connectivity and the pending-socket pressure in this process, for health checks. */
+  health(): AuthSocketHealth {
+    const { limitStore, revocationStore, maxPending } = this.deps.options;
+    return {
+      limitStore: limitStore?.health?.() ?? 'up',
+      revocationStore: (revocationStore as RevocationStore | undefined)?.health?.() ?? 'up', // in memory: always up
+      pending: this.admission.pendingCount,
+      maxPending,
+    };
+  }
+
   /** Unauthenticated sockets on gated namespaces, authenticated sockets, and failures by code since start. */
   stats(): { pending: number; authenticated: number; failures: Partial<Record<AuthErrorCode, number>> } {
     const { authenticatedSockets } = this.sessions.counts();
@@ -570,6 +610,7 @@ export class SocketAuth {
     this.cluster.close();
     this.revalidation.clear();
     this.policies.close();
+    this.telemetry.close();
     this.ownStore?.close();
   }
 }

@@ -1,12 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import type { AuthOutcome } from '../auth-outcome.interface.js';
-import { AUTH_SOCKET_OPTIONS, AUTH_STRATEGY } from '../auth-socket.constants.js';
+import { AUTH_SOCKET_OPTIONS, AUTH_SOCKET_TELEMETRY, AUTH_STRATEGY } from '../auth-socket.constants.js';
+import type { TelemetryFactory } from '../telemetry/load.js';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import {
+  type AuthSocketHealth,
   type EndResult,
   type RevalidateResult,
   type RevokeResult,
@@ -31,8 +33,10 @@ export class AuthSocketService implements OnApplicationShutdown {
     @Inject(AUTH_SOCKET_OPTIONS) options: ResolvedAuthSocketOptions,
     @Inject(AUTH_STRATEGY) strategy: AuthStrategy,
     hooks: GatewayHooks,
+    @Optional() @Inject(AUTH_SOCKET_TELEMETRY) telemetry?: TelemetryFactory,
   ) {
     this.authenticator = new SocketAuth({
+      telemetry,
       options,
       strategy,
       logger: this.logger,
@@ -138,6 +142,15 @@ export class AuthSocketService implements OnApplicationShutdown {
     return principalRoom(principalId);
   }
 
+  /**
+   * The limit and revocation stores' connectivity (`up`, `degraded`, `down`)
+   * and the pending-socket pressure in this process: what
+   * `AuthSocketHealthIndicator` (`nestjs-socket-auth/terminus`) reports.
+   */
+  health(): AuthSocketHealth {
+    return this.authenticator.health();
+  }
+
   /** Current pending and authenticated socket counts in this process, and failures by code since start. */
   stats(): { pending: number; authenticated: number; failures: Partial<Record<AuthErrorCode, number>> } {
     return this.authenticator.stats();
@@ -146,6 +159,11 @@ export class AuthSocketService implements OnApplicationShutdown {
   /** @internal Live map entries and timers of this process: all zero once every socket is gone. For leak checks. */
   resourceCounts(): Record<string, number> {
     return this.authenticator.resourceCounts();
+  }
+
+  /** @internal Used by the guard: links the active span (a guarded handler's) to the socket's authentication. */
+  linkToSession(socket: Socket): void {
+    this.authenticator.telemetry.linkToSession(socket);
   }
 
   /** @internal Used by the guard. */

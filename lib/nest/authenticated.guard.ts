@@ -53,6 +53,8 @@ export class AuthenticatedGuard implements CanActivate {
           '(see "Testing your gateway" in the README)',
       );
     const client = context.getArgByIndex<Socket>(0); // the socket; avoids allocating a WsArgumentsHost per message
+    // A handler's span (from the app's instrumentation) links to the socket's authentication, when both are traced.
+    this.auth.linkToSession(client);
     const allowed = this.auth.whenAuthenticated(client);
     if (allowed === true) return this.authorize(requirement, client, context);
     if (allowed === false) return this.refuse(context, 'unauthenticated');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
-import { type LimitStore, MemoryLimitStore } from '../core/limit-store.js';
+import { type LimitStore, MemoryLimitStore, type StoreHealth } from '../core/limit-store.js';
 import { OutageLog, closeClient, type RedisClient, runScript, within } from './outage-log.js';
 
 /** Where `RedisLimitStore` finds Redis, and the key prefix the nodes of one cluster share. */
@@ -42,7 +42,7 @@ const RETRY_AFTER_MS = 1000;
  * nodes' counts below their live sockets.
  */
 export class RedisLimitStore implements LimitStore {
-  private readonly health = new OutageLog(
+  private readonly outages = new OutageLog(
     'RedisLimitStore',
     { down: 'abuse limits count per node until it returns', back: 'abuse limits are shared again' },
     'warn',
@@ -65,7 +65,7 @@ export class RedisLimitStore implements LimitStore {
   async connect(): Promise<void> {
     // Fail fast while disconnected: a limit check must not wait for Redis to return.
     this.client = createClient({ url: this.options.url, disableOfflineQueue: true });
-    this.health.watch(this.client);
+    this.outages.watch(this.client);
     // Counts taken alone during the outage are not merged back; Redis's own keys still hold.
     this.client.on('ready', () => this.fallback.close());
     await this.client.connect();
@@ -74,7 +74,7 @@ export class RedisLimitStore implements LimitStore {
   async add(key: string, delta: number, ttlMs: number, refresh = false): Promise<number> {
     const client = this.client;
     if (!client) throw new Error('RedisLimitStore: call connect() before using the store');
-    if (!client.isReady || (this.health.down && Date.now() < this.retryAt))
+    if (!client.isReady || (this.outages.down && Date.now() < this.retryAt))
       return this.alone(key, delta, ttlMs, refresh);
     const remote = delta < 0 ? delta + this.payBack(key, -delta) : delta;
     const args = {
@@ -84,10 +84,10 @@ export class RedisLimitStore implements LimitStore {
     const work = runScript(client, ADD, args);
     try {
       const total = Number(await within(work, this.timeoutMs));
-      this.health.recovered(); // also after an outage that was only a timeout: the connection never dropped
+      this.outages.recovered(); // also after an outage that was only a timeout: the connection never dropped
       return total;
     } catch (err) {
-      this.health.outage(err as Error);
+      this.outages.outage(err as Error);
       this.retryAt = Date.now() + RETRY_AFTER_MS;
       if (remote > 0) {
         this.owe(key, remote, ttlMs);
@@ -130,6 +130,11 @@ export class RedisLimitStore implements LimitStore {
     if (entry.total === paid) this.owed.delete(key);
     else entry.total -= paid;
     return paid;
+  }
+
+  /** `up` while Redis answers; `degraded` while this node counts alone (Redis down, or not connected yet). */
+  health(): StoreHealth {
+    return this.client?.isReady && !this.outages.down ? 'up' : 'degraded';
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type RevocationStore,
   type RevocationSubject,
 } from '../core/revocation-store.js';
+import type { StoreHealth } from '../core/limit-store.js';
 import { OutageLog, closeClient, connectWithin, type RedisClient, runScript, within } from './outage-log.js';
 
 /** Where `RedisRevocationStore` finds Redis, and the key prefix the nodes of one cluster share. */
@@ -53,7 +54,7 @@ const KEEP = { source: KEEP_SCRIPT, sha: createHash('sha1').update(KEEP_SCRIPT).
  * written to Redis once it is back.
  */
 export class RedisRevocationStore implements RevocationStore {
-  private readonly health = new OutageLog(
+  private readonly outages = new OutageLog(
     'RedisRevocationStore',
     {
       down: "revocations are checked against this node's own copy until it returns",
@@ -79,7 +80,7 @@ export class RedisRevocationStore implements RevocationStore {
     // Fail fast while disconnected: a check must not wait for Redis to return.
     const client = createClient({ url: this.options.url, disableOfflineQueue: true }) as unknown as RedisClient;
     this.client = client;
-    this.health.watch(client);
+    this.outages.watch(client);
     client.on('ready', () => void this.flush());
     await connectWithin([client], this.options.url, this.options.connectTimeout ?? 10_000, 'RedisRevocationStore');
   }
@@ -101,11 +102,11 @@ export class RedisRevocationStore implements RevocationStore {
     if (subject.tokenId !== undefined) keys.push(this.key('t', subject.tokenId));
     try {
       const [entirely, before, token] = await within(client.mGet(keys), this.timeoutMs);
-      this.health.recovered();
+      this.outages.recovered();
       if (entirely !== null || (token !== null && token !== undefined)) return true;
       return (before !== null && subject.issuedAt < Number(before)) || this.known.isRevoked(subject);
     } catch (err) {
-      this.health.outage(err as Error);
+      this.outages.outage(err as Error);
       return this.known.isRevoked(subject);
     }
   }
@@ -113,6 +114,11 @@ export class RedisRevocationStore implements RevocationStore {
   /** Entries this node keeps in memory. For tests. */
   get knownSize(): number {
     return this.known.size;
+  }
+
+  /** `up` while Redis answers; `degraded` while this node counts alone (Redis down, or not connected yet). */
+  health(): StoreHealth {
+    return this.client?.isReady && !this.outages.down ? 'up' : 'degraded';
   }
 
   async close(): Promise<void> {
@@ -143,9 +149,9 @@ export class RedisRevocationStore implements RevocationStore {
           this.timeoutMs,
         );
         this.unwritten.delete(revocation);
-        this.health.recovered();
+        this.outages.recovered();
       } catch (err) {
-        this.health.outage(err as Error);
+        this.outages.outage(err as Error);
         return;
       }
     }
