@@ -9,6 +9,31 @@ import { DEFAULT_ERROR_MESSAGES } from '../auth-errors.js';
 export type ParsedCredentials = { ok: true; credentials: Record<string, unknown> } | { ok: false; code: 'bad_request' };
 
 const BAD: ParsedCredentials = { ok: false, code: 'bad_request' };
+/**
+ * The usual credentials, `{ token }` and the like: an object of strings,
+ * numbers and booleans, copied without the JSON round trip (a copy is still
+ * made: the strategy never holds the parser's object). Only when its JSON form
+ * cannot exceed `maxBytes` even if every character were escaped (6 bytes); any
+ * other payload takes the full path below.
+ */
+function flatCopy(payload: unknown, maxBytes: number): ParsedCredentials | undefined {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
+  if (Object.getPrototypeOf(payload) !== Object.prototype) return undefined; // binary, or anything not plain
+  const copy: Record<string, unknown> = {};
+  let bound = 2;
+  for (const key of Object.keys(payload)) {
+    const value = (payload as Record<string, unknown>)[key];
+    const kind = typeof value;
+    if (kind === 'string') bound += 6 * (value as string).length;
+    else if (kind === 'number' || kind === 'boolean') bound += 24;
+    else return undefined; // nested, null or anything else: the full path decides
+    bound += 6 * key.length + 4;
+    if (bound > maxBytes) return undefined;
+    if (!UNSAFE_KEYS.has(key)) copy[key] = value;
+  }
+  return { ok: true, credentials: copy };
+}
+
 /** Keys that could reach a prototype if the app merges the credentials somewhere. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -41,6 +66,8 @@ const TOO_LARGE = Symbol('too large');
  * without prototype keys.
  */
 export function parseCredentials(payload: unknown, maxBytes: number): ParsedCredentials {
+  const flat = flatCopy(payload, maxBytes);
+  if (flat) return flat;
   let json: string;
   if (typeof payload === 'string') {
     // A UTF-8 byte is at least one UTF-16 unit: refuse before parsing a string that is too long already.
