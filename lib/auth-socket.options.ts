@@ -2,7 +2,7 @@ import type { AuthOutcome } from './auth-outcome.interface.js';
 import type { LimitStore } from './core/limit-store.js';
 import type { RevocationStore } from './core/revocation-store.js';
 import type { RoomPolicy } from './core/room-policies.js';
-import type { TelemetryOptions } from './telemetry/open-telemetry.js';
+import type { TelemetryOptions } from './core/telemetry.js';
 import { fromConfigStrings, refuseUnknownNames, validate } from './auth-socket-options.validation.js';
 
 /**

@@ -34,7 +34,7 @@ export type {
 export type { RoomPolicy, RoomPredicate, RoomRequest, RoomRequirement } from './core/room-policies.js';
 export type { RoomLeftPayload } from './core/room-guard.js';
 export type { SessionInfo } from './core/session-limit.js';
-export type { TelemetryOptions } from './telemetry/open-telemetry.js';
+export type { TelemetryOptions } from './core/telemetry.js';
 export type { RevokeOptions, RevokeTarget } from './core/revocations.js';
 export { MemoryLimitStore, type LimitStore, type StoreHealth } from './core/limit-store.js';
 export {

@@ -8,6 +8,12 @@ import type { Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import type { AuthOutcome } from '../auth-outcome.interface.js';
 
+/** What the app may set with the `telemetry` option. */
+export interface TelemetryOptions {
+  /** Put the client address on attempt spans (`client.address`). Off by default: an address is personal data. */
+  addresses?: boolean;
+}
+
 /** One authentication attempt (a first one, or a refresh): its steps, then its end. */
 export interface AttemptTrace {
   /** A step begins: the strategy call, or the gateways' hooks. End it with whether it succeeded. */

@@ -6,7 +6,7 @@
  */
 import { NO_TELEMETRY, type Telemetry, type TelemetryGauges } from '../core/telemetry.js';
 import { LIBRARY_VERSION } from '../auth-socket.constants.js';
-import type { TelemetryOptions } from './open-telemetry.js';
+import type { TelemetryOptions } from '../core/telemetry.js';
 
 /** Builds the telemetry for one module instance, given what its gauges read. */
 export type TelemetryFactory = (gauges: TelemetryGauges) => Telemetry;
@@ -18,7 +18,7 @@ export async function loadTelemetry(option: boolean | TelemetryOptions): Promise
     otel = await import('./open-telemetry.js');
   } catch (err) {
     // No @opentelemetry/api in the app: nothing to record to. Anything else is a real failure.
-    if ((err as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND') return () => NO_TELEMETRY;
+    if (String((err as Error)?.message).includes('@opentelemetry/api')) return () => NO_TELEMETRY;
     throw err;
   }
   const options = option === true ? {} : option;

@@ -27,13 +27,7 @@ import {
 import type { Socket } from 'socket.io';
 import type { AuthErrorCode } from '../auth-errors.js';
 import type { AuthOutcome } from '../auth-outcome.interface.js';
-import type { AttemptStart, AttemptTrace, Telemetry, TelemetryGauges } from '../core/telemetry.js';
-
-/** What the app may set with the `telemetry` option. */
-export interface TelemetryOptions {
-  /** Put the client address on attempt spans (`client.address`). Off by default: an address is personal data. */
-  addresses?: boolean;
-}
+import type { AttemptStart, AttemptTrace, Telemetry, TelemetryGauges, TelemetryOptions } from '../core/telemetry.js';
 
 export const INSTRUMENTATION_NAME = 'nestjs-socket-auth';
 
