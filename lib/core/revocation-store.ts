@@ -4,6 +4,7 @@
  * come back a second later. No Nest and no Redis in here: the Redis store
  * lives in the `nestjs-socket-auth/redis` entry point.
  */
+import type { StoreHealth } from './limit-store.js';
 
 /**
  * One denial, and until when it matters (`until`, epoch ms): after that no
@@ -12,7 +13,6 @@
  *   - `issued-before`: a principal's credentials issued before `before` (log out everywhere);
  *   - `principal`: a principal entirely, whatever it presents.
  */
-import type { StoreHealth } from './limit-store.js';
 export type Revocation =
   | { kind: 'token'; tokenId: string; until: number }
   | { kind: 'issued-before'; principalId: string; before: number; until: number }

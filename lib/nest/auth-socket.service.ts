@@ -29,6 +29,7 @@ export class AuthSocketService implements OnApplicationShutdown {
   /** Every outcome: authenticated, failed (with code), timeout, expired, deauthenticated, revoked. */
   readonly outcomes: Observable<AuthOutcome> = this.outcomeSubject.asObservable();
 
+  /** @internal Nest builds it. */
   constructor(
     @Inject(AUTH_SOCKET_OPTIONS) options: ResolvedAuthSocketOptions,
     @Inject(AUTH_STRATEGY) strategy: AuthStrategy,
