@@ -28,6 +28,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import { screenConnects } from './broadcast-gate.js';
 import { isJsonp, originAllowed } from './origin-policy.js';
 import type { AuthLogger } from './strategy-call.js';
+import { DeadlineQueue, type QueueEntry } from './deadline-queue.js';
 
 /** The engine.io socket members used here (all public in engine.io 6). */
 export interface EngineConnection {
@@ -66,9 +67,12 @@ export class ConnectionGuard {
    * left with no socket at all: on a connection that stays, a third 'close'
    * listener would grow its listener array for good (about 130 bytes).
    */
-  private readonly idle = new WeakMap<EngineConnection, { timer: Timer; watching: boolean }>();
-  /** Every live idle timer, for shutdown and leak checks. */
-  private readonly idleTimers = new Set<Timer>();
+  private readonly idle = new WeakMap<
+    EngineConnection,
+    { entry: QueueEntry<WeakRef<EngineConnection>>; watching: boolean }
+  >();
+  /** Every connection's idle close, on one timer: they all wait `timeout` plus the slack. */
+  private readonly idleQueue = new DeadlineQueue<WeakRef<EngineConnection>>((ref) => this.idleDue(ref));
   private readonly closing = new Map<EngineConnection, Timer>();
   /** Cookie secrets, by handshake request (engine.io keeps it as `conn.request`). */
   private readonly secrets = new WeakMap<IncomingMessage, Buffer>();
@@ -159,26 +163,24 @@ export class ConnectionGuard {
   private arm(conn: EngineConnection): void {
     const { timeout } = this.options;
     if (this.closed || !timeout || this.idle.has(conn) || conn.readyState === 'closed') return;
-    const ref = new WeakRef(conn);
-    const timer = setTimeout(() => {
-      this.idleTimers.delete(timer);
-      const idle = ref.deref();
-      if (!idle || this.idle.get(idle)?.timer !== timer) return;
-      this.disarm(idle);
-      if (idle.readyState === 'closed' || this.hasUseful(idle)) return;
-      this.onIdle(idle);
-      setImmediate(() => this.close(idle)); // after what onIdle said was written
-    }, timeout + IDLE_SLACK_MS);
-    this.idle.set(conn, { timer, watching: false });
-    this.idleTimers.add(timer);
+    const entry = this.idleQueue.add(new WeakRef(conn), Date.now() + timeout + IDLE_SLACK_MS);
+    this.idle.set(conn, { entry, watching: false });
+  }
+
+  private idleDue(ref: WeakRef<EngineConnection>): void {
+    const idle = ref.deref();
+    if (!idle || this.idle.get(idle)?.entry.item !== ref) return;
+    this.disarm(idle);
+    if (idle.readyState === 'closed' || this.hasUseful(idle)) return;
+    this.onIdle(idle);
+    setImmediate(() => this.close(idle)); // after what onIdle said was written
   }
 
   private disarm(conn: EngineConnection): void {
     const idle = this.idle.get(conn);
     if (!idle) return;
-    clearTimeout(idle.timer);
+    this.idleQueue.cancel(idle.entry);
     this.idle.delete(conn);
-    this.idleTimers.delete(idle.timer);
     if (idle.watching) conn.off('close', this.onClose);
   }
 
@@ -261,13 +263,12 @@ export class ConnectionGuard {
 
   /** Live entries, for leak checks. */
   sizes(): { idleTimers: number } {
-    return { idleTimers: this.idleTimers.size + this.closing.size };
+    return { idleTimers: this.idleQueue.size + this.closing.size };
   }
 
   shutdown(): void {
     this.closed = true;
-    for (const timer of this.idleTimers) clearTimeout(timer);
-    this.idleTimers.clear();
+    this.idleQueue.clear();
     for (const timer of this.closing.values()) clearTimeout(timer);
     this.closing.clear();
     for (const engine of this.engines) {

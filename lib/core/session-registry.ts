@@ -7,6 +7,7 @@
 import type { Socket } from 'socket.io';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { Session, type SessionTimeouts } from './session.js';
 
 export class SessionRegistry {
@@ -17,11 +18,16 @@ export class SessionRegistry {
 
   constructor(
     private readonly options: ResolvedAuthSocketOptions,
-    timeouts: Omit<SessionTimeouts, 'timeout' | 'nextSeq'>,
+    timeouts: Omit<SessionTimeouts, 'timeout' | 'nextSeq' | 'deadlines'>,
     /** The client address a new session is counted under. */
     private readonly addressOf: (socket: Socket) => string,
   ) {
-    this.timeouts = { timeout: options.timeout, nextSeq: () => ++this.seq, ...timeouts };
+    this.timeouts = {
+      timeout: options.timeout,
+      nextSeq: () => ++this.seq,
+      deadlines: new DeadlineQueue<Session>((session) => timeouts.onTimeout(session)),
+      ...timeouts,
+    };
   }
 
   of(socket: Socket): Session | undefined {
@@ -39,6 +45,11 @@ export class SessionRegistry {
     }
     session.add(socket);
     return session;
+  }
+
+  /** Shutdown: the timeout queue's timer stops (every session is ending anyway). */
+  clear(): void {
+    this.timeouts.deadlines.clear();
   }
 
   forget(session: Session): void {
@@ -84,6 +95,7 @@ export class SessionRegistry {
       if (session.state === 'authenticated') authenticatedSockets += session.size;
       timers += session.timerCount;
     }
+    // The shared timeout queue's one timer is counted in the sessions' own count (one per waiting session).
     return { sessions: this.sessions.size, authenticatedSockets, timers };
   }
 

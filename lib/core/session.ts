@@ -32,6 +32,7 @@
 import type { Socket } from 'socket.io';
 import type { AuthPrincipal } from '../auth-strategy.interface.js';
 import { type LongTimer, setLongTimeout } from './long-timer.js';
+import type { DeadlineQueue, QueueEntry } from './deadline-queue.js';
 import type { Attempt } from './attempt.js';
 import { publicView } from './protocol.js';
 
@@ -59,6 +60,8 @@ export interface SessionTimeouts {
   readonly node: string;
   /** A number no other session of this node has had: the rest of a session id. */
   nextSeq(): number;
+  /** The timeouts of every pending session, on one timer; it calls `onTimeout`. */
+  readonly deadlines: DeadlineQueue<Session>;
   onTimeout(session: Session): void;
   /** The expiry timer fired: time to warn (`refresh`), the credentials expired, or a revoke's grace ran out. */
   onLifetime(session: Session, event: LifetimeEvent): void;
@@ -110,7 +113,8 @@ export class Session {
   joining?: Map<Socket, Attempt>;
   /** Usually one socket, kept bare: an array per session costs more than this whole object. */
   private members: Socket | Socket[] | undefined;
-  private timeoutTimer?: ReturnType<typeof setTimeout>;
+  /** Its place in the shared timeout queue while the timeout runs: no timer of its own. */
+  private timeoutEntry?: QueueEntry<Session>;
   /** When this unauthenticated stretch times out: kept while only public sockets are left, so leaving and coming back does not extend it. */
   private deadline?: number;
   private expiryTimer?: LongTimer;
@@ -312,15 +316,9 @@ export class Session {
       (this.state === 'pending' || this.state === 'authenticating') &&
       this.holdsGated();
     if (!due) return this.clearTimeout();
-    if (this.timeoutTimer) return;
+    if (this.timeoutEntry?.live) return;
     this.deadline ??= Date.now() + timeout;
-    this.timeoutTimer = setTimeout(
-      () => {
-        this.timeoutTimer = undefined;
-        this.timers.onTimeout(this);
-      },
-      Math.max(0, this.deadline - Date.now()),
-    );
+    this.timeoutEntry = this.timers.deadlines.add(this, this.deadline);
   }
 
   private holdsGated(): boolean {
@@ -331,12 +329,12 @@ export class Session {
 
   /** Live timers, for leak checks. */
   get timerCount(): number {
-    return (this.timeoutTimer ? 1 : 0) + (this.expiryTimer ? 1 : 0);
+    return (this.timeoutEntry?.live ? 1 : 0) + (this.expiryTimer ? 1 : 0);
   }
 
   private clearTimeout(): void {
-    clearTimeout(this.timeoutTimer);
-    this.timeoutTimer = undefined;
+    this.timers.deadlines.cancel(this.timeoutEntry);
+    this.timeoutEntry = undefined;
   }
 
   /**

@@ -602,6 +602,7 @@ export class SocketAuth {
   shutdown(): void {
     this.closed = true;
     this.protocol.shutdown();
+    this.sessions.clear();
     this.admission.clear();
     this.membership.clear();
     this.guard.shutdown();

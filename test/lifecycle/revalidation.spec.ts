@@ -224,7 +224,9 @@ describe('revalidation', () => {
     await until(() => directory.calls.length >= 1, 3000, 'a revalidation');
     expect(t.auth.resourceCounts().revalidations).toBe(1);
     alice.disconnect();
+    // The session ends first; the connection's idle close is dropped when the connection's own close arrives.
     await until(() => t.auth.resourceCounts().sessions === 0, 3000, 'the session to end');
+    await until(() => t.auth.resourceCounts().timers === 0, 5000, 'the connection to close');
     expect(t.auth.resourceCounts()).toMatchObject({ revalidations: 0, timers: 0 });
     const calls = directory.calls.length;
     await sleep(300);
