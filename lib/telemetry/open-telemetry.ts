@@ -20,7 +20,9 @@ import {
   type SpanContext,
   SpanStatusCode,
   type Tracer,
+  ProxyTracerProvider,
   context,
+  createNoopMeter,
   metrics,
   trace,
 } from '@opentelemetry/api';
@@ -30,6 +32,10 @@ import type { AuthOutcome } from '../auth-outcome.interface.js';
 import type { AttemptStart, AttemptTrace, Telemetry, TelemetryGauges, TelemetryOptions } from '../core/telemetry.js';
 
 export const INSTRUMENTATION_NAME = 'nestjs-socket-auth';
+
+/** What the API hands out when no SDK is registered: then nothing is recorded, and nothing need be built. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NoopMeter = createNoopMeter().constructor as new () => Meter;
 
 const NAMESPACE = 'socket.io.namespace';
 const CODE = 'error.type';
@@ -51,8 +57,11 @@ export class OpenTelemetry implements Telemetry {
   private readonly gauges: ObservableGauge[];
   private readonly observe: (result: ObservableResult) => void;
   private readonly observeAuthenticated: (result: ObservableResult) => void;
+  /** Whether an SDK's meter provider was registered when the module started (instruments are made then). */
+  private readonly metering: boolean;
   /** The span context of each connection's last successful authentication, for links from guarded handlers. */
   private readonly sessions = new WeakMap<object, SpanContext>();
+  private sessionsLinked = 0;
 
   constructor(
     version: string,
@@ -62,6 +71,7 @@ export class OpenTelemetry implements Telemetry {
     this.tracer = trace.getTracer(INSTRUMENTATION_NAME, version);
     this.meter = metrics.getMeter(INSTRUMENTATION_NAME, version);
     const m = this.meter;
+    this.metering = !(m instanceof NoopMeter);
     this.attempts = m.createCounter('socket_auth.attempts', {
       unit: '{attempt}',
       description: 'Authentication attempts (first ones and refreshes), by result and wire code',
@@ -117,7 +127,15 @@ export class OpenTelemetry implements Telemetry {
     this.gauges = [pending, authenticated];
   }
 
-  startAttempt(start: AttemptStart): AttemptTrace {
+  /** Whether a tracer provider is registered now (the API's proxy picks one up whenever it comes). */
+  private tracing(): boolean {
+    const provider = trace.getTracerProvider();
+    return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+  }
+
+  startAttempt(start: AttemptStart): AttemptTrace | undefined {
+    // No SDK: no span, no attributes, nothing allocated per attempt.
+    if (!this.metering && !this.tracing()) return undefined;
     const attributes: Attributes = {
       [NAMESPACE]: start.namespace,
       'socket_auth.source': start.source,
@@ -145,7 +163,10 @@ export class OpenTelemetry implements Telemetry {
       'socket_auth.refresh': start.refresh,
       ...(code ? { [CODE]: code } : {}),
     });
-    if (!code) this.sessions.set(start.socket.client, span.spanContext());
+    if (!code && span.isRecording()) {
+      this.sessions.set(start.socket.client, span.spanContext());
+      this.sessionsLinked++;
+    }
   }
 
   /** @internal */
@@ -154,6 +175,7 @@ export class OpenTelemetry implements Telemetry {
   }
 
   outcome(outcome: AuthOutcome): void {
+    if (!this.metering) return;
     switch (outcome.type) {
       case 'authenticated':
         if (outcome.refreshed) this.refreshes.add(1, { [NAMESPACE]: outcome.namespace });
@@ -173,14 +195,17 @@ export class OpenTelemetry implements Telemetry {
   }
 
   admissionRefused(code: AuthErrorCode, namespace: string): void {
+    if (!this.metering) return;
     this.admissionRefusals.add(1, { [CODE]: code, [NAMESPACE]: namespace });
   }
 
   idleClosed(): void {
+    if (!this.metering) return;
     this.idleCloses.add(1);
   }
 
   linkToSession(socket: Socket): void {
+    if (this.sessionsLinked === 0) return; // nothing was ever traced: no lookup per guarded message
     const session = this.sessions.get(socket.client);
     const active = trace.getActiveSpan();
     if (session && active?.isRecording()) active.addLink({ context: session });
