@@ -8,6 +8,8 @@
  *   ours            Nest with AuthSocketModule and an @Authenticated() handler
  *   ours-handshake  the same with `handshake: true`
  *   ours-unmarked   the module present, the handler unmarked: what every other handler pays
+ *   handwritten     Nest, a hand-written post-connect check: an `authentication` listener that verifies the token
+ *                   and emits `authenticated`, with no gate and no timers (message mode with nothing else)
  * Every variant checks tokens the same cheap way, so only the gate differs.
  * Only the public API is used: the module may register its guard however it likes.
  * With `lifecycle` (scenarios/lifecycle.ts) the `ours*` variants get
@@ -15,6 +17,9 @@
  * expiry, a revalidate(), and its calls counted.
  * With `rooms` (scenarios/rooms.ts) they get ROOM_POLICIES, and every
  * principal holds the role `staff`.
+ * With `authDelayMs` (scenarios/storm.ts) every check that can be delayed
+ * waits that long first, as a database call would: the `ours*` strategy, the
+ * `middleware` middleware and the `handwritten` listener.
  */
 import 'reflect-metadata';
 import {
@@ -58,6 +63,7 @@ export const VARIANTS = [
   'ours',
   'ours-handshake',
   'ours-unmarked',
+  'handwritten',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -70,6 +76,14 @@ export interface AppOptions {
   lifecycle?: boolean;
   /** The room-policy scenarios: ROOM_POLICIES, and principals holding the role `staff`. */
   rooms?: boolean;
+  /** The connect storm: the token check waits this long first (an async, database-like call). */
+  authDelayMs?: number;
+  /**
+   * The connect storm: the listen queue's length (Node's default is 511; the
+   * kernel caps it at net.core.somaxconn). A storm that overflows it drops
+   * SYNs, and the clients' retries after a second then decide its time.
+   */
+  backlog?: number;
 }
 
 export interface BenchApp {
@@ -92,6 +106,34 @@ class BenchStrategy implements AuthStrategy {
   async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
     return check((credentials as { token?: unknown } | null)?.token);
   }
+}
+
+/** The connect storm's wait before a check: `await`ed, as a database call would be. */
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** BenchStrategy's check after `ms` of waiting (scenarios/storm.ts). */
+class DelayedStrategy implements AuthStrategy {
+  constructor(private readonly ms: number) {}
+  async authenticate(credentials: unknown): Promise<AuthPrincipal | null> {
+    await delay(this.ms);
+    return check((credentials as { token?: unknown } | null)?.token);
+  }
+}
+
+/**
+ * The `handwritten` variant's check, what message mode costs with nothing
+ * else: one `authentication` listener per socket that verifies the token and
+ * emits `authenticated` (the principal, as the module's payload carries it),
+ * or disconnects. No gate on other handlers, no timers, no session.
+ */
+function handwrittenCheck(socket: Socket, delayMs = 0): void {
+  socket.on('authentication', async (body: { token?: unknown } | null) => {
+    if (delayMs) await delay(delayMs);
+    const user = check(body?.token);
+    if (!user) return void socket.disconnect(true);
+    (socket.data as { user?: AuthPrincipal }).user = user;
+    socket.emit('authenticated', { user });
+  });
 }
 
 /** BenchStrategy's check, the principal holding the role `staff` (what the roles policies ask). */
@@ -218,8 +260,17 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     @WebSocketServer() server!: Server;
     afterInit(server: Server): void {
       holder.io = server;
-      if (variant === 'middleware')
+      const delayMs = options.authDelayMs;
+      if (variant === 'middleware' && delayMs)
+        server.use(async (s, next) => {
+          await delay(delayMs);
+          if (check(s.handshake.auth?.token)) next();
+          else next(new Error('unauthorized'));
+        });
+      else if (variant === 'middleware')
         server.use((s, next) => (check(s.handshake.auth?.token) ? next() : next(new Error('unauthorized'))));
+      // A plain socket.io listener, not a @SubscribeMessage handler: the least a hand-written check can cost in Nest.
+      if (variant === 'handwritten') server.on('connection', (socket) => handwrittenCheck(socket, delayMs));
       if (variant === 'nest-guard') {
         server.use((s, next) => {
           const data = s.data as { authed?: boolean; user?: AuthPrincipal | null };
@@ -264,7 +315,13 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
     imports: ours
       ? [
           AuthSocketModule.forRoot({
-            strategy: calls ? new LifecycleStrategy(calls) : options.rooms ? StaffStrategy : BenchStrategy,
+            strategy: calls
+              ? new LifecycleStrategy(calls)
+              : options.authDelayMs
+                ? new DelayedStrategy(options.authDelayMs)
+                : options.rooms
+                  ? StaffStrategy
+                  : BenchStrategy,
             handshake: variant === 'ours-handshake',
             timeout: options.timeout ?? 60_000,
             maxPending: 0,
@@ -290,7 +347,14 @@ export async function createBenchApp(variant: Variant, options: AppOptions = {})
       app.useWebSocketAdapter(adapter);
     }
   }
-  await app.listen(0, '127.0.0.1');
+  if (options.backlog)
+    // Nest passes its arguments on to http.Server#listen(port, host, backlog); its types know no backlog.
+    await (app as unknown as { listen(port: number, host: string, backlog: number): Promise<unknown> }).listen(
+      0,
+      '127.0.0.1',
+      options.backlog,
+    );
+  else await app.listen(0, '127.0.0.1');
   return {
     io: holder.io!,
     port: (app.getHttpServer().address() as AddressInfo).port,

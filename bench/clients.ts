@@ -2,9 +2,10 @@
  * A client worker for scale_10k: one load-generator process cannot drive
  * 10,000 sockets fast enough, so several of these share the work, pinned to
  * the load generator's core. Records the delivery latency of stamped broadcasts.
+ * scenarios/storm.ts uses them too (`storm`): every socket opened at once.
  */
 import type { Socket } from 'socket.io-client';
-import { now, openMany, type Mode } from './harness.js';
+import { now, open, openMany, type Mode } from './harness.js';
 
 let sockets: Socket[] = [];
 let latencies: number[] = [];
@@ -36,6 +37,25 @@ process.on('message', async (msg: Message) => {
       const out = latencies;
       latencies = [];
       return reply(out);
+    }
+    case 'storm': {
+      // All n at once, none waiting for another (a reconnect storm); failures are counted, not thrown.
+      // `times`: each socket's ms from the storm's start here until it was ready.
+      const t0 = performance.now();
+      const times: number[] = [];
+      const opened = await Promise.allSettled(
+        Array.from({ length: msg.n! }, () =>
+          open(msg.url!, msg.mode!).then((s) => (times.push(performance.now() - t0), s)),
+        ),
+      );
+      sockets = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = opened.filter((r) => r.status === 'rejected');
+      return reply({
+        opened: sockets.length,
+        failed: failed.length,
+        error: failed.length ? String((failed[0] as PromiseRejectedResult).reason) : undefined,
+        times,
+      });
     }
     case 'close':
       sockets.forEach((s) => s.disconnect());

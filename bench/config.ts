@@ -27,6 +27,12 @@ export const C = quick
       // of `n` sockets. Rounds a multiple of the variants (4 and 3), so each goes first equally often.
       roomJoin: { sockets: 20, joins: 20, passes: 2, generations: 1, rounds: 4 },
       roomBroadcast: { n: 50, generations: 1, rounds: 3, deliveries: 2_000 },
+      // scenarios/storm.ts: n clients opened at once by `workers` client workers, against a 2 ms token check, while
+      // `pingers` authenticated users ping every `pingMs`. Rounds a multiple of the variants (2).
+      connectStorm: { n: 300, workers: 2, rounds: 2, pingers: 10, pingMs: 50, delayMs: 2 },
+      // scenarios/telemetry.ts: `clients` doing guarded round trips for `ms`, then `n` connect + authenticate. Rounds
+      // a multiple of the variants (4), so each goes first equally often.
+      telemetry: { clients: 10, ms: 150, n: 50, generations: 1, rounds: 4, inProcess: { rounds: 4, time: 50 } },
     }
   : {
       connect: [
@@ -56,4 +62,15 @@ export const C = quick
       // rounds a multiple of the variants (4 and 3), so each goes first equally often.
       roomJoin: { sockets: 300, joins: 40, passes: 5, generations: 8, rounds: 4 },
       roomBroadcast: { n: 1000, generations: 8, rounds: 6, deliveries: 20_000 },
+      // 8 rounds: a bootstrap interval rather than t (stats.ts), each variant first in half of them.
+      connectStorm: {
+        n: Number(process.env.NSA_BENCH_STORM_N ?? 10_000),
+        workers: 4,
+        rounds: Number(process.env.NSA_BENCH_STORM_ROUNDS ?? 8),
+        pingers: 50,
+        pingMs: 100,
+        delayMs: 2,
+      },
+      // rounds per set of fresh processes (a multiple of the 4 variants), 6 sets: a bootstrap over their medians.
+      telemetry: { clients: 100, ms: 500, n: 250, generations: 6, rounds: 4, inProcess: { rounds: 12, time: 200 } },
     };

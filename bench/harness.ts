@@ -157,6 +157,7 @@ export const MODE: Record<Variant, Mode> = {
   ours: 'message',
   'ours-handshake': 'handshake',
   'ours-unmarked': 'message',
+  handwritten: 'message',
 };
 let tokenSeq = 0;
 

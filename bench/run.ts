@@ -26,11 +26,20 @@ import { jwksAuth } from './scenarios/jwks.js';
 import { refreshStorm, refreshStream, revalidateCost } from './scenarios/lifecycle.js';
 import { policedBroadcast, policedJoin, roomsServer } from './scenarios/rooms.js';
 import { scale10k } from './scenarios/scale.js';
+import { connectStorm } from './scenarios/storm.js';
 import { broadcastFanout, roundtrips } from './scenarios/throughput.js';
+import { telemetryCost } from './scenarios/telemetry.js';
 
 // ── open files: servers hold one per socket, client workers one per socket ─────
 const needFds =
-  Math.max(C.scale.n, C.flood.n, C.latency.idle + C.latency.clients, 3 * C.fanout.ns.at(-1)!, 2 * C.storm.n) + 1024;
+  Math.max(
+    C.scale.n,
+    C.flood.n,
+    C.latency.idle + C.latency.clients,
+    3 * C.fanout.ns.at(-1)!,
+    2 * C.storm.n,
+    C.connectStorm.n + C.connectStorm.pingers,
+  ) + 1024;
 const ulimit = (): number => Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || 0;
 if (ulimit() < needFds && !process.env.NSA_BENCH_REEXEC) {
   // Node cannot raise its own limit: re-run under a shell that does; children inherit it.
@@ -66,6 +75,7 @@ const steps: [string, () => Promise<unknown>][] = [
   ['broadcast_fanout', broadcastFanout],
   ['roundtrip', roundtrips],
   ['scale_10k', scale10k],
+  ['connect_storm', connectStorm],
   ['cluster', clusterScenarios],
   ['flood_recovery', floodRecovery],
   ['flood_latency', floodLatency],
@@ -74,6 +84,7 @@ const steps: [string, () => Promise<unknown>][] = [
   ['revalidate_cost', revalidateCost],
   ['policed_join', policedJoin],
   ['policed_broadcast', policedBroadcast],
+  ['telemetry_cost', telemetryCost],
 ];
 // `--only=scale_10k,micro` runs a subset (for working on the harness; writes nothing).
 const only = process.argv
@@ -84,7 +95,16 @@ let microResults: MicroResult[] = [];
 try {
   if (quick && !only)
     await Promise.all([
-      serversFor(['bare', 'nest', 'middleware', 'nest-guard', 'ours', 'ours-handshake', 'ours-unmarked']),
+      serversFor([
+        'bare',
+        'nest',
+        'middleware',
+        'nest-guard',
+        'ours',
+        'ours-handshake',
+        'ours-unmarked',
+        'handwritten',
+      ]),
       roomsServer(),
     ]);
   for (const [name, step] of steps) {

@@ -6,6 +6,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { createBenchApp, ROOMS, StrategyCalls, type AppOptions, type Variant } from './app.js';
 
@@ -39,6 +40,10 @@ function startStream(rate: number): number {
   stream = s;
   return s.first;
 }
+
+/** scenarios/storm.ts: the event loop's lateness for a timer of this period, while a storm lasts. */
+const ELD_RESOLUTION_MS = 10;
+let eld: IntervalHistogram | undefined;
 
 type Message = {
   id: number;
@@ -147,6 +152,18 @@ process.on('message', async (msg: Message) => {
     case 'room-broadcast':
       for (let i = 0; i < msg.k!; i++) app.io.to(msg.room!).emit('b', PAYLOAD);
       return reply(true);
+    case 'eld-start':
+      eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+      eld.enable();
+      return reply(true);
+    case 'eld-stop': {
+      // The histogram records the time between the timer's ticks, period included: what is reported is the lateness.
+      eld!.disable();
+      const late = (ns: number): number => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
+      const out = { maxMs: late(eld!.max), p99Ms: late(eld!.percentile(99)), resolutionMs: ELD_RESOLUTION_MS };
+      eld = undefined;
+      return reply(out);
+    }
     case 'revoke': {
       const t0 = now();
       await app.auth!.revoke(msg.principal!);

@@ -1,13 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AuthSocketModule } from '../lib/index.js';
-import { refreshTtlSeconds, revalidateIntervalMs } from './auth.config.js';
+import { authTimeoutMs, refreshTtlSeconds, revalidateIntervalMs } from './auth.config.js';
 import { AdminController } from './admin.controller.js';
+import { ADMIN_NAMESPACE, AdminUiController, AdminUiGateway, AdminUiOptions } from './admin-ui.js';
 import { AuthController } from './auth.controller.js';
+import { ChatJwksStrategy } from './chat-jwks.strategy.js';
 import { ChatJwtStrategy } from './chat-jwt.strategy.js';
 import { ChatGateway } from './chat.gateway.js';
 import { CredentialsService } from './credentials.service.js';
-import { envNumber } from './env.js';
+import { authIssuer, envNumber } from './env.js';
+import { HealthModule } from './health.js';
 import { LimitsModule, SampleLimits } from './limits.js';
+import { MetricsController } from './metrics.controller.js';
 import { PageController } from './page.controller.js';
 import { RevocationsModule, SampleRevocations } from './revocations.js';
 import { ROOM_POLICIES } from './rooms.js';
@@ -19,12 +23,13 @@ import { UsersModule } from './users.module.js';
     UsersModule,
     // Async: the Redis stores (with REDIS_URL) must be connected before the module starts.
     AuthSocketModule.forRootAsync({
-      strategy: ChatJwtStrategy,
-      // UsersModule exports JwtModule too: the strategy verifies with the same options the login signs with.
+      // The sample's own HS256 tokens, or, with AUTH_ISSUER (read when this file is imported), the issuer's RS256 ones.
+      strategy: authIssuer() ? ChatJwksStrategy : ChatJwtStrategy,
+      // UsersModule exports JwtModule too: ChatJwtStrategy verifies with the same options the login signs with.
       imports: [UsersModule, RevocationsModule, LimitsModule],
       inject: [SampleRevocations, SampleLimits],
       useFactory: (revocations: SampleRevocations, limits: SampleLimits) => ({
-        timeout: envNumber('AUTH_TIMEOUT_MS', 1000),
+        timeout: authTimeoutMs(),
         // undefined without REDIS_URL: the module's in-memory store.
         revocationStore: revocations.store,
         // "Log out everywhere" denies every token issued before it; refresh tokens are checked against the same
@@ -47,10 +52,22 @@ import { UsersModule } from './users.module.js';
         onSessionLimit: 'evict-oldest',
         // undefined without REDIS_URL: per-process counters. With it, every node counts a user's devices together.
         limitStore: limits.store,
+        // The Socket.IO Admin UI's namespace (AdminUiGateway, admin-ui.ts): its own basic credentials guard it, so the
+        // module never gates it (no `authentication` expected, no timeout).
+        publicNamespaces: [ADMIN_NAMESPACE],
       }),
     }),
+    // GET /health: terminus and the module's AuthSocketHealthIndicator (readiness).
+    HealthModule,
   ],
-  controllers: [AuthController, AdminController, PageController],
-  providers: [ChatGateway, StatusGateway, CredentialsService],
+  controllers: [AuthController, AdminController, PageController, MetricsController, AdminUiController],
+  providers: [
+    ChatGateway,
+    StatusGateway,
+    CredentialsService,
+    // The Socket.IO Admin UI on the chat's server, and its files for admins (admin-ui.ts).
+    { provide: AdminUiOptions, useFactory: () => AdminUiOptions.create() },
+    AdminUiGateway,
+  ],
 })
 export class AppModule {}

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { JwtModuleOptions } from '@nestjs/jwt';
 import { randomBytes } from 'node:crypto';
-import { envNumber } from './env.js';
+import type { JwksStrategyOptions } from '../lib/jwks/index.js';
+import { authIssuer, envNumber } from './env.js';
 
 /** Claims every sample token carries and every check requires, so tokens minted for another app are refused. */
 export const TOKEN_ISSUER = 'nestjs-socket-auth-sample';
@@ -53,6 +54,35 @@ export function refreshTtlSeconds(): number {
 /** How often the library re-reads each live session's user (ChatJwtStrategy.revalidate). */
 export function revalidateIntervalMs(): number {
   return envNumber('REVALIDATE_INTERVAL_MS', 60_000, 100);
+}
+
+/** The module's `timeout`: how long a socket has to authenticate. `0` disables it. */
+export function authTimeoutMs(): number {
+  return envNumber('AUTH_TIMEOUT_MS', 1000);
+}
+
+/**
+ * Issuer mode (AUTH_ISSUER): how the issuer's RS256 access tokens are
+ * verified, by sockets (ChatJwksStrategy) and by the HTTP routes
+ * (IssuerAccessTokens) alike. The key set is found through the issuer's
+ * OpenID Connect discovery document; the audience is the sample's own, so a
+ * token the issuer minted for another API is refused.
+ */
+export function issuerOptions(): JwksStrategyOptions & { timeoutMs: number; cooldownMs: number } {
+  const issuer = authIssuer();
+  if (!issuer) throw new Error('issuerOptions() without AUTH_ISSUER');
+  const timeout = authTimeoutMs();
+  return {
+    issuers: { issuer },
+    audience: TOKEN_AUDIENCE,
+    algorithms: ['RS256'],
+    // A key fetch must end well within the module's timeout, which bounds the whole attempt: a key set that does
+    // not answer is then `server_error` (the issuer's fault), not `timeout` (the client's).
+    timeoutMs: timeout > 0 ? Math.max(50, Math.floor(timeout * 0.75)) : 750,
+    // After a key fetch, an unknown `kid` is refused without fetching again for this long (a flood of made-up kids
+    // costs one fetch per cooldown). A key the issuer starts signing with sooner than that is refused meanwhile.
+    cooldownMs: envNumber('JWKS_COOLDOWN_MS', 30_000),
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthSocketService, type SessionInfo } from '../lib/index.js';
+import { AccessTokens } from './access-tokens.js';
 import { refreshTtlSeconds } from './auth.config.js';
 import { ChatGateway } from './chat.gateway.js';
 import { REFRESH_COOKIE, clearedRefreshCookie, fromOwnPage, readCookie, refreshCookie } from './cookies.js';
@@ -45,6 +46,7 @@ interface HttpResponse {
  * The HTTP side of the sample's sessions. Two tokens:
  *   - the access token, `{ token }` in the response body: minutes long
  *     (TOKEN_TTL_SECONDS), kept in the page's memory, sent on the socket;
+ *     the sample's own, or, with AUTH_ISSUER, the issuer's (AccessTokens);
  *   - the refresh token, an httpOnly SameSite=Strict cookie on Path=/auth:
  *     days long (REFRESH_TTL_SECONDS), out of reach of page scripts, traded
  *     at `POST /auth/refresh` for a fresh access token.
@@ -64,6 +66,7 @@ export class AuthController {
   constructor(
     private readonly users: UsersService,
     private readonly tokens: TokenService,
+    private readonly access: AccessTokens,
     private readonly auth: AuthSocketService,
     private readonly credentials: CredentialsService,
     private readonly chat: ChatGateway,
@@ -78,25 +81,23 @@ export class AuthController {
     @Res({ passthrough: true }) res: HttpResponse,
   ): Promise<{ token: string }> {
     ownPage(req);
-    const user = this.users.verifyPassword(body?.username, body?.password);
-    if (!user) throw new UnauthorizedException('Wrong username or password');
-    // One login: the refresh token's id, which every access token traded for it carries (`sid`).
-    const login = this.tokens.newLogin();
-    const [token, refresh] = await Promise.all([
-      this.tokens.signAccess(user.id, login),
-      this.tokens.signRefresh(user.id, login),
-    ]);
+    const login = await this.access.login(body?.username, body?.password);
+    if (!login) throw new UnauthorizedException('Wrong username or password');
+    // The refresh token's id is the login's, which every access token traded for it carries (`sid`).
+    const refresh = await this.tokens.signRefresh(login.userId, login.login, login.upstream);
     res.setHeader('set-cookie', refreshCookie(refresh, refreshTtlSeconds(), !!req.secure));
-    return { token };
+    return { token: login.token };
   }
 
   /**
    * A fresh access token for the refresh cookie: what the page calls on load
    * (so a reload stays logged in) and before each access token expires. 401
    * (and the cookie cleared) when the cookie is missing, bad, expired,
-   * revoked (logout, log out everywhere), or its user is gone. The refresh
-   * token is not rotated: the tabs of one browser share it and refresh on
-   * their own schedules, which rotation would turn into false reuse alarms.
+   * revoked (logout, log out everywhere), or its user is gone, or when the
+   * issuer (AUTH_ISSUER) refuses the login; 503 when the issuer cannot be
+   * asked (the page tries again). The refresh token is not rotated: the tabs
+   * of one browser share it and refresh on their own schedules, which
+   * rotation would turn into false reuse alarms.
    */
   @Post('refresh')
   @HttpCode(200)
@@ -105,11 +106,12 @@ export class AuthController {
     const refresh = await this.credentials.usable(
       this.tokens.verifyRefresh(readCookie(req.headers.cookie, REFRESH_COOKIE)),
     );
-    if (!refresh || !this.users.findById(refresh.userId)) {
+    const token = refresh && this.users.findById(refresh.userId) ? await this.access.next(refresh) : undefined;
+    if (!token) {
       res.setHeader('set-cookie', clearedRefreshCookie(!!req.secure));
       throw new UnauthorizedException();
     }
-    return { token: await this.tokens.signAccess(refresh.userId, refresh.jti) };
+    return { token };
   }
 
   /**

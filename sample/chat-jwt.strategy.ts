@@ -9,7 +9,7 @@ import { type User, UsersService } from './users.service.js';
  * What the sample's sessions carry: the user as the page sees it (`public`),
  * their roles for the guard and their teams for the room policies (rooms.ts).
  */
-function principalFor(user: User, expiresAt: number | Date | undefined): AuthPrincipal {
+export function principalFor(user: User, expiresAt: number | Date | undefined): AuthPrincipal {
   const { id, name, roles, teams } = user;
   // `public` is what the client is sent as `authenticated { user }`: the page shows admin tools from `roles`, and
   // joins the rooms of `teams`.

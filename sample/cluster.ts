@@ -11,7 +11,9 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { ClusterIoAdapter, setupClusterPrimary } from '../lib/cluster/index.js';
+import { shareAdminUiPassword } from './admin-ui.js';
 import { AppModule } from './app.module.js';
+import { startMetrics } from './telemetry.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const READY = 'sample:worker-ready';
@@ -30,6 +32,7 @@ if (cluster.isPrimary) {
       http.listen(port, () => logger.log(`chat on http://localhost:${port} (${count} workers, one port)`));
     }
   };
+  shareAdminUiPassword(logger); // workers inherit the environment: one Admin UI password for all
   for (let i = 0; i < count; i++) cluster.fork().on('message', onReady);
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
@@ -48,6 +51,8 @@ if (cluster.isPrimary) {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } else {
+  // Each worker records its own metrics, before its app is built; GET /metrics answers for the worker it reaches.
+  startMetrics();
   const app = await NestFactory.create(AppModule);
   app.useWebSocketAdapter(new ClusterIoAdapter(app));
   app.enableShutdownHooks();

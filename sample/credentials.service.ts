@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuthSocketService } from '../lib/index.js';
-import { TokenService, type VerifiedToken } from './token.service.js';
+import { AccessTokens } from './access-tokens.js';
+import type { VerifiedToken } from './token.service.js';
 
 /**
  * The HTTP routes' view of who is calling: a token the signature, claims
@@ -10,13 +11,13 @@ import { TokenService, type VerifiedToken } from './token.service.js';
 @Injectable()
 export class CredentialsService {
   constructor(
-    private readonly tokens: TokenService,
+    private readonly tokens: AccessTokens,
     private readonly auth: AuthSocketService,
   ) {}
 
   /** The access token of an `Authorization: Bearer …` header, if usable. */
   bearer(authorization: string | undefined): Promise<VerifiedToken | undefined> {
-    return this.usable(this.tokens.verifyAccess(authorization?.match(/^Bearer (.+)$/i)?.[1]));
+    return this.usable(this.tokens.verify(authorization?.match(/^Bearer (.+)$/i)?.[1]));
   }
 
   /** The verified token, unless the revocation store denies it (logged out, or issued before a log out everywhere). */

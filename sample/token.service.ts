@@ -19,6 +19,12 @@ export interface VerifiedToken {
    * Signing out a device (POST /auth/sessions/:id/end) revokes it.
    */
   login?: string;
+  /**
+   * Refresh tokens in issuer mode only: the identity provider's refresh
+   * token, sealed (IssuerAccessTokens), which the refresh route trades at
+   * the provider for the login's next access token.
+   */
+  upstream?: string;
 }
 
 /**
@@ -43,7 +49,9 @@ export function verifiedFrom(claims: JwtClaims): VerifiedToken | undefined {
  *   - the refresh token (audience `sample-chat-refresh`, REFRESH_TTL_SECONDS):
  *     the httpOnly cookie `POST /auth/refresh` trades for access tokens.
  * Whether one was revoked is the revocation store's answer
- * (AuthSocketService.isRevoked), asked by the controller.
+ * (AuthSocketService.isRevoked), asked by the controller. In issuer mode
+ * (AUTH_ISSUER), access tokens come from the issuer (IssuerAccessTokens):
+ * only the refresh token is signed here.
  */
 @Injectable()
 export class TokenService {
@@ -58,10 +66,14 @@ export class TokenService {
     return this.jwt.signAsync({ sub: userId, sid: login }, { jwtid: randomUUID() });
   }
 
-  /** A refresh token for the user: its own audience and lifetime; its id is the login's (`signAccess`'s `login`). */
-  signRefresh(userId: string, login: string): Promise<string> {
+  /**
+   * A refresh token for the user: its own audience and lifetime; its id is
+   * the login's (`signAccess`'s `login`). `upstream`: what the next access
+   * tokens come from, in issuer mode (see VerifiedToken).
+   */
+  signRefresh(userId: string, login: string, upstream?: string): Promise<string> {
     return this.jwt.signAsync(
-      { sub: userId },
+      { sub: userId, ...(upstream ? { upstream } : {}) },
       { jwtid: login, audience: REFRESH_AUDIENCE, expiresIn: refreshTtlSeconds() },
     );
   }
@@ -84,9 +96,13 @@ export class TokenService {
   private async verify(token: unknown, audience?: string): Promise<VerifiedToken | undefined> {
     if (typeof token !== 'string' || token.length === 0) return undefined;
     try {
-      const verified = verifiedFrom(await this.jwt.verifyAsync<JwtClaims>(token, audience ? { audience } : undefined));
-      // A refresh token is its login: its id is what access tokens carry as `sid`.
-      if (verified && audience === REFRESH_AUDIENCE) verified.login = verified.jti;
+      const claims = await this.jwt.verifyAsync<JwtClaims>(token, audience ? { audience } : undefined);
+      const verified = verifiedFrom(claims);
+      if (verified && audience === REFRESH_AUDIENCE) {
+        // A refresh token is its login: its id is what access tokens carry as `sid`.
+        verified.login = verified.jti;
+        if (typeof claims.upstream === 'string' && claims.upstream) verified.upstream = claims.upstream;
+      }
       return verified;
     } catch {
       return undefined;

@@ -1,29 +1,24 @@
 import { Injectable } from '@nestjs/common';
+import { DEMO_USERS, type DemoUser, type User } from './users.data.js';
 
-export interface User {
-  id: string;
-  name: string;
-  roles: string[];
-  /** The teams whose rooms (`team:<name>`) the user may be in: see rooms.ts. */
-  teams: string[];
-}
+export type { User } from './users.data.js';
 
 /** A team's name, as it appears in its room `team:<name>`. */
 export const TEAM_NAME = /^[a-z0-9-]{1,40}$/;
 
 /**
- * In-memory demo users. A real app looks them up in its database and stores
- * password hashes (argon2, bcrypt), never passwords. Teams change at run time
- * (the admin's `PUT`/`DELETE /admin/users/:id/teams/:team`), each process for
- * itself: with several nodes, keep users in a shared database.
+ * In-memory demo users, from users.data.ts (which the local issuer reads
+ * too). A real app looks them up in its database and stores password hashes
+ * (argon2, bcrypt), never passwords. Teams change at run time (the admin's
+ * `PUT`/`DELETE /admin/users/:id/teams/:team`), each process for itself: with
+ * several nodes, keep users in a shared database.
  */
 @Injectable()
 export class UsersService {
-  private readonly users = new Map<string, User & { password: string }>([
-    ['alice', { id: 'alice', name: 'Alice', roles: ['admin'], teams: ['red'], password: 'alice-secret' }],
-    ['bob', { id: 'bob', name: 'Bob', roles: [], teams: ['red'], password: 'bob-secret' }],
-    ['carol', { id: 'carol', name: 'Carol', roles: [], teams: ['blue'], password: 'carol-secret' }],
-  ]);
+  // Copies: team changes stay in this process's service.
+  private readonly users = new Map<string, DemoUser>(
+    DEMO_USERS.map((u) => [u.id, { ...u, roles: [...u.roles], teams: [...u.teams] }]),
+  );
 
   /** The user, when the password matches. */
   verifyPassword(username: unknown, password: unknown): User | undefined {

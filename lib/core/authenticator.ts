@@ -43,6 +43,8 @@ export interface ProtocolParts {
   logger: AuthLogger;
   /** Runs for each socket of a newly authenticated session, before it is told `authenticated`. */
   hooks?: (socket: Socket, principal: AuthPrincipal) => Promise<void> | void;
+  /** Whether `hooks` has work for the socket; without it, assumed. */
+  hasHooks?: (socket: Socket) => boolean;
   /** For each socket whose principal was replaced in place (refresh, revalidation), when its gateways listen. */
   changedHooks?: ChangedHooks;
   admission: Admission;
@@ -142,6 +144,10 @@ export class Authenticator {
     const refuse = current ? this.refuseRefresh : this.fail;
     if (!parsed.ok) {
       admission.record(address);
+      // Refused before it became an attempt in flight, and still an attempt for the metrics.
+      this.parts.telemetry
+        .startAttempt({ socket, namespace: socket.nsp.name, source, refresh: !!current, address })
+        ?.end(parsed.code);
       return refuse.call(this, session, parsed.code, ack, undefined, socket);
     }
     // In flight from here, before any wait: a second attempt is `in_progress`, guarded handlers wait.
@@ -219,7 +225,8 @@ export class Authenticator {
     // Gate → hooks → `authenticated`: handleAuthenticated runs before the client is
     // told, so rooms it joins are in effect when it starts talking (socketio-auth#33,
     // #34), and guarded handlers wait for it. Sockets that join meanwhile run their own.
-    const step = this.parts.hooks ? attempt.trace?.step('hooks') : undefined;
+    const hooked = this.parts.hooks && sockets.some((s) => this.parts.hasHooks?.(s) ?? true);
+    const step = hooked ? attempt.trace?.step('hooks') : undefined;
     for (const socket of sockets) {
       if (!socket.connected) continue;
       const ok = await this.hook(socket, principal, attempt);

@@ -403,6 +403,19 @@ export function screenConnects(server: Server, screen: (conn: object) => boolean
 }
 
 /**
+ * Calls `fn` for every namespace of the server, present (socket.io's private
+ * `_nsps` map) and future (`new_namespace`). Returns the undo of the watch.
+ */
+export function onEveryNamespace(server: Server, fn: (nsp: Namespace) => void): () => void {
+  const nsps = (server as unknown as { _nsps?: Map<string, Namespace> })._nsps;
+  if (!(nsps instanceof Map)) unsupported('the server has no _nsps map');
+  nsps.forEach((nsp) => fn(nsp));
+  const root = server.of('/');
+  root.on('new_namespace', fn);
+  return () => root.off('new_namespace', fn);
+}
+
+/**
  * Whether `socket` is still connected to its namespace or in its middlewares.
  * socket.io 4.8 keeps sockets that are in middlewares in `_preConnectSockets`.
  */

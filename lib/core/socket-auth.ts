@@ -16,7 +16,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { Admission } from './admission.js';
 import { Authenticator, type ChangedHooks } from './authenticator.js';
-import { childrenOf, gateOf, installGate } from './broadcast-gate.js';
+import { childrenOf, gateOf, installGate, onEveryNamespace } from './broadcast-gate.js';
 import { ClusterCommands } from './cluster-commands.js';
 import { refreshAhead } from '../client/index.js';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
@@ -92,6 +92,8 @@ export interface SocketAuthDeps {
   logger: AuthLogger;
   /** Runs for each socket of a newly authenticated session, before it is told `authenticated`. */
   beforeAuthenticated?: (socket: Socket, principal: AuthPrincipal) => Promise<void> | void;
+  /** Whether any `beforeAuthenticated` work exists for the socket (the hooks step is timed only then). */
+  hasHooks?: (socket: Socket) => boolean;
   /** Runs for each socket whose principal was replaced in place (refresh, revalidation), where gateways listen. */
   principalChanged?: ChangedHooks;
   /** Every outcome, after `options.onOutcome`. */
@@ -139,6 +141,7 @@ export class SocketAuth {
   private readonly ownStore?: MemoryRevocationStore;
   private readonly attached = new Set<Namespace>();
   private readonly unwatch: Array<() => void> = [];
+  private readonly watchedServers = new WeakSet<Server>();
   private closed = false;
 
   constructor(private readonly deps: SocketAuthDeps) {
@@ -230,6 +233,7 @@ export class SocketAuth {
         strategy,
         logger,
         hooks: deps.beforeAuthenticated,
+        hasHooks: deps.hasHooks,
         changedHooks: deps.principalChanged,
         admission,
         membership,
@@ -266,6 +270,7 @@ export class SocketAuth {
     if (children) this.watchChildren(nsp, children, publicness);
     else this.register(nsp, publicness(nsp));
     this.guard.attach(nsp.server);
+    this.watchUngated(nsp.server);
     this.cluster.listen(nsp.server);
     // Per namespace, so the dynamic children a regex namespace creates copy it.
     nsp.use(this.admitter(publicness));
@@ -295,6 +300,28 @@ export class SocketAuth {
     const root = parent.server.of('/');
     root.on('new_namespace', onNew);
     this.unwatch.push(() => root.off('new_namespace', onNew));
+  }
+
+  /**
+   * Namespaces no gateway serves (`io.of('/admin')` from @socket.io/admin-ui's
+   * `instrument()`, say) are none of the module's business: their sockets
+   * keep their connection open, as a public namespace's do, instead of the
+   * connection being closed as idle. One listener per namespace, not per socket.
+   */
+  private watchUngated(server: Server): void {
+    if (this.watchedServers.has(server)) return;
+    this.watchedServers.add(server);
+    const onConnection = (socket: Socket): void => {
+      if (INSTANCES.get(socket.nsp) !== this) this.guard.useful(socket.client.conn as unknown as EngineConnection);
+    };
+    const watched: Namespace[] = [];
+    this.unwatch.push(
+      onEveryNamespace(server, (nsp) => {
+        nsp.on('connection', onConnection);
+        watched.push(nsp);
+      }),
+      () => watched.forEach((nsp) => nsp.off('connection', onConnection)),
+    );
   }
 
   private register(nsp: Namespace, isPublic: boolean): void {

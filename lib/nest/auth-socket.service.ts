@@ -42,6 +42,7 @@ export class AuthSocketService implements OnApplicationShutdown {
       strategy,
       logger: this.logger,
       beforeAuthenticated: (socket, principal) => hooks.handleAuthenticated(socket, principal),
+      hasHooks: (socket) => hooks.wantsAuthenticated(socket),
       principalChanged: {
         wants: (socket) => hooks.wantsPrincipalChanged(socket),
         run: (socket, principal, previous) => hooks.handlePrincipalChanged(socket, principal, previous),

@@ -38,6 +38,11 @@ export class GatewayHooks {
     for (const gateway of this.gatewaysOf(socket.nsp)) await gateway.instance.handleAuthenticated?.(socket, principal);
   }
 
+  /** Whether a gateway of the socket's namespace implements `handleAuthenticated` (so the hooks step is timed). */
+  wantsAuthenticated(socket: Socket): boolean {
+    return this.gatewaysOf(socket.nsp).length > 0;
+  }
+
   /** Whether a gateway of the socket's namespace implements `handlePrincipalChanged`. */
   wantsPrincipalChanged(socket: Socket): boolean {
     return this.gatewaysOf(socket.nsp, true).some((g) => typeof g.instance.handlePrincipalChanged === 'function');

@@ -37,6 +37,9 @@ export const INSTRUMENTATION_NAME = 'nestjs-socket-auth';
 const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 const NoopMeter = createNoopMeter().constructor as new () => Meter;
 
+/** Seconds, as OpenTelemetry's HTTP duration histograms: the SDK's default boundaries are for milliseconds. */
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
 const NAMESPACE = 'socket.io.namespace';
 const CODE = 'error.type';
 const RESULT = 'socket_auth.result';
@@ -78,10 +81,12 @@ export class OpenTelemetry implements Telemetry {
     });
     this.strategyDuration = m.createHistogram('socket_auth.strategy.duration', {
       unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
       description: "The strategy's authenticate() call, bounded by strategyTimeout",
     });
     this.hooksDuration = m.createHistogram('socket_auth.hooks.duration', {
       unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
       description: "The gateways' handleAuthenticated hooks of one attempt",
     });
     this.refreshes = m.createCounter('socket_auth.refreshes', {

@@ -450,6 +450,19 @@ async function changeTeam(userId, team, method) {
   await loadUsers();
 }
 
+// ── admin: the Socket.IO Admin UI ───────────────────────────────────────────
+
+/**
+ * POST /admin/ui-session with this tab's access token sets an httpOnly cookie that only /admin-ui sees (the
+ * server checks the user is an admin), then the UI opens in a new tab. A link could not carry the bearer token.
+ */
+$('admin-ui-open').addEventListener('click', async () => {
+  const res = await post('/admin/ui-session');
+  if (!res?.ok) return notice('admin-ui-notice', `Admin UI refused (${res?.status ?? 'offline'})`, 'refused');
+  notice('admin-ui-notice', '', '');
+  window.open('/admin-ui/', '_blank', 'noopener');
+});
+
 $('admin-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const team = $('admin-team').value.trim();
