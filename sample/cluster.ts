@@ -20,6 +20,9 @@ const READY = 'sample:worker-ready';
 
 if (cluster.isPrimary) {
   const logger = new Logger('Primary');
+  // The Admin UI sends its events between workers through the cluster adapter's IPC, which cannot carry them
+  // ("could not be cloned": the workers crash). Off here unless asked for; it works with Redis deployments.
+  process.env.ADMIN_UI ??= 'off';
   const count = Number(process.env.WORKERS) > 0 ? Number(process.env.WORKERS) : Math.max(2, availableParallelism());
   const http = createServer();
   setupClusterPrimary(http);
