@@ -12,7 +12,6 @@
  * the other store carry on.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { createClient } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
@@ -24,55 +23,11 @@ import { acceptedAndLive, claimsOf, jwtOptions, refusalOf } from '../strategies/
 import { ChatGateway } from './chat.gateway.js';
 import { type ClusterNode, startNode, uniqueKey } from './nodes.js';
 import { REDIS_URL, describeWithRedis, eventually } from './redis.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 const suite = await describeWithRedis();
 
 const REVOKED = { code: 'revoked', message: 'Session revoked' };
-
-/** Forwards loopback connections on `port` to Redis; `stop()` cuts them and refuses new ones until `start()`. */
-class TcpProxy {
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    readonly port: number,
-    private readonly target: { host: string; port: number },
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = tcpConnect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          this.sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    const closed = new Promise((resolve) => server.close(resolve));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-}
 
 /** The store's Redis client (private), to see whether it is connected. */
 const clientOf = (store: RedisRevocationStore) => (store as unknown as { client: { isReady: boolean } }).client;

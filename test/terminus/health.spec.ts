@@ -9,7 +9,6 @@
  * started here, which the test stops (connections cut, connects refused) and
  * starts again on the same port.
  */
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { WebSocketGateway } from '@nestjs/websockets';
@@ -30,6 +29,7 @@ import {
   until,
 } from '../support/harness.js';
 import { tokenAuth } from '../support/strategies.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 @WebSocketGateway()
 class Gateway {}
@@ -96,51 +96,6 @@ async function probeUntil(t: TestApp, check: (p: Probe) => boolean, ms: number, 
     await sleep(100);
   }
   throw new Error(`${path} did not answer as expected within ${ms} ms; last: ${JSON.stringify(last)}`);
-}
-
-/** Forwards loopback connections on `port` to Redis; `stop()` cuts them and refuses new ones until `start()`. */
-class TcpProxy {
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    readonly port: number,
-    private readonly target: { host: string; port: number },
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = tcpConnect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          this.sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    const closed = new Promise((resolve) => server.close(resolve));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
 }
 
 const UP_IN_MEMORY = { limitStore: 'up', revocationStore: 'up' };
