@@ -28,11 +28,14 @@ interface CpuProfile {
 }
 
 /** Microseconds of self time per round trip, by `function file:line`. */
-async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<string, number> }> {
+async function profile(
+  variant: Variant,
+): Promise<{ trips: number; perTrip: Map<string, number>; cpu: { user: number; system: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'nsa-prof-'));
-  process.env.NSA_BENCH_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${dir}`;
+  process.env.NSA_BENCH_NODE_FLAGS = `--min-semi-space-size=16 --max-semi-space-size=16 --cpu-prof --cpu-prof-dir=${dir}`;
   const server = await BenchServer.start(variant);
   let trips = 0;
+  const cpu0 = await server.call<{ user: number; system: number }>('cpuSplit');
   const end = performance.now() + SECONDS * 1000;
   if (CONNECT) {
     // Connections opened (and authenticated, in the variant's mode), then closed: the unit is one connection.
@@ -52,6 +55,8 @@ async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<
     );
     await closeAll(sockets, server);
   }
+  const cpu1 = await server.call<{ user: number; system: number }>('cpuSplit');
+  const cpu = { user: (cpu1.user - cpu0.user) / trips, system: (cpu1.system - cpu0.system) / trips };
   await new Promise((resolve) => {
     server.child.once('exit', resolve);
     server.child.kill('SIGINT'); // server.ts exits cleanly on SIGINT, so the profile is written
@@ -66,15 +71,24 @@ async function profile(variant: Variant): Promise<{ trips: number; perTrip: Map<
     const key = `${f.functionName || '(anonymous)'} ${basename(f.url) || ''}:${f.lineNumber + 1}`;
     perTrip.set(key, (perTrip.get(key) ?? 0) + prof.timeDeltas[i] / trips);
   });
-  return { trips, perTrip };
+  return { trips, perTrip, cpu };
 }
 
 const pa = await profile(a);
 const pb = await profile(b);
 const total = (m: Map<string, number>): number => [...m.values()].reduce((x, y) => x + y, 0);
+/** Sampled time the process was not idle: what its CPU figure is made of (on its main thread). */
+const busy = (m: Map<string, number>): number =>
+  [...m].filter(([k]) => !k.startsWith('(idle)')).reduce((x, [, y]) => x + y, 0);
 const unit = CONNECT ? 'connection' : 'round trip';
-console.log(`${a}: ${pa.trips} ${unit}s, ${total(pa.perTrip).toFixed(1)} µs sampled per ${unit} (idle included)`);
-console.log(`${b}: ${pb.trips} ${unit}s, ${total(pb.perTrip).toFixed(1)} µs sampled per ${unit} (idle included)`);
+for (const [v, p] of [
+  [a, pa],
+  [b, pb],
+] as const)
+  console.log(
+    `${v}: ${p.trips} ${unit}s, ${total(p.perTrip).toFixed(1)} µs sampled per ${unit}, ${busy(p.perTrip).toFixed(1)} µs of it busy; ` +
+      `process CPU ${p.cpu.user.toFixed(1)} µs user + ${p.cpu.system.toFixed(1)} µs system per ${unit}`,
+  );
 const keys = new Set([...pa.perTrip.keys(), ...pb.perTrip.keys()]);
 const rows = [...keys]
   .map((k) => ({ k, a: pa.perTrip.get(k) ?? 0, b: pb.perTrip.get(k) ?? 0 }))
@@ -85,6 +99,24 @@ for (const r of [...rows].sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.
     `  ${(r.a - r.b).toFixed(2).padStart(7)}  ${r.a.toFixed(2).padStart(6)} vs ${r.b.toFixed(2).padStart(6)}  ${r.k}`,
   );
 }
+const byFile = (m: Map<string, number>): Map<string, number> => {
+  const files = new Map<string, number>();
+  for (const [k, v] of m) {
+    const file = k.slice(k.lastIndexOf(' ') + 1).replace(/:\d+$/, '') || k;
+    files.set(file, (files.get(file) ?? 0) + v);
+  }
+  return files;
+};
+const [fa, fb] = [byFile(pa.perTrip), byFile(pb.perTrip)];
+console.log(`\nby file, µs per ${unit} (${a} − ${b}):`);
+for (const f of [...new Set([...fa.keys(), ...fb.keys()])]
+  .map((k) => ({ k, a: fa.get(k) ?? 0, b: fb.get(k) ?? 0 }))
+  .filter((r) => r.k !== ':0' || true)
+  .sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b))
+  .slice(0, 45))
+  console.log(
+    `  ${(f.a - f.b).toFixed(2).padStart(7)}  ${f.a.toFixed(2).padStart(7)} vs ${f.b.toFixed(2).padStart(7)}  ${f.k}`,
+  );
 const top = rows.sort((x, y) => Math.abs(y.a - y.b) - Math.abs(x.a - x.b)).slice(0, 10);
 const out = {
   unit,

@@ -69,7 +69,10 @@ export function record(
   const mark = v === 'met' ? 'met' : v === 'missed' ? 'MISSED' : v;
   const perProcess = (result.extra?.perProcessRatios as number[] | undefined)?.join(' ');
   console.error(
-    `  ${result.name}${result.variant ? ` (${result.variant})` : ''} n=${result.n}: ${result.ratio} [${result.ci.join(', ')}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ''}`,
+    `  ${result.name}${result.variant ? ` (${result.variant})` : ''} n=${result.n}: ${result.ratio} [${result.ci.join(', ')}] ${result.goal} → ${mark}${perProcess ? ` (per set of processes: ${perProcess})` : ''}; ` +
+      Object.entries(result.variants)
+        .map(([k, x]) => `${k} ${x}`)
+        .join(' · '),
   );
   return result;
 }

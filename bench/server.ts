@@ -118,6 +118,8 @@ process.on('message', async (msg: Message) => {
       const { user, system } = process.cpuUsage();
       return reply(user + system);
     }
+    case 'cpuSplit': // profile.ts: where the CPU goes, user (JS, GC) or system (syscalls, loopback TCP)
+      return reply(process.cpuUsage());
     case 'snapshot': // for heap.ts: where the bytes per socket go
       heap();
       return reply(writeHeapSnapshot(join(tmpdir(), `nsa-bench-${variant}-${process.pid}-${msg.id}.heapsnapshot`)));

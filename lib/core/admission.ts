@@ -72,7 +72,6 @@ export class Admission {
     return this.addressOf(socket.handshake, socket.handshake.address);
   }
 
-  /** What the per-address limits count under: the IPv6 prefix (`ipv6Subnet`), IPv4-mapped addresses as IPv4. */
   /** What the per-address limits count the socket under: its address (`trustProxy`), IPv6 grouped by `ipv6Subnet`. */
   clientKey(socket: Socket): string {
     return this.keyOf(this.socketAddress(socket));
@@ -202,13 +201,18 @@ export class Admission {
    * so N concurrent guesses reach the strategy at most `maxFailuresPerAddress`
    * times. False: the budget is spent (`rate_limited`).
    */
-  async reserve(address: string): Promise<boolean> {
+  reserve(address: string): boolean | Promise<boolean> {
     const { maxFailuresPerAddress, failureWindowMs } = this.options;
     if (!maxFailuresPerAddress) return true;
     const key = `fail:${this.keyOf(address)}`;
-    if ((await this.add(key, 1, failureWindowMs)) <= maxFailuresPerAddress) return true;
-    await this.add(key, -1, failureWindowMs);
-    return false;
+    // Synchronous with the in-memory store: no promise on every attempt.
+    const decide = (count: number): boolean | Promise<boolean> => {
+      if (count <= maxFailuresPerAddress) return true;
+      const back = this.add(key, -1, failureWindowMs);
+      return typeof back === 'number' ? false : back.then(() => false);
+    };
+    const count = this.add(key, 1, failureWindowMs);
+    return typeof count === 'number' ? decide(count) : count.then(decide);
   }
 
   /** Gives a reserved slot back: the attempt succeeded, or failed for a reason that is not a guess. */

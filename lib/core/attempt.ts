@@ -7,9 +7,38 @@
 import type { Socket } from 'socket.io';
 import type { AttemptTrace } from './telemetry.js';
 import type { Revocation } from './revocation-store.js';
+import { DeadlineQueue, type QueueEntry } from './deadline-queue.js';
 
 /** What a bounded call rejects with once its attempt settled without it. */
 export const ABANDONED = Symbol('abandoned');
+
+/** The bounded call running: how to reject it, and its place in the shared deadline list of its length. */
+interface Running {
+  reject: (reason: unknown) => void;
+  timedOut: unknown;
+  entry: QueueEntry<Running> | undefined;
+  ms: number;
+}
+
+/**
+ * The bounds of every call in flight, one deadline list (and so one timer) per
+ * length, shared by all attempts in the process: calls of one length end in
+ * the order they started, which is what a DeadlineQueue wants, and a process
+ * uses one or two lengths (strategyTimeout, and the session timeout if shorter).
+ * No Timeout object per attempt; each list's timer runs only while a call of
+ * that length is in flight, so nothing is left once every attempt settled.
+ */
+const BOUNDS = new Map<number, DeadlineQueue<Running>>();
+
+function deadlines(ms: number): DeadlineQueue<Running> {
+  let queue = BOUNDS.get(ms);
+  if (!queue) BOUNDS.set(ms, (queue = new DeadlineQueue<Running>((call) => call.reject(call.timedOut))));
+  return queue;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 /**
  * One strategy call and the hooks after it, or one joining socket's hooks.
@@ -18,7 +47,7 @@ export const ABANDONED = Symbol('abandoned');
  *     by the outcome or by whatever ended the attempt;
  *   - `waiters`: `@Authenticated()` handlers that arrived meanwhile; `settle`
  *     runs them in arrival order with the verdict;
- *   - the running call's timer and abandon hook: one bounded call at a time
+ *   - the running call's deadline and rejection: one bounded call at a time
  *     (strategy, then each hook), each cleaning up only after itself;
  *   - `origin`: the socket that started it, the only public socket that hears
  *     its failure (a public socket never hears another socket's outcome);
@@ -29,7 +58,7 @@ export const ABANDONED = Symbol('abandoned');
 export class Attempt {
   private waiters?: Array<(ok: boolean) => void>;
   private ack?: (response: unknown) => void;
-  private running?: { timer: ReturnType<typeof setTimeout>; abandon: () => void };
+  private running?: Running;
   revocations?: Revocation[];
   settled = false;
   /** When it started: for credentials without an issue time, what a revocation's "issued before" compares. */
@@ -61,24 +90,47 @@ export class Attempt {
   }
 
   /**
-   * Races `work` against `ms`. The timer is the attempt's and dies with it, and
-   * settling the attempt abandons the work, so a strategy that never answers
-   * holds nothing once the session is gone. Each call keeps its own timer and
-   * abandon hook and clears only its own (`running === call`), so a call's
+   * Races `work` against `ms`. The deadline is the attempt's and dies with it,
+   * and settling the attempt abandons the work, so a strategy that never
+   * answers holds nothing once the session is gone. Each call keeps its own
+   * deadline entry and clears only its own (`running === call`), so a call's
    * cleanup that runs late, after the next call started, cannot clear the next
-   * call's timer: nothing here depends on the order of microtasks.
+   * call's deadline: nothing here depends on the order of microtasks.
    */
   bounded<T>(work: () => T | Promise<T>, ms: number, timedOut: unknown): Promise<T> {
     if (this.settled) return Promise.reject(ABANDONED);
     return new Promise<T>((resolve, reject) => {
-      const call = { timer: setTimeout(() => reject(timedOut), ms), abandon: () => reject(ABANDONED) };
+      const call: Running = { reject, timedOut, entry: undefined, ms };
+      call.entry = deadlines(ms).add(call, Date.now() + ms);
       this.running = call;
       const done = (): void => {
-        clearTimeout(call.timer);
+        deadlines(ms).cancel(call.entry);
         if (this.running === call) this.running = undefined;
       };
       // `work` runs after this returns (a microtask later), so a synchronous throw is a rejection like any other.
-      Promise.resolve().then(work).then(resolve, reject).finally(done);
+      queueMicrotask(() => {
+        let result: T | Promise<T>;
+        try {
+          result = work();
+        } catch (err) {
+          done();
+          return reject(err);
+        }
+        if (!isThenable(result)) {
+          done();
+          return resolve(result);
+        }
+        (result instanceof Promise ? result : Promise.resolve(result)).then(
+          (value) => {
+            done();
+            resolve(value);
+          },
+          (err: unknown) => {
+            done();
+            reject(err);
+          },
+        );
+      });
     });
   }
 
@@ -88,8 +140,8 @@ export class Attempt {
     const running = this.running;
     this.running = undefined;
     if (running) {
-      clearTimeout(running.timer);
-      running.abandon();
+      deadlines(running.ms).cancel(running.entry);
+      running.reject(ABANDONED);
     }
     const waiters = this.waiters;
     this.waiters = undefined;

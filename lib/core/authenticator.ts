@@ -163,8 +163,12 @@ export class Authenticator {
     // A slot of the failure budget comes back only on success. An attempt that ends
     // any other way keeps it, even when the socket left meanwhile: otherwise guessing
     // and disconnecting at once would make strategy work per address unbounded.
-    const reserved = await admission.reserve(address);
-    if (session.attempt !== attempt) return;
+    let reserved = admission.reserve(address);
+    // Waited for only when the store is shared, or to refuse: a refusal keeps its place after handleConnection.
+    if (reserved !== true) {
+      reserved = await reserved;
+      if (session.attempt !== attempt) return;
+    }
     if (!reserved) return refuse.call(this, session, 'rate_limited', ack);
     const context: AuthContext = { socket, namespace: socket.nsp.name, address, source, current };
     const { strategyTimeout, timeout } = this.options;
@@ -225,15 +229,18 @@ export class Authenticator {
     // Gate → hooks → `authenticated`: handleAuthenticated runs before the client is
     // told, so rooms it joins are in effect when it starts talking (socketio-auth#33,
     // #34), and guarded handlers wait for it. Sockets that join meanwhile run their own.
-    const hooked = this.parts.hooks && sockets.some((s) => this.parts.hasHooks?.(s) ?? true);
+    // No gateway of these namespaces has handleAuthenticated: no bounded call (a timer and its promises) at all.
+    const hooked = this.parts.hooks && sockets.some((s) => this.wantsHooks(s));
     const step = hooked ? attempt.trace?.step('hooks') : undefined;
-    for (const socket of sockets) {
-      if (!socket.connected) continue;
-      const ok = await this.hook(socket, principal, attempt);
-      if (session.attempt !== attempt) return step?.end(false);
-      if (!ok) {
-        step?.end(false);
-        return this.fail(session, 'server_error');
+    if (hooked) {
+      for (const socket of sockets) {
+        if (!socket.connected || !this.wantsHooks(socket)) continue;
+        const ok = await this.hook(socket, principal, attempt);
+        if (session.attempt !== attempt) return step?.end(false);
+        if (!ok) {
+          step?.end(false);
+          return this.fail(session, 'server_error');
+        }
       }
     }
     step?.end(true);
@@ -251,7 +258,8 @@ export class Authenticator {
     const attempt = new Attempt();
     (session.joining ??= new Map()).set(socket, attempt);
     this.parts.membership.release(socket, session, session.auth!);
-    const ok = await this.hook(socket, session.principal!, attempt);
+    // Still one tick later without hooks: the gateways' handleConnection runs before the socket hears `authenticated`.
+    const ok = this.wantsHooks(socket) ? await this.hook(socket, session.principal!, attempt) : await true;
     if (attempt.settled) return; // the session ended or was demoted meanwhile
     if (!ok) return this.fail(session, 'server_error');
     session.joining!.delete(socket);
@@ -434,6 +442,11 @@ export class Authenticator {
     const until = Date.now() + graceMs;
     session.startGrace(until, message);
     this.warn(session, 'revoked', Math.min(session.grace!.until, session.expiresAt ?? Infinity), message);
+  }
+
+  /** Whether `hooks` has work for the socket (without `hasHooks`, assumed). */
+  private wantsHooks(socket: Socket): boolean {
+    return !!this.parts.hooks && (this.parts.hasHooks?.(socket) ?? true);
   }
 
   private hook(socket: Socket, principal: AuthPrincipal, attempt: Attempt): Promise<boolean> {

@@ -8,7 +8,26 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
+/**
+ * Keys already worked out, by subnet and address: every socket and attempt
+ * asks, and a server's clients come from far fewer addresses than sockets (a
+ * NAT, a proxy, a reconnecting client). Bounded: emptied when full.
+ */
+const KEYS = new Map<number | false, Map<string, string>>();
+const MAX_KEYS = 4096;
+
 export function limitKey(address: string, ipv6Subnet: number | false): string {
+  let keys = KEYS.get(ipv6Subnet);
+  if (!keys) KEYS.set(ipv6Subnet, (keys = new Map()));
+  let key = keys.get(address);
+  if (key === undefined) {
+    if (keys.size >= MAX_KEYS) keys.clear();
+    keys.set(address, (key = keyOf(address, ipv6Subnet)));
+  }
+  return key;
+}
+
+function keyOf(address: string, ipv6Subnet: number | false): string {
   const bare = address.trim().replace(/^\[(.*)\]$/, '$1');
   const unzoned = bare.replace(/%.*$/, ''); // fe80::1%eth0: the zone names an interface, not a client
   if (isIPv4(unzoned)) return unzoned;

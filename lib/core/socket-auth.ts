@@ -311,12 +311,11 @@ export class SocketAuth {
   private watchUngated(server: Server): void {
     if (this.watchedServers.has(server)) return;
     this.watchedServers.add(server);
-    const onConnection = (socket: Socket): void => {
-      if (INSTANCES.get(socket.nsp) !== this) this.guard.useful(socket.client.conn as unknown as EngineConnection);
-    };
+    const onConnection = this.onUngatedConnection;
     const watched: Namespace[] = [];
     this.unwatch.push(
       onEveryNamespace(server, (nsp) => {
+        if (INSTANCES.get(nsp) === this) return;
         nsp.on('connection', onConnection);
         watched.push(nsp);
       }),
@@ -324,9 +323,15 @@ export class SocketAuth {
     );
   }
 
+  private readonly onUngatedConnection = (socket: Socket): void => {
+    if (INSTANCES.get(socket.nsp) !== this) this.guard.useful(socket.client.conn as unknown as EngineConnection);
+  };
+
   private register(nsp: Namespace, isPublic: boolean): void {
     if (INSTANCES.get(nsp) === this) return;
     INSTANCES.set(nsp, this);
+    // A namespace a gateway serves: the watch for namespaces nobody serves (watchUngated) has nothing to do there.
+    nsp.off('connection', this.onUngatedConnection);
     this.membership.register(nsp, isPublic, installGate);
     // Only with policies: without, joins cost nothing more than socket.io's own.
     if (this.deps.options.rooms.length) {

@@ -28,6 +28,8 @@ interface Gateway {
 export class GatewayHooks {
   private gateways?: Gateway[];
   private readonly byNamespace = new WeakMap<Namespace, Gateway[]>();
+  /** Those of them with `handleAuthenticated`: asked on every connection, so kept rather than filtered each time. */
+  private readonly hookedByNamespace = new WeakMap<Namespace, Gateway[]>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -84,8 +86,12 @@ export class GatewayHooks {
       const path = (nsp.server as unknown as { path(): string }).path();
       found = this.all().filter((g) => g.port === port && g.path === path && matches(g.namespace, nsp.name));
       this.byNamespace.set(nsp, found);
+      this.hookedByNamespace.set(
+        nsp,
+        found.filter((g) => typeof g.instance.handleAuthenticated === 'function'),
+      );
     }
-    return all ? found : found.filter((g) => typeof g.instance.handleAuthenticated === 'function');
+    return all ? found : this.hookedByNamespace.get(nsp)!;
   }
 
   private all(): Gateway[] {
