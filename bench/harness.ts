@@ -28,7 +28,7 @@ export const pinning: { ok: boolean; why: string } = (() => {
   return { ok: true, why: `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` };
 })();
 
-const FIXED_YOUNG_GENERATION = '--min-semi-space-size=16 --max-semi-space-size=16';
+export const FIXED_YOUNG_GENERATION = '--min-semi-space-size=16 --max-semi-space-size=16';
 
 /**
  * Starts a Node script with an IPC channel. It starts on every core (start-up

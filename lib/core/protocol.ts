@@ -120,6 +120,8 @@ const RECOVERY_KEYS = new Set(['pid', 'offset']);
 /** The handshake `auth` without recovery fields, or undefined when nothing else is left. */
 export function handshakeCredentials(auth: unknown): Record<string, unknown> | undefined {
   if (auth === null || typeof auth !== 'object' || Array.isArray(auth)) return undefined;
+  // Asked of every socket, and usually empty in message mode (or only recovery's keys): no copy for that.
+  if (Object.keys(auth).every((key) => RECOVERY_KEYS.has(key))) return undefined;
   const entries = Object.entries(auth).filter(([key]) => !RECOVERY_KEYS.has(key));
   return entries.length ? Object.fromEntries(entries) : undefined;
 }
