@@ -1,8 +1,9 @@
 /**
  * scale_10k: 10,000 authenticated sockets on one server process, opened by
  * several pinned client workers. Per round and variant: the time to connect
- * and authenticate all of them, the server heap per socket, and the p99
- * delivery latency of a broadcast to all of them.
+ * and authenticate all of them and the server's CPU per connection over it
+ * (which decides the goal), the server heap per socket, and the p99 delivery
+ * latency of a broadcast to all of them.
  */
 import type { Variant } from '../app.js';
 import { C } from '../config.js';
@@ -40,9 +41,11 @@ export async function scale10k(): Promise<void> {
       async (v) => {
         const server = servers.get(v)!;
         const heap0 = await server.call<number>('heap');
+        const cpu0 = await server.cpu();
         const t0 = performance.now();
         await all('open', { url: server.url, n: n / w, mode: MODE[v] });
         const connectMs = performance.now() - t0;
+        const connectCpuUs = ((await server.cpu()) - cpu0) / n;
         const heap = ((await server.call<number>('heap')) - heap0) / n;
         for (let i = 1; i <= broadcasts; i++) {
           await server.call('stamped');
@@ -52,7 +55,7 @@ export async function scale10k(): Promise<void> {
         const p99 = quantile((await all<number[]>('latencies')).flat(), 0.99);
         await all('close');
         await server.settle();
-        return { connectMs, heap, p99 };
+        return { connectMs, connectCpuUs, heap, p99 };
       },
       0, // a whole warm-up round of 10,000 sockets would cost as much as a round: the short one above does
     );
@@ -79,11 +82,23 @@ export async function scale10k(): Promise<void> {
       'ours',
       'middleware',
     );
+    // Decided on server CPU, as connect_auth: the wall clock of 10,000 opens mostly measures the client workers.
+    recordRatio(
+      {
+        name: 'scale_10k',
+        variant: 'connect+auth all, server CPU',
+        n,
+        unit: 'server CPU µs per connection',
+        samples: samples.connectCpuUs,
+      },
+      'ours',
+      'middleware',
+      { op: '<=', value: 1.1 },
+    );
     recordRatio(
       { name: 'scale_10k', variant: 'connect+auth all', n, unit: 'ms to open all', samples: samples.connectMs },
       'ours',
       'middleware',
-      { op: '<=', value: 1.1 },
     );
     record(
       {

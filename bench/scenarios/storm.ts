@@ -9,10 +9,13 @@
  * this process.
  *
  * Per round and variant: the time from the storm's start until every client
- * is authenticated (the goal, ours ÷ middleware), the server's peak
+ * is authenticated (wall clock, ours ÷ middleware), the server's peak
  * event-loop delay (perf_hooks.monitorEventLoopDelay, how late a 10 ms timer
  * fired at worst), the pingers' round-trip p99 over the pings sent during the
- * storm, and the server's CPU per connection over the storm.
+ * storm, and the server's CPU per connection over the storm, which decides
+ * the goal: on a shared 2-core machine the wall clock of a 10k storm measures
+ * the scheduler and the client workers as much as the server (its intervals
+ * spanned 0.5–1.8), as connect_auth found.
  *
  * Kept per round in `extra`, to read a noisy round by: the kernel's listen
  * queue overflows (a dropped SYN is retried a second later, so a storm that
@@ -198,7 +201,6 @@ export async function connectStorm(): Promise<void> {
       },
       'ours',
       'middleware',
-      { op: '<=', value: 1.1 },
     );
     recordRatio(
       {
@@ -232,6 +234,7 @@ export async function connectStorm(): Promise<void> {
       },
       'ours',
       'middleware',
+      { op: '<=', value: 1.1 },
     );
   } finally {
     for (const sockets of users.values()) sockets.forEach((s) => s.disconnect());
