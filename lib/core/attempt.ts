@@ -17,7 +17,8 @@ interface Running {
   reject: (reason: unknown) => void;
   timedOut: unknown;
   entry: QueueEntry<Running> | undefined;
-  ms: number;
+  /** The shared list the entry is in: looked up once per call. */
+  queue: DeadlineQueue<Running>;
 }
 
 /**
@@ -100,11 +101,11 @@ export class Attempt {
   bounded<T>(work: () => T | Promise<T>, ms: number, timedOut: unknown): Promise<T> {
     if (this.settled) return Promise.reject(ABANDONED);
     return new Promise<T>((resolve, reject) => {
-      const call: Running = { reject, timedOut, entry: undefined, ms };
-      call.entry = deadlines(ms).add(call, Date.now() + ms);
+      const call: Running = { reject, timedOut, entry: undefined, queue: deadlines(ms) };
+      call.entry = call.queue.add(call, Date.now() + ms);
       this.running = call;
       const done = (): void => {
-        deadlines(ms).cancel(call.entry);
+        call.queue.cancel(call.entry);
         if (this.running === call) this.running = undefined;
       };
       // `work` runs after this returns (a microtask later), so a synchronous throw is a rejection like any other.
@@ -140,7 +141,7 @@ export class Attempt {
     const running = this.running;
     this.running = undefined;
     if (running) {
-      deadlines(running.ms).cancel(running.entry);
+      running.queue.cancel(running.entry);
       running.reject(ABANDONED);
     }
     const waiters = this.waiters;
