@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { ABANDONED, Attempt } from './attempt.js';
+import { ABANDONED, Attempt, releaseIdleBounds } from './attempt.js';
 
 const TIMED_OUT = Symbol('timed out');
 const never = (): Promise<never> => new Promise(() => undefined);
@@ -13,7 +13,10 @@ const outcome = (p: Promise<unknown>): Promise<unknown> =>
 describe('Attempt.bounded', () => {
   // Microtasks stay real: bounded() runs the work a microtask later.
   beforeEach(() => jest.useFakeTimers({ doNotFake: ['queueMicrotask', 'nextTick'] }));
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    releaseIdleBounds(); // the lists are per process: no fake timer of one test is left to the next
+    jest.useRealTimers();
+  });
 
   it('bounds a thousand calls in flight of one length with one timer, each timing out at its own deadline', async () => {
     const early = Array.from({ length: 500 }, () => outcome(new Attempt().bounded(never, 1000, TIMED_OUT)));
@@ -42,13 +45,29 @@ describe('Attempt.bounded', () => {
     expect(await long).toEqual({ reason: TIMED_OUT });
   });
 
-  it('leaves no timer once every call has answered', async () => {
+  it('once every call has answered, the timer lapses at its time, or at once on releaseIdleBounds', async () => {
     const calls = Array.from({ length: 20 }, (_, i) =>
       new Attempt().bounded(() => Promise.resolve(i), 1000, TIMED_OUT),
     );
     expect(jest.getTimerCount()).toBe(1);
     expect(await Promise.all(calls)).toEqual(calls.map((_, i) => i));
+    // Calls one after another reuse the one timer rather than make one each.
+    for (let i = 0; i < 20; i++) await new Attempt().bounded(() => i, 1000, TIMED_OUT);
+    expect(jest.getTimerCount()).toBe(1);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(jest.getTimerCount()).toBe(0); // it fired with nothing waiting, and stopped
+    await new Attempt().bounded(() => 1, 1000, TIMED_OUT);
+    expect(jest.getTimerCount()).toBe(1);
+    releaseIdleBounds();
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('releaseIdleBounds leaves the timer of a call in flight', async () => {
+    const pending = outcome(new Attempt().bounded(never, 1000, TIMED_OUT));
+    releaseIdleBounds();
+    expect(jest.getTimerCount()).toBe(1);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(await pending).toEqual({ reason: TIMED_OUT });
   });
 
   it('abandons the running call when its attempt settles, and leaves no timer', async () => {
@@ -56,6 +75,7 @@ describe('Attempt.bounded', () => {
     const call = outcome(attempt.bounded(never, 1000, TIMED_OUT));
     attempt.settle(false);
     expect(await call).toEqual({ reason: ABANDONED });
+    releaseIdleBounds(); // as a module's close does: nothing waits, so nothing is left
     expect(jest.getTimerCount()).toBe(0);
     expect(await outcome(attempt.bounded(never, 1000, TIMED_OUT))).toEqual({ reason: ABANDONED });
   });
@@ -78,6 +98,5 @@ describe('Attempt.bounded', () => {
     expect(await new Attempt().bounded(() => 7, 1000, TIMED_OUT)).toBe(7);
     const thenable = { then: (resolve: (v: number) => void) => resolve(8) };
     expect(await new Attempt().bounded(() => thenable as unknown as Promise<number>, 1000, TIMED_OUT)).toBe(8);
-    expect(jest.getTimerCount()).toBe(0);
   });
 });

@@ -26,10 +26,20 @@ interface Running {
  * length, shared by all attempts in the process: calls of one length end in
  * the order they started, which is what a DeadlineQueue wants, and a process
  * uses one or two lengths (strategyTimeout, and the session timeout if shorter).
- * No Timeout object per attempt; each list's timer runs only while a call of
- * that length is in flight, so nothing is left once every attempt settled.
+ * No Timeout object per attempt; each list's timer holds the process only
+ * while a call of that length is in flight, and lapses at its time after
+ * (or at `releaseIdleBounds`, when a module closes).
  */
 const BOUNDS = new Map<number, DeadlineQueue<Running>>();
+
+/**
+ * Ends the timers of the lists with no call in flight. Called when a module
+ * closes, so nothing it started outlives `app.close()`. Lists with calls in
+ * flight belong to another app in the process, and stay.
+ */
+export function releaseIdleBounds(): void {
+  for (const queue of BOUNDS.values()) if (queue.size === 0) queue.clear();
+}
 
 function deadlines(ms: number): DeadlineQueue<Running> {
   let queue = BOUNDS.get(ms);

@@ -50,6 +50,47 @@ describe('DeadlineQueue', () => {
     expect(q.running).toBe(false);
     advance(100);
     expect(fired).toEqual([]);
+    expect(q.armed).toBe(false);
+  });
+
+  it("a queue that empties and refills reuses its timer, unref'd while empty, and lets it lapse at its time", () => {
+    const fired: string[] = [];
+    const q = new DeadlineQueue<string>(
+      (x) => fired.push(x),
+      () => now,
+    );
+    const timeout = jest.spyOn(globalThis, 'setTimeout');
+    for (let i = 0; i < 100; i++) {
+      const e = q.add(`x${i}`, now + 1000);
+      expect(q.running).toBe(true);
+      q.cancel(e);
+      expect(q.running).toBe(false); // held only while something waits
+      advance(1);
+    }
+    expect(timeout).toHaveBeenCalledTimes(1); // control: one timer for 100 items, not one each
+    expect(q.armed).toBe(true);
+    const last = q.add('last', now + 1000);
+    advance(1000 - 100); // the timer fires at its own (first) time, finds 'last' not due, and re-arms
+    expect(fired).toEqual([]);
+    expect(q.running).toBe(true);
+    advance(100);
+    expect(fired).toEqual(['last']);
+    q.cancel(last);
+    expect(q.armed).toBe(false); // nothing waited when it fired: it stopped
+    timeout.mockRestore();
+  });
+
+  it('clear() ends a lapsing timer at once', () => {
+    const q = new DeadlineQueue<string>(
+      () => undefined,
+      () => now,
+    );
+    q.cancel(q.add('a', now + 1000));
+    expect(q.armed).toBe(true);
+    expect(jest.getTimerCount()).toBe(1);
+    q.clear();
+    expect(q.armed).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
   });
 
   it('an item added out of order (an earlier deadline) fires at its own time, not after the tail', () => {

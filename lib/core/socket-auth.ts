@@ -16,6 +16,7 @@ import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
 import type { AuthPrincipal, AuthStrategy } from '../auth-strategy.interface.js';
 import { Admission } from './admission.js';
 import { Authenticator, type ChangedHooks } from './authenticator.js';
+import { releaseIdleBounds } from './attempt.js';
 import { childrenOf, gateOf, installGate, onEveryNamespace } from './broadcast-gate.js';
 import { ClusterCommands } from './cluster-commands.js';
 import { refreshAhead } from '../client/index.js';
@@ -645,6 +646,7 @@ export class SocketAuth {
     this.policies.close();
     this.telemetry.close();
     this.ownStore?.close();
+    releaseIdleBounds();
   }
 }
 

@@ -834,7 +834,7 @@ describe('revalidation abuse', () => {
       await authenticate(c, { token: 'alice' });
       await authenticate(bob, { token: 'bob' });
       await until(() => life.control.revalidating === 2, 3000, 'both revalidations in flight');
-      expect(tracked.liveTimers().length).toBeGreaterThan(0); // control: the tracker sees lib timers
+      expect(tracked.heldTimers().length).toBeGreaterThan(0); // control: the tracker sees lib timers
       c.disconnect();
       bob.disconnect();
       await until(() => life.t.auth.resourceCounts().sessions === 0, 3000, 'the sessions to end');
@@ -842,7 +842,9 @@ describe('revalidation abuse', () => {
       await until(() => answered === 2, 3000, 'the late answers');
       await sleep(300);
       expect(leftOver(life.t.auth.resourceCounts())).toEqual({});
-      expect(tracked.liveTimers()).toEqual([]);
+      // The app still runs: the deadline lists' timers may lapse unref'd, but nothing holds the process.
+      expect(tracked.heldTimers()).toEqual([]);
+      expect(tracked.liveTimers().filter((site) => !site.includes('DeadlineQueue.arm'))).toEqual([]);
       expect(life.control.revalidateCalls).toBe(2); // nothing was rescheduled for a gone session
     } finally {
       tracked.restore();

@@ -205,7 +205,14 @@ const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
  * tracker fails instead of passing.
  */
 export function trackLibResources(): {
+  /** Every timer lib/ made that has not fired or been cleared, held or not. */
   liveTimers(): string[];
+  /**
+   * The ones that hold the process open. A DeadlineQueue lets its timer lapse
+   * unref'd once empty (deadline-queue.ts), so while an app runs, "nothing
+   * held" is the check; after close, `liveTimers()` must be empty too.
+   */
+  heldTimers(): string[];
   listenersStillOn(emitters: object[]): string[];
   restore(): void;
 } {
@@ -275,6 +282,10 @@ export function trackLibResources(): {
   }
   return {
     liveTimers: () => [...timers.values()],
+    heldTimers: () =>
+      [...timers]
+        .filter(([handle]) => (handle as { hasRef?: () => boolean }).hasRef?.() !== false)
+        .map(([, site]) => site),
     listenersStillOn: (emitters) =>
       listeners
         .filter(
