@@ -8,7 +8,8 @@
  * membership methods and `sids` (the gate), `restoreSession` (recovery),
  * `Namespace#_preConnectSockets` (sockets in middlewares), and
  * `Namespace#_add` with `Server#_nsps` (CONNECT screening), and
- * `ParentNamespace#children` (the child namespaces of a RegExp gateway).
+ * `ParentNamespace#children` (the child namespaces of a RegExp gateway), and
+ * engine.io's parsed query `req._query` (the sid a request acts on).
  *
  * Room policies hook in at the same place: every way into a room
  * (`socket.join`, `socketsJoin` from this node or another, recovery's
@@ -23,6 +24,7 @@
  * rooms) are held here and handed to the adapter on `release()`. Broadcasts pay
  * nothing for the gate, and cluster delivery needs no extra code.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Namespace, Server, Socket } from 'socket.io';
 
 type SocketId = string;
@@ -471,4 +473,22 @@ function unsupported(what: string): never {
 /** The gate of the namespace's current adapter, if installed. */
 export function gateOf(nsp: Namespace): NamespaceGate | undefined {
   return (nsp.adapter as unknown as GatedAdapter)[GATE];
+}
+
+/**
+ * The sid engine.io will act on for this request, for the connection binding.
+ * engine.io parses the query into `req._query` (`Server#prepare`, in the Node
+ * and the uWS server alike) before any of its middlewares run, and acts on
+ * that. Reading it, rather than parsing the URL again, costs nothing per
+ * request and cannot disagree with engine.io: a URL parsed here apart once
+ * took the first of two `sid`s where engine.io takes the last, which let a
+ * stolen sid through behind the attacker's own. Without `_query` (an engine.io
+ * that stopped filling it first), the URL is parsed the way engine.io does.
+ */
+export function engineSid(req: IncomingMessage): string | undefined {
+  const query = (req as { _query?: Record<string, string> })._query;
+  if (query) return query.sid || undefined;
+  let sid: string | undefined;
+  for (const [key, value] of new URL(req.url ?? '/', 'http://localhost').searchParams) if (key === 'sid') sid = value;
+  return sid || undefined;
 }

@@ -25,7 +25,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'socket.io';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
-import { screenConnects } from './broadcast-gate.js';
+import { engineSid, screenConnects } from './broadcast-gate.js';
 import { isJsonp, originAllowed } from './origin-policy.js';
 import type { AuthLogger } from './strategy-call.js';
 import { DeadlineQueue, type QueueEntry } from './deadline-queue.js';
@@ -196,7 +196,7 @@ export class ConnectionGuard {
       this.logger.debug?.('refused a JSONP polling request (allowedOrigins is set)');
       return next(new Error('JSONP refused'));
     }
-    const hasSid = new URL(req.url ?? '/', 'http://localhost').searchParams.has('sid');
+    const hasSid = engineSid(req) !== undefined;
     const policy = { allowedOrigins: this.options.allowedOrigins, requireOrigin: this.requireOrigin };
     if (hasSid && !originAllowed(req.headers, policy)) {
       this.logger.debug?.('refused a request for a connection from an origin that is not allowed');
@@ -208,7 +208,7 @@ export class ConnectionGuard {
   private bind(engine: Engine) {
     return (req: IncomingMessage, _res: ServerResponse, next: (err?: Error) => void): void => {
       if (this.closed) return next();
-      const sid = new URL(req.url ?? '/', 'http://localhost').searchParams.get('sid');
+      const sid = engineSid(req);
       const conn = sid ? engine.clients[sid] : undefined;
       if (!conn) return next(); // a handshake, or a sid engine.io will refuse itself
       if (this.addressOf(req, req.socket?.remoteAddress) !== this.addressOf(conn.request, conn.remoteAddress)) {

@@ -3,11 +3,12 @@
  * server (no Nest). If a socket.io upgrade changes them, this file fails loudly:
  * that is its purpose. Checked against socket.io 4.8.x.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import { childrenOf, installGate, screenConnects } from '../../lib/core/broadcast-gate.js';
+import { childrenOf, engineSid, installGate, screenConnects } from '../../lib/core/broadcast-gate.js';
+import { http } from '../support/raw.js';
 import { closeClients, connect, connected, expectMissed, once, record, sleep } from '../support/harness.js';
 
 async function bareServer(options: ConstructorParameters<typeof Server>[1] = {}) {
@@ -57,6 +58,25 @@ describe('socket.io internals the broadcast gate relies on (socket.io 4.8.x)', (
       expect(childrenOf(parent)?.has(child)).toBe(true);
       expect(childrenOf(s.io.of('/'))).toBeUndefined(); // a plain namespace has none
       expect(() => childrenOf({ name: '/_9', createChild() {} } as any)).toThrow(/no children set.*not supported/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('engine.io still fills req._query before its middlewares run, with the last of repeated keys (the sid the binding checks)', async () => {
+    const s = await bareServer();
+    try {
+      const seen: Array<string | undefined> = [];
+      s.io.engine.use((req: IncomingMessage, _res: unknown, next: () => void) => {
+        seen.push((req as { _query?: { sid?: string } })._query?.sid ?? `no _query (${req.url})`);
+        seen.push(engineSid(req));
+        next();
+      });
+      await http('GET', `${s.url}/socket.io/?EIO=4&transport=polling&sid=first&sid=last`);
+      expect(seen).toEqual(['last', 'last']);
+      // Without _query, the fallback parses the URL the same way.
+      expect(engineSid({ url: '/socket.io/?sid=first&%73id=last' } as IncomingMessage)).toBe('last');
+      expect(engineSid({ url: '/socket.io/?EIO=4&sid=' } as IncomingMessage)).toBeUndefined();
     } finally {
       await s.close();
     }

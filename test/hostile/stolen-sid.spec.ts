@@ -70,6 +70,29 @@ describe('a stolen sid', () => {
     ws.close();
   });
 
+  // The binding must check the sid engine.io acts on, not another spelling of it in the same URL.
+  it.each([
+    [
+      "a second sid after the attacker's own (engine.io keeps the last)",
+      (own: string, stolen: string) => `sid=${own}&sid=${stolen}`,
+    ],
+    ['a percent-encoded key', (_own: string, stolen: string) => `%73id=${stolen}`],
+  ])("cannot slip the stolen sid past the binding with %s; the attacker's own sid still works", async (_, query) => {
+    await app();
+    const poll = await victim(t.url);
+    const own = await openPolling(t.url, { localAddress: '127.0.0.2' });
+    const forged = `${t.url}/socket.io/?EIO=4&transport=polling&${query(own.sid, poll.sid)}`;
+    const write = await http('POST', forged, `42["chat:send","as alice"]`, { localAddress: '127.0.0.2' });
+    const read = await http('GET', forged, undefined, { localAddress: '127.0.0.2' });
+    expect(write.status).toBe(400);
+    expect(read.status).toBe(400);
+    // Controls: the attacker's own sid is served from its address, and the victim's stream is untouched.
+    expect((await own.post('40')).status).toBe(200);
+    expect((await poll.post(`42["chat:send","from alice"]`)).status).toBe(200);
+    expect((await poll.get()).body).toContain('from alice');
+    expect(said).toEqual(['from alice']);
+  });
+
   it("with bindConnection 'cookie', the same address without the connection cookie is refused too", async () => {
     await app({ bindConnection: 'cookie' });
     const poll = await victim(t.url);
