@@ -476,19 +476,22 @@ export function gateOf(nsp: Namespace): NamespaceGate | undefined {
 }
 
 /**
- * The sid engine.io will act on for this request, for the connection binding.
- * engine.io parses the query into `req._query` (`Server#prepare`, in the Node
- * and the uWS server alike) before any of its middlewares run, and acts on
- * that. Reading it, rather than parsing the URL again, costs nothing per
- * request and cannot disagree with engine.io: a URL parsed here apart once
- * took the first of two `sid`s where engine.io takes the last, which let a
- * stolen sid through behind the attacker's own. Without `_query` (an engine.io
- * that stopped filling it first), the URL is parsed the way engine.io does.
+ * The query engine.io acts on for this request, for the connection binding and
+ * the origin policy. engine.io parses it into `req._query` (`Server#prepare`,
+ * in the Node and the uWS server alike) before any of its middlewares run.
+ * Reading that, rather than parsing the URL again, costs nothing per request
+ * and cannot disagree with engine.io: a URL parsed here apart once took the
+ * first of two `sid`s where engine.io takes the last, which let a stolen sid
+ * through behind the attacker's own. Without `_query` (an engine.io that
+ * stopped filling it first), the URL is parsed the way engine.io does it.
  */
-export function engineSid(req: IncomingMessage): string | undefined {
+export function engineQuery(req: IncomingMessage): Readonly<Record<string, string>> {
   const query = (req as { _query?: Record<string, string> })._query;
-  if (query) return query.sid || undefined;
-  let sid: string | undefined;
-  for (const [key, value] of new URL(req.url ?? '/', 'http://localhost').searchParams) if (key === 'sid') sid = value;
-  return sid || undefined;
+  if (query) return query;
+  return Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams); // the last of repeated keys
+}
+
+/** The sid a request acts on; none for a handshake (engine.io treats an empty sid as none, too). */
+export function engineSid(req: IncomingMessage): string | undefined {
+  return engineQuery(req).sid || undefined;
 }

@@ -25,7 +25,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'socket.io';
 import type { ResolvedAuthSocketOptions } from '../auth-socket.options.js';
-import { engineSid, screenConnects } from './broadcast-gate.js';
+import { engineQuery, engineSid, screenConnects } from './broadcast-gate.js';
 import { isJsonp, originAllowed } from './origin-policy.js';
 import type { AuthLogger } from './strategy-call.js';
 import { DeadlineQueue, type QueueEntry } from './deadline-queue.js';
@@ -192,11 +192,12 @@ export class ConnectionGuard {
   /** engine.io answers a refused request with 400; nothing about why goes to the client. */
   private readonly checkOrigin = (req: IncomingMessage, _res: ServerResponse, next: (err?: Error) => void): void => {
     if (this.closed) return next();
-    if (isJsonp(req.url)) {
+    const query = engineQuery(req);
+    if (isJsonp(query)) {
       this.logger.debug?.('refused a JSONP polling request (allowedOrigins is set)');
       return next(new Error('JSONP refused'));
     }
-    const hasSid = engineSid(req) !== undefined;
+    const hasSid = !!query.sid;
     const policy = { allowedOrigins: this.options.allowedOrigins, requireOrigin: this.requireOrigin };
     if (hasSid && !originAllowed(req.headers, policy)) {
       this.logger.debug?.('refused a request for a connection from an origin that is not allowed');

@@ -32,7 +32,7 @@ export function originAllowed(headers: IncomingHttpHeaders, policy: OriginPolicy
   return !policy.requireOrigin || headers['sec-fetch-site'] === 'same-origin';
 }
 
-/** engine.io's JSONP polling: the `j` query parameter. */
-export function isJsonp(url: string | undefined): boolean {
-  return new URL(url ?? '/', 'http://localhost').searchParams.has('j');
+/** engine.io's JSONP polling: a `j` query parameter, as engine.io's transports/index.js tells it. */
+export function isJsonp(query: Readonly<Record<string, string>>): boolean {
+  return typeof query.j === 'string';
 }
