@@ -18,40 +18,34 @@ import { Admission } from './admission.js';
 import { Authenticator, type ChangedHooks } from './authenticator.js';
 import { releaseIdleBounds } from './attempt.js';
 import { childrenOf, gateOf, installGate, onEveryNamespace } from './broadcast-gate.js';
-import { ClusterCommands } from './cluster-commands.js';
+import type { ClusterCommands } from './cluster-commands.js';
 import { refreshAhead } from '../client/index.js';
 import { AuthSocketConfigError } from '../auth-socket-config.error.js';
-import { MemoryRevocationStore, type Revocation, type RevocationStore, covers } from './revocation-store.js';
+import { MemoryRevocationStore, type RevocationStore } from './revocation-store.js';
 import type { StoreHealth } from './limit-store.js';
 import { Revalidation } from './revalidation.js';
 import { Revocations, type RevokeOptions, type RevokeTarget } from './revocations.js';
 import { ConnectionGuard, type EngineConnection } from './connection-guard.js';
 import { Membership } from './membership.js';
 import { Outcomes } from './outcomes.js';
-import { errorPayload, principalRoom } from './protocol.js';
+import { errorPayload } from './protocol.js';
 import { SessionRegistry } from './session-registry.js';
-import type { Session } from './session.js';
+import {
+  SessionCommands,
+  type EndResult,
+  type RevalidateResult,
+  type RevokeResult,
+  type SessionsResult,
+} from './session-commands.js';
 import { RoomGuard, type RoomRefusedVia } from './room-guard.js';
 import { RoomPolicies } from './room-policies.js';
-import { type HeldSlots, type SessionInfo, SessionLimit } from './session-limit.js';
+import { type HeldSlots, SessionLimit } from './session-limit.js';
 import { randomBytes } from 'node:crypto';
 import type { AuthLogger } from './strategy-call.js';
 import { NO_TELEMETRY, type Telemetry, type TelemetryGauges } from './telemetry.js';
 
-/** A revoke's grace is a moment to refresh, not a second session: at most a day. */
-const MAX_GRACE_MS = 86_400_000;
-
 export type { AuthLogger } from './strategy-call.js';
-
-/** What `revoke()` did, cluster-wide. */
-export interface RevokeResult {
-  /** Sockets that lost the session now, on every node that answered. */
-  disconnected: number;
-  /** With `graceMs`: sockets told `refresh_required {code:'revoked'}`, which end at the grace's end unless they refresh. */
-  inGrace: number;
-  /** false when a node did not answer in time: it may still hold sockets the revocation covers. */
-  complete: boolean;
-}
+export type { EndResult, RevalidateResult, RevokeResult, SessionsResult } from './session-commands.js';
 
 /** What `health()` reports of this process. */
 export interface AuthSocketHealth {
@@ -62,29 +56,6 @@ export interface AuthSocketHealth {
   /** Unauthenticated sockets now, against `maxPending` (0: no limit). */
   pending: number;
   maxPending: number;
-}
-
-/** What `sessions()` found, cluster-wide. */
-export interface SessionsResult {
-  sessions: SessionInfo[];
-  /** false when a node did not answer in time: it may hold more. */
-  complete: boolean;
-}
-
-/** What `end()` did, cluster-wide. */
-export interface EndResult {
-  /** Whether a node held the session and ended it. */
-  ended: boolean;
-  /** false when a node did not answer in time (so `ended: false` may not be the last word). */
-  complete: boolean;
-}
-
-/** What `revalidate()` did, cluster-wide. */
-export interface RevalidateResult {
-  /** Sessions of the principal that were checked, on every node that answered. */
-  sessions: number;
-  /** false when a node did not answer in time. */
-  complete: boolean;
 }
 
 export interface SocketAuthDeps {
@@ -129,6 +100,7 @@ export class SocketAuth {
   private readonly membership: Membership;
   private readonly outcomes: Outcomes;
   private readonly cluster: ClusterCommands;
+  private readonly commands: SessionCommands;
   private readonly revocations: Revocations;
   private readonly revalidation: Revalidation;
   private readonly rooms: RoomGuard;
@@ -247,14 +219,20 @@ export class SocketAuth {
       },
       this.sessions,
     );
-    this.cluster = new ClusterCommands({
-      revoke: (entry, reason, graceMs) => this.revokeHere(entry as Revocation, reason, graceMs),
-      revalidate: (principalId) => this.revalidateHere(principalId),
-      sessions: (principalId) => this.sessionsHere(principalId),
-      end: (sessionId, reason) => this.endHere(sessionId, reason),
-      held: (principalId) =>
-        this.limit.heldHere(String(principalId), this.sessions.all().filter((s) => s.counted === principalId).length),
+    this.commands = new SessionCommands({
+      options,
+      strategy,
+      logger,
+      sessions: this.sessions,
+      revocations,
+      outcomes,
+      protocol: () => this.protocol,
+      attached: this.attached,
+      node: this.node,
+      heldHere: (principalId) =>
+        this.limit.heldHere(principalId, this.sessions.all().filter((s) => s.counted === principalId).length),
     });
+    this.cluster = this.commands.cluster;
   }
 
   /**
@@ -400,105 +378,30 @@ export class SocketAuth {
   /**
    * Denies the target from now on (the revocation store, consulted on every
    * authentication and refresh), then ends the live sessions it covers on
-   * every node, each through its own `end()`, or gives them `graceMs` to
-   * refresh.
+   * every node, or gives them `graceMs` to refresh (session-commands.ts).
    */
-  async revoke(target: RevokeTarget, given?: string | RevokeOptions): Promise<RevokeResult> {
-    const options: RevokeOptions = typeof given === 'string' ? { reason: given } : (given ?? {});
-    const { reason, graceMs } = options;
-    if (graceMs !== undefined && !(typeof graceMs === 'number' && graceMs > 0 && graceMs <= MAX_GRACE_MS))
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_INVALID_ARGUMENT',
-        `revoke(): graceMs must be a number of ms from 1 to ${MAX_GRACE_MS}`,
-      );
-    const entry = this.revocations.entryFor(target);
-    await this.revocations.store.add(entry);
-    const counted = await this.cluster.run('revoke', entry, reason ?? null, graceMs ?? null);
-    const principalId = 'principalId' in entry ? entry.principalId : undefined;
-    // A room reaches every session of the principal: only right when the revocation covers them all (a ban, or
-    // "issued before now"); an explicit earlier cut-off is evaluated per session, by the nodes themselves.
-    const coversAll = entry.kind === 'principal' || (entry.kind === 'issued-before' && !hasCutOff(target));
-    // Backstop through the adapter: a cluster adapter sends server-side messages only to the nodes it already knows
-    // (its heartbeat), while broadcasts reach every node. Sessions ended above have left the principal's room, so
-    // this reaches only sockets on a node that missed the message. With a grace, those wait for the message instead.
-    if (principalId !== undefined && coversAll && graceMs === undefined) {
-      const room = principalRoom(principalId);
-      for (const nsp of this.attached) {
-        nsp.to(room).emit(this.deps.options.events.unauthorized, errorPayload('revoked', reason));
-        nsp.in(room).disconnectSockets(true);
-      }
-    }
-    this.outcomes.count('revoked');
-    const what = principalId !== undefined ? `sessions of ${principalId}` : 'a token';
-    this.deps.logger.log(`revoked ${what}${counted.complete ? '' : ' (some nodes did not answer)'}`);
-    this.outcomes.report({
-      type: 'revoked',
-      ...(principalId !== undefined ? { principalId } : { tokenId: (entry as { tokenId: string }).tokenId }),
-      ...(reason ? { reason } : {}),
-      ...(graceMs !== undefined ? { graceMs } : {}),
-    });
-    const inGrace = graceMs === undefined ? 0 : counted.total;
-    return { disconnected: counted.total - inGrace, inGrace, complete: counted.complete };
-  }
-
-  /**
-   * This node's part of a revoke: keeps the entry (for a shared store's
-   * outage), ends or gives grace to every session it covers (demoted ones
-   * too, which could resume), and marks every attempt in flight: one that
-   * the strategy answers with a covered principal is refused, since it
-   * checked credentials from before the revoke. Answers how many sockets.
-   */
-  private revokeHere(entry: Revocation, reason?: unknown, graceMs?: unknown): number {
-    const message = typeof reason === 'string' ? reason : undefined;
-    const grace = typeof graceMs === 'number' && graceMs > 0 ? graceMs : undefined;
-    this.revocations.store.remember?.(entry);
-    let count = 0;
-    for (const session of this.sessions.all()) {
-      // Any attempt in flight, a refresh of a session given a grace included: its credentials predate the revoke.
-      if (session.attempt) this.revocations.mark(session.attempt, entry);
-      if (!this.covered(session, entry)) continue;
-      count += session.size;
-      if (grace !== undefined && session.state === 'authenticated') this.protocol.startGrace(session, grace, message);
-      else this.protocol.end(session, errorPayload('revoked', message));
-    }
-    return count;
-  }
-
-  /** Whether a session is one the revocation takes: its principal's, or (demoted) one its owner could resume. */
-  private covered(session: Session, entry: Revocation): boolean {
-    const { owner } = session;
-    if (!owner) return false;
-    if (!owner.principal) return entry.kind !== 'token' && 'principalId' in entry && entry.principalId === owner.id;
-    // Credentials without an issue time were presented before the session authenticated, even in the revoke's millisecond.
-    const authenticatedAt = session.auth?.state === 'authenticated' ? session.auth.authenticatedAt : Date.now();
-    return covers(entry, this.revocations.subjectOf(owner.principal, authenticatedAt - 1, true));
+  revoke(target: RevokeTarget, given?: string | RevokeOptions): Promise<RevokeResult> {
+    return this.commands.revoke(target, given);
   }
 
   /** Whether the revocation store denies these credentials now: for the app's own HTTP endpoints (refresh, logout). */
   isRevoked(principal: Pick<AuthPrincipal, 'id' | 'tokenId' | 'issuedAt'>): Promise<boolean> {
-    return Promise.resolve(this.revocations.check(principal as AuthPrincipal)).then((code) => code !== undefined);
+    return this.commands.isRevoked(principal);
   }
 
   /** Revalidates every session of the principal on every node, now; resolves once each node has applied its answers. */
-  async revalidate(principalId: string): Promise<RevalidateResult> {
-    if (typeof principalId !== 'string' || !principalId)
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_INVALID_ARGUMENT',
-        'revalidate(): the principal id must be a non-empty string',
-      );
-    if (!this.deps.strategy.revalidate)
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_INVALID_ARGUMENT',
-        'revalidate(): the strategy has no revalidate(principal, context) method',
-      );
-    const { total, complete } = await this.cluster.run('revalidate', principalId);
-    return { sessions: total, complete };
+  revalidate(principalId: string): Promise<RevalidateResult> {
+    return this.commands.revalidate(principalId);
   }
 
-  private async revalidateHere(principalId: unknown): Promise<number> {
-    const sessions = this.sessions.all().filter((s) => s.state === 'authenticated' && s.principal?.id === principalId);
-    await Promise.all(sessions.map((s) => this.protocol.revalidate(s, 'request')));
-    return sessions.length;
+  /** The principal's live sessions on every node. */
+  listSessions(principalId: string): Promise<SessionsResult> {
+    return this.commands.listSessions(principalId);
+  }
+
+  /** Ends one session wherever it is: its sockets hear `unauthorized {code:'revoked'}` with the reason. */
+  end(sessionId: string, reason?: string): Promise<EndResult> {
+    return this.commands.end(sessionId, reason);
   }
 
   /** @internal */
@@ -523,65 +426,6 @@ export class SocketAuth {
       room: room.slice(0, 200),
       via,
     });
-  }
-
-  /** The principal's live sessions on every node. */
-  async listSessions(principalId: string): Promise<SessionsResult> {
-    if (typeof principalId !== 'string' || !principalId)
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_INVALID_ARGUMENT',
-        'sessions(): the principal id must be a non-empty string',
-      );
-    const { answers, complete } = await this.cluster.gather('sessions', principalId);
-    const sessions = answers.flatMap((list) => (Array.isArray(list) ? (list as SessionInfo[]) : []));
-    return { sessions, complete };
-  }
-
-  private sessionsHere(principalId: unknown): SessionInfo[] {
-    const found: SessionInfo[] = [];
-    for (const session of this.sessions.all()) {
-      if (session.state !== 'authenticated' || session.principal?.id !== principalId) continue;
-      const [first] = session.sockets;
-      const agent = first?.handshake.headers['user-agent'];
-      found.push({
-        id: session.id,
-        node: this.node,
-        namespaces: session.sockets.map((s) => s.nsp.name),
-        address: session.address,
-        ...(typeof agent === 'string' ? { userAgent: agent.slice(0, 256) } : {}),
-        authenticatedAt: session.startedAt,
-        ...(session.expiresAt !== undefined ? { expiresAt: session.expiresAt } : {}),
-      });
-    }
-    return found;
-  }
-
-  /** Ends one session wherever it is: its sockets hear `unauthorized {code:'revoked'}` with the reason. */
-  async end(sessionId: string, reason?: string): Promise<EndResult> {
-    if (typeof sessionId !== 'string' || !sessionId)
-      throw new AuthSocketConfigError(
-        'AUTH_SOCKET_INVALID_ARGUMENT',
-        'end(): the session id must be a non-empty string',
-      );
-    if (reason !== undefined && typeof reason !== 'string')
-      throw new AuthSocketConfigError('AUTH_SOCKET_INVALID_ARGUMENT', 'end(): the reason must be a string');
-    const { total, complete } = await this.cluster.run('end', sessionId, reason ?? null);
-    return { ended: total > 0, complete };
-  }
-
-  private endHere(sessionId: unknown, reason: unknown): number {
-    const session = typeof sessionId === 'string' ? this.sessions.byId(sessionId) : undefined;
-    if (!session || session.state === 'closed') return 0;
-    const message = typeof reason === 'string' ? reason : undefined;
-    const principalId = session.owner?.id;
-    this.protocol.end(session, errorPayload('revoked', message));
-    this.outcomes.report({
-      type: 'revoked',
-      sessionId: sessionId as string,
-      ...(principalId !== undefined ? { principalId } : {}),
-      ...(message ? { reason: message } : {}),
-    });
-    return 1;
   }
 
   /** The stores' connectivity and the pending-socket pressure in this process, for health checks. */
@@ -648,11 +492,4 @@ export class SocketAuth {
     this.ownStore?.close();
     releaseIdleBounds();
   }
-}
-
-/** Whether a revoke target names its own "issued before" cut-off. */
-function hasCutOff(target: RevokeTarget): boolean {
-  return (
-    typeof target === 'object' && target !== null && (target as { issuedBefore?: unknown }).issuedBefore !== undefined
-  );
 }
