@@ -187,8 +187,7 @@ export class Authenticator {
     // A late answer (the socket left, timed out, or was revoked meanwhile) changes nothing.
     if (session.attempt !== attempt) return attempt.trace?.end('server_error');
 
-    const { owner } = session;
-    let verdict = checkIdentity(answer, owner?.sameIdOnly ? owner.id : undefined);
+    let verdict = checkIdentity(answer, session.sameIdOnly ? session.ownerId : undefined);
     if (!('code' in verdict)) {
       // The revocation store, then what was revoked while the strategy and the store answered.
       let denied = this.parts.revocations.check(verdict.principal, attempt.startedAt);
@@ -218,7 +217,7 @@ export class Authenticator {
 
   private async accept(session: Session, attempt: Attempt, { principal, expiresAt }: Accepted) {
     // Rooms belong to the principal they were joined for: a demoted session's held rooms are its owner's.
-    if (session.owner && session.owner.id !== principal.id) {
+    if (session.ownerId !== undefined && session.ownerId !== principal.id) {
       session.sockets.forEach((s) => this.parts.membership.resetRooms(s));
     }
     session.accept(principal, expiresAt); // stops the timeout, sets session.auth
@@ -318,7 +317,7 @@ export class Authenticator {
       else attempt.origin?.emit(this.options.events.authError, error);
       attempt.settle(true); // handlers that waited run: the session is still authenticated
     } else if (ack) ack(answer);
-    else (from ?? session.sockets[0])?.emit(this.options.events.authError, error);
+    else (from ?? session.first)?.emit(this.options.events.authError, error);
   }
 
   /**
@@ -468,9 +467,11 @@ export class Authenticator {
     expiresAt?: number;
     expiresIn?: number;
   } {
-    const user = publicView(session.principal!);
+    // The session's `data.auth` already holds both (shared by its sockets): no second copy per connection.
+    const auth = session.auth?.state === 'authenticated' ? session.auth : undefined;
+    const user = auth ? auth.user : publicView(session.principal!);
     const { expiresAt } = session;
-    const sessionId = session.id;
+    const sessionId = auth ? auth.sessionId : session.id;
     return expiresAt === undefined
       ? { user, sessionId }
       : { user, sessionId, expiresAt, expiresIn: Math.max(0, expiresAt - Date.now()) };
@@ -483,15 +484,18 @@ export class Authenticator {
     for (const socket of session.sockets) {
       if (!session.joining?.has(socket)) socket.emit(this.options.events.authenticated, payload);
     }
-    attempt.answer({ ok: true, ...payload });
+    if (attempt.hasAck) attempt.answer({ ok: true, ...payload });
     attempt.trace?.end();
-    this.parts.logger.debug?.(`socket ${where(session).socketId} authenticated as ${principal.id}`);
-    const { address } = session;
-    this.parts.outcomes.report({
+    // Every connection passes here: nothing is built that nobody reads.
+    const { logger, outcomes } = this.parts;
+    if (logger.debug && logger.isDebugEnabled?.() !== false)
+      logger.debug(`socket ${where(session).socketId} authenticated as ${principal.id}`);
+    if (!outcomes.listening) return;
+    outcomes.report({
       type: 'authenticated',
       ...where(session),
       principalId: principal.id,
-      address,
+      address: session.address,
       refreshed,
     });
   }

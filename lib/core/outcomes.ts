@@ -22,7 +22,14 @@ export class Outcomes {
   constructor(
     private readonly sinks: ReadonlyArray<((outcome: AuthOutcome) => void) | undefined>,
     private readonly logger: AuthLogger,
+    /** Whether any sink has anyone to tell now; without it, whether there is a sink. */
+    private readonly observed?: () => boolean,
   ) {}
+
+  /** Whether an outcome would reach anyone: the hot path builds one only then. */
+  get listening(): boolean {
+    return this.observed ? this.observed() : this.sinks.some((sink) => sink !== undefined);
+  }
 
   count(code: AuthErrorCode): void {
     this.byCode[code] = (this.byCode[code] ?? 0) + 1;
@@ -61,6 +68,6 @@ export class Outcomes {
 
 /** The socket and namespace an outcome names: the session's first socket. */
 export function where(session: Session): { socketId: string; namespace: string } {
-  const [first] = session.sockets;
+  const first = session.first;
   return { socketId: first?.id ?? '', namespace: first?.nsp.name ?? '' };
 }

@@ -65,7 +65,7 @@ export class Revalidation {
   /** One bounded `revalidate()` call, read into a result. Never throws. */
   async run(session: Session, reason: 'interval' | 'request', attempt: Attempt): Promise<RevalidationResult> {
     const principal = session.principal!;
-    const socket = session.sockets[0]!;
+    const socket = session.first!;
     const context = { socket, namespace: socket.nsp.name, address: session.address, reason };
     const ms = this.options.strategyTimeout;
     const id = where(session).socketId;

@@ -160,12 +160,12 @@ export class SessionCommands {
 
   /** Whether a session is one the revocation takes: its principal's, or (demoted) one its owner could resume. */
   private covered(session: Session, entry: Revocation): boolean {
-    const { owner } = session;
-    if (!owner) return false;
-    if (!owner.principal) return entry.kind !== 'token' && 'principalId' in entry && entry.principalId === owner.id;
+    const { ownerId, principal } = session;
+    if (ownerId === undefined) return false;
+    if (!principal) return entry.kind !== 'token' && 'principalId' in entry && entry.principalId === ownerId;
     // Credentials without an issue time were presented before the session authenticated, even in the revoke's millisecond.
     const authenticatedAt = session.auth?.state === 'authenticated' ? session.auth.authenticatedAt : Date.now();
-    return covers(entry, this.deps.revocations.subjectOf(owner.principal, authenticatedAt - 1, true));
+    return covers(entry, this.deps.revocations.subjectOf(principal, authenticatedAt - 1, true));
   }
 
   /** Whether the revocation store denies these credentials now: for the app's own HTTP endpoints (refresh, logout). */
@@ -213,8 +213,7 @@ export class SessionCommands {
     const found: SessionInfo[] = [];
     for (const session of this.deps.sessions.all()) {
       if (session.state !== 'authenticated' || session.principal?.id !== principalId) continue;
-      const [first] = session.sockets;
-      const agent = first?.handshake.headers['user-agent'];
+      const agent = session.first?.handshake.headers['user-agent'];
       found.push({
         id: session.id,
         node: this.deps.node,
@@ -245,7 +244,7 @@ export class SessionCommands {
     const session = typeof sessionId === 'string' ? this.deps.sessions.byId(sessionId) : undefined;
     if (!session || session.state === 'closed') return 0;
     const message = typeof reason === 'string' ? reason : undefined;
-    const principalId = session.owner?.id;
+    const principalId = session.ownerId;
     this.protocol.end(session, errorPayload('revoked', message));
     this.deps.outcomes.report({
       type: 'revoked',

@@ -69,20 +69,23 @@ export interface SessionTimeouts {
 
 /**
  * Whose session this is, or may become again, and how strictly: the one
- * answer that revoke, rooms, recovery and re-authentication ask.
- *   - authenticated: `{ id, principal, sameIdOnly: true }` (a refresh keeps the principal);
- *   - demoted by expiry ('reauthenticate'): `{ id, sameIdOnly: true }`: only
- *     that id may authenticate next, and the held rooms stay its own;
- *   - demoted by `deauthenticate()`: `{ id, sameIdOnly: false }`: anyone may
+ * answer that revoke, rooms, recovery and re-authentication ask (`ownerId`,
+ * `sameIdOnly`, `principal`). One field holds it:
+ *   - authenticated: the principal itself; only its id may authenticate next
+ *     (a refresh keeps the principal). No object of its own: one per session
+ *     was 48 bytes of every authenticated socket;
+ *   - demoted by expiry ('reauthenticate'): `Demoted(id, true)`: only that id
+ *     may authenticate next, and the held rooms stay its own;
+ *   - demoted by `deauthenticate()`: `Demoted(id, false)`: anyone may
  *     authenticate, and the held rooms are reset for anyone else;
- *   - never authenticated: no owner.
+ *   - never authenticated: nothing.
  */
-export interface Owner {
-  readonly id: string;
-  /** Only while authenticated. */
-  readonly principal?: AuthPrincipal;
-  /** Whether only `id` may authenticate next. */
-  readonly sameIdOnly: boolean;
+class Demoted {
+  constructor(
+    readonly id: string,
+    /** Whether only `id` may authenticate next. */
+    readonly sameIdOnly: boolean,
+  ) {}
 }
 
 export class Session {
@@ -91,8 +94,8 @@ export class Session {
   startedAt = 0;
   /** The principal id `maxSessionsPerPrincipal` counted this session under, until it stops counting. */
   counted?: string;
-  /** The one field that says whose session this is: see `Owner`. Set only by `accept`, `refresh` and `demote`. */
-  private current?: Owner;
+  /** The one field that says whose session this is: see `Demoted`. Set only by `accept`, `refresh`, `revalidated` and `demote`. */
+  private current?: AuthPrincipal | Demoted;
   /** Epoch ms, from the principal's `expiresAt`. */
   expiresAt?: number;
   /** When the current lifetime began (the authentication or the last refresh), epoch ms. */
@@ -133,20 +136,33 @@ export class Session {
     this.syncTimeout();
   }
 
-  /** Whose session this is, or may become again. */
-  get owner(): Owner | undefined {
-    return this.current;
+  /** Whose session this is, or may become again: the principal's id, kept through a demotion. */
+  get ownerId(): string | undefined {
+    return this.current?.id;
+  }
+
+  /** Whether only `ownerId` may authenticate next: while authenticated, and after an expiry demoted it. */
+  get sameIdOnly(): boolean {
+    const current = this.current;
+    return current instanceof Demoted ? current.sameIdOnly : current !== undefined;
   }
 
   /** The principal while authenticated (and while its hooks run, so they can read it). */
   get principal(): AuthPrincipal | undefined {
-    return this.current?.principal;
+    const current = this.current;
+    return current instanceof Demoted ? undefined : current;
   }
 
   /** The session's sockets, in the order they joined (a fresh array: callers may change the session meanwhile). */
   get sockets(): Socket[] {
     const members = this.members;
     return Array.isArray(members) ? [...members] : members ? [members] : [];
+  }
+
+  /** The first socket, without the copy `sockets` makes: what a log line or an outcome names. */
+  get first(): Socket | undefined {
+    const members = this.members;
+    return Array.isArray(members) ? members[0] : members;
   }
 
   get size(): number {
@@ -193,7 +209,7 @@ export class Session {
 
   /** The strategy accepted: the session is the principal's. */
   accept(principal: AuthPrincipal, expiresAt: number | undefined): void {
-    this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.current = principal;
     this.startedAt = Date.now();
     this.beginLifetime(expiresAt);
     this.transition('authenticated');
@@ -208,7 +224,7 @@ export class Session {
     // Credentials that do not move the end (the same token sent again) get no second warning: no halving loop.
     const sameEnd =
       this.warned && expiresAt !== undefined && this.expiresAt !== undefined && expiresAt <= this.expiresAt;
-    this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.current = principal;
     this.beginLifetime(expiresAt);
     this.warned = sameEnd;
     this.grace = undefined;
@@ -219,7 +235,7 @@ export class Session {
   /** A revalidation's fresh principal, in place: the lifetime goes on; `expiresAt` only ever moves earlier. */
   revalidated(principal: AuthPrincipal, expiresAt: number | undefined): void {
     const authenticatedAt = this.auth?.state === 'authenticated' ? this.auth.authenticatedAt : Date.now();
-    this.current = { id: principal.id, principal, sameIdOnly: true };
+    this.current = principal;
     const moved = expiresAt !== this.expiresAt;
     this.expiresAt = expiresAt;
     this.auth = { ...this.authData(), authenticatedAt } as SocketAuthData;
@@ -241,7 +257,7 @@ export class Session {
 
   /** Back to pending, still owned by the same id: strictly after an expiry, loosely after `deauthenticate()`. */
   demote(sameIdOnly: boolean): void {
-    this.current = { id: this.current!.id, sameIdOnly };
+    this.current = new Demoted(this.current!.id, sameIdOnly);
     // Whoever authenticates next starts a new session: `end()` of the old id must not reach it.
     this.seq = this.timers.nextSeq();
     this.transition('pending');

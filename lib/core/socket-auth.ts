@@ -70,6 +70,8 @@ export interface SocketAuthDeps {
   principalChanged?: ChangedHooks;
   /** Every outcome, after `options.onOutcome`. */
   onOutcome?: (outcome: AuthOutcome) => void;
+  /** Whether `onOutcome` has anyone to tell now; without it, always. */
+  outcomesObserved?: () => boolean;
   /** Builds the metrics and traces, given what the gauges read; without it, nothing is recorded. */
   telemetry?: (gauges: TelemetryGauges) => Telemetry;
 }
@@ -154,6 +156,8 @@ export class SocketAuth {
     this.outcomes = new Outcomes(
       [options.onOutcome, deps.onOutcome, telemetry === NO_TELEMETRY ? undefined : (o) => telemetry.outcome(o)],
       logger,
+      // Outcomes are built only when someone hears them: the service's stream is there always, observed rarely.
+      !options.onOutcome && telemetry === NO_TELEMETRY && deps.outcomesObserved ? deps.outcomesObserved : undefined,
     );
     this.sessions = new SessionRegistry(
       options,

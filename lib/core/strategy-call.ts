@@ -13,6 +13,8 @@ export interface AuthLogger {
   warn(message: string): void;
   error(message: string, stack?: string): void;
   debug?(message: string): void;
+  /** Whether `debug` would print: a message on every connection is built only then. Without it, assumed. */
+  isDebugEnabled?(): boolean;
 }
 
 /** What the session may take: the principal and its expiry in epoch ms. */

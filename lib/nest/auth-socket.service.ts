@@ -22,7 +22,10 @@ import { GatewayHooks } from './gateway-hooks.js';
 /** The app's handle on socket authentication. */
 @Injectable()
 export class AuthSocketService implements OnApplicationShutdown {
-  private readonly logger = new Logger('AuthSocket');
+  private readonly logger = Object.assign(new Logger('AuthSocket'), {
+    // Read at each call: the app may change its levels at run time (app.useLogger).
+    isDebugEnabled: () => Logger.isLevelEnabled('debug'),
+  });
   private readonly outcomeSubject = new Subject<AuthOutcome>();
   private readonly authenticator: SocketAuth;
 
@@ -48,6 +51,7 @@ export class AuthSocketService implements OnApplicationShutdown {
         run: (socket, principal, previous) => hooks.handlePrincipalChanged(socket, principal, previous),
       },
       onOutcome: (outcome) => this.outcomeSubject.next(outcome),
+      outcomesObserved: () => this.outcomeSubject.observed,
     });
   }
 

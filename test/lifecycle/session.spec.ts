@@ -1,8 +1,10 @@
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { Authenticated, type AuthOutcome, type AuthSocketModuleOptions } from '../../lib/index.js';
 import {
   authenticate,
+  captureLogs,
   closeClients,
   connect,
   connected,
@@ -303,6 +305,47 @@ describe('observability', () => {
       expect(t.auth.stats().failures).toMatchObject({ invalid_credentials: 1, timeout: 1, expired: 1, revoked: 1 });
     } finally {
       sub.unsubscribe();
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it('the outcomes stream hears the authentications from when it is subscribed, however late, and none after', async () => {
+    // No onOutcome and no telemetry: the stream is the only sink, and outcomes are built only while it is observed.
+    const t = await app();
+    const streamed: string[] = [];
+    try {
+      await authenticate(connect(t.url), { token: 'alice-token' });
+      const sub = t.auth.outcomes.subscribe((o) => o.type === 'authenticated' && streamed.push(o.principalId));
+      await authenticate(connect(t.url), { token: 'bob-token' });
+      sub.unsubscribe();
+      await authenticate(connect(t.url), { token: 'alice-token' });
+      expect(streamed).toEqual(['bob']);
+    } finally {
+      closeClients();
+      await t.close();
+    }
+  });
+
+  it("logs each authentication at debug level exactly while the app's logger has debug enabled", async () => {
+    const t = await app(); // the harness's apps have `logger: false`
+    const logs = captureLogs();
+    const seen: number[] = [];
+    const debugLines = (): number => seen.push(logs.lines.filter((l) => l.includes('authenticated as')).length);
+    try {
+      await authenticate(connect(t.url), { token: 'alice-token' });
+      debugLines();
+      t.app.useLogger(new ConsoleLogger({ logLevels: ['error', 'warn', 'log', 'debug'] }));
+      await authenticate(connect(t.url), { token: 'bob-token' });
+      debugLines();
+      t.app.useLogger(new ConsoleLogger({ logLevels: ['error', 'warn', 'log'] }));
+      await authenticate(connect(t.url), { token: 'alice-token' });
+      debugLines();
+      expect(seen).toEqual([0, 1, 1]);
+      expect(logs.lines.find((l) => l.includes('authenticated as'))).toMatch(/authenticated as bob/);
+    } finally {
+      Logger.overrideLogger(false);
+      logs.restore();
       closeClients();
       await t.close();
     }
