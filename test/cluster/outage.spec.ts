@@ -38,8 +38,9 @@ suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (k
       const alice = connect(a.url);
       const bob = connect(b.url);
       await Promise.all([authenticate(alice, { token: 'alice-token' }), authenticate(bob, { token: 'bob-token' })]);
-      const crossed = once(bob, 'news');
-      await alice.timeout(3000).emitWithAck('shout', 'before');
+      // Waits with margin: on a loaded 2-core machine the streams adapter's first cross-node read can take seconds.
+      const crossed = once(bob, 'news', 10_000);
+      await alice.timeout(10_000).emitWithAck('shout', 'before');
       expect(await crossed).toBe('before');
 
       // Redis dies.
@@ -52,8 +53,8 @@ suite.each(['redis', 'streams'] as const)('a Redis outage on the %s adapter', (k
       const alice2 = connect(a.url);
       expect((await authenticate(alice2, { token: 'alice-token' })).ok).toBe(true);
       for (let i = 0; i < 20; i++) {
-        const local = once(alice2, 'news');
-        expect(await alice.timeout(3000).emitWithAck('shout', `during-${i}`)).toBe('sent');
+        const local = once(alice2, 'news', 10_000);
+        expect(await alice.timeout(10_000).emitWithAck('shout', `during-${i}`)).toBe('sent');
         expect(await local).toBe(`during-${i}`);
       }
       const outageLines = logs.lines.filter((l) => l.includes('Redis unavailable'));
