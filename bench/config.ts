@@ -62,11 +62,12 @@ export const C = quick
       // rounds a multiple of the variants (4 and 3), so each goes first equally often.
       roomJoin: { sockets: 300, joins: 40, passes: 5, generations: 8, rounds: 4 },
       roomBroadcast: { n: 1000, generations: 8, rounds: 6, deliveries: 20_000 },
-      // 8 rounds: a bootstrap interval rather than t (stats.ts), each variant first in half of them.
+      // 16 rounds, each variant first in half of them: with 8, server CPU per connection was inconclusive in two runs in
+      // a row (1.25 [1.09, 1.5], 1.29 [1.05, 1.48]); a bootstrap interval over 16 medians is about a third narrower.
       connectStorm: {
         n: Number(process.env.NSA_BENCH_STORM_N ?? 10_000),
         workers: 4,
-        rounds: Number(process.env.NSA_BENCH_STORM_ROUNDS ?? 8),
+        rounds: Number(process.env.NSA_BENCH_STORM_ROUNDS ?? 16),
         pingers: 50,
         pingMs: 100,
         delayMs: 2,
